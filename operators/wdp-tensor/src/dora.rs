@@ -1,0 +1,152 @@
+//! Tensor messages over dora: metadata parameters and Arrow arrays in, tensors out, and back.
+//!
+//! Enabled by the `dora` feature, so that operators never depend on the runtime.
+
+use crate::{view, Element, MetaValue, Tensor, TensorError, TensorMeta, CONTRACT_KEYS};
+use dora_node_api::arrow_v59::array::Array;
+use dora_node_api::dora_core::config::DataId;
+use dora_node_api::{DoraArray, DoraNode, Metadata, MetadataParameters, NodeError, Parameter};
+use ndarray::ArrayViewD;
+
+/// dora metadata parameters for a tensor's metadata.
+pub fn to_parameters(meta: &TensorMeta) -> MetadataParameters {
+    let mut params = MetadataParameters::new();
+    for (key, value) in &meta.extra {
+        params.insert(key.clone(), to_parameter(value));
+    }
+    params.insert(
+        "shape".into(),
+        Parameter::ListInt(meta.shape.iter().map(|&d| d as i64).collect()),
+    );
+    if !meta.dims.is_empty() {
+        params.insert("dims".into(), Parameter::String(meta.dims.join(",")));
+    }
+    params.insert("t_ns".into(), Parameter::Integer(meta.t_ns));
+    params.insert("seq".into(), Parameter::Integer(meta.seq as i64));
+    if !meta.room.is_empty() {
+        params.insert("room".into(), Parameter::String(meta.room.clone()));
+    }
+    if !meta.link.is_empty() {
+        params.insert("link".into(), Parameter::String(meta.link.clone()));
+    }
+    params
+}
+
+/// A tensor's metadata from dora parameters. `shape` is required; `dims` may be a
+/// comma-separated string or a list of strings; the rest default when absent.
+pub fn from_parameters(params: &MetadataParameters) -> Result<TensorMeta, TensorError> {
+    let missing = |key: &str, problem: &str| TensorError::Metadata {
+        key: key.into(),
+        problem: problem.into(),
+    };
+    let shape = match params.get("shape") {
+        Some(Parameter::ListInt(v)) => v
+            .iter()
+            .map(|&d| usize::try_from(d).map_err(|_| missing("shape", "negative extent")))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(_) => return Err(missing("shape", "must be a list of integers")),
+        None => return Err(missing("shape", "missing")),
+    };
+    let dims = match params.get("dims") {
+        Some(Parameter::String(s)) if s.is_empty() => Vec::new(),
+        Some(Parameter::String(s)) => s.split(',').map(|d| d.trim().to_owned()).collect(),
+        Some(Parameter::ListString(v)) => v.clone(),
+        Some(_) => return Err(missing("dims", "must be a string or a list of strings")),
+        None => Vec::new(),
+    };
+    let int = |key: &str| match params.get(key) {
+        Some(Parameter::Integer(v)) => Ok(*v),
+        Some(_) => Err(missing(key, "must be an integer")),
+        None => Ok(0),
+    };
+    let text = |key: &str| match params.get(key) {
+        Some(Parameter::String(v)) => Ok(v.clone()),
+        Some(_) => Err(missing(key, "must be a string")),
+        None => Ok(String::new()),
+    };
+    let extra = params
+        .iter()
+        .filter(|(k, _)| !CONTRACT_KEYS.contains(&k.as_str()))
+        .filter_map(|(k, v)| from_parameter(v).map(|v| (k.clone(), v)))
+        .collect();
+    Ok(TensorMeta {
+        shape,
+        dims,
+        t_ns: int("t_ns")?,
+        seq: u64::try_from(int("seq")?).map_err(|_| missing("seq", "negative"))?,
+        room: text("room")?,
+        link: text("link")?,
+        extra,
+    })
+}
+
+fn to_parameter(value: &MetaValue) -> Parameter {
+    match value {
+        MetaValue::Bool(v) => Parameter::Bool(*v),
+        MetaValue::Int(v) => Parameter::Integer(*v),
+        MetaValue::Float(v) => Parameter::Float(*v),
+        MetaValue::Text(v) => Parameter::String(v.clone()),
+        MetaValue::Ints(v) => Parameter::ListInt(v.clone()),
+        MetaValue::Floats(v) => Parameter::ListFloat(v.clone()),
+        MetaValue::Texts(v) => Parameter::ListString(v.clone()),
+    }
+}
+
+fn from_parameter(value: &Parameter) -> Option<MetaValue> {
+    Some(match value {
+        Parameter::Bool(v) => MetaValue::Bool(*v),
+        Parameter::Integer(v) => MetaValue::Int(*v),
+        Parameter::Float(v) => MetaValue::Float(*v),
+        Parameter::String(v) => MetaValue::Text(v.clone()),
+        Parameter::ListInt(v) => MetaValue::Ints(v.clone()),
+        Parameter::ListFloat(v) => MetaValue::Floats(v.clone()),
+        Parameter::ListString(v) => MetaValue::Texts(v.clone()),
+        // dora's own timestamps are not part of the tensor contract.
+        Parameter::Timestamp(_) => return None,
+    })
+}
+
+/// A received message decoded as a tensor: a zero-copy view into dora's buffer plus metadata.
+pub struct Received<'a, T: Element> {
+    /// The values, borrowed from the message.
+    pub data: ArrayViewD<'a, T>,
+    /// Shape, axis names, time and origin.
+    pub meta: TensorMeta,
+}
+
+/// Decodes an input message as a tensor of `T`, checking type, length and dims.
+pub fn receive<'a, T: Element>(
+    metadata: &Metadata,
+    data: &'a DoraArray,
+) -> Result<Received<'a, T>, TensorError> {
+    let meta = from_parameters(&metadata.parameters)?;
+    let array: &'a dyn Array = data.as_array().as_ref();
+    let data = view::<T>(array, &meta)?;
+    Ok(Received { data, meta })
+}
+
+/// Sends a tensor on an output of a node.
+pub fn send<T: Element>(
+    node: &mut DoraNode,
+    output: &str,
+    data: ArrayViewD<'_, T>,
+    meta: &TensorMeta,
+) -> Result<(), NodeError> {
+    let mut meta = meta.clone();
+    meta.shape = data.shape().to_vec();
+    node.send_output(
+        DataId::from(output.to_owned()),
+        to_parameters(&meta),
+        crate::to_arrow(data),
+    )
+}
+
+/// Sends an owned tensor without copying its buffer before dora's own copy into shared memory.
+pub fn send_tensor<T: Element>(
+    node: &mut DoraNode,
+    output: &str,
+    tensor: Tensor<T>,
+) -> Result<(), NodeError> {
+    let params = to_parameters(&tensor.meta);
+    node.send_output(DataId::from(output.to_owned()), params, tensor.into_arrow())
+}
