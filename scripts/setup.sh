@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Takes a fresh machine to ready: the project's Python venv (pinned dora CLI, torch for libtorch,
+# the Python node dependencies) and a release build of the tool and every node.
+# Idempotent and fast when nothing changed. Needs: python3 (3.11), cargo, network to the registries.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+DORA_VERSION="1.1.0"
+TORCH_VERSION="2.13.0"
+venv="${WDP_VENV:-$root/.venv}"
+python="${PYTHON:-python3}"
+
+step() { printf '\n== %s\n' "$*"; }
+
+# Build output lives outside the clone when CARGO_TARGET_DIR says so (CI keeps one warm target
+# across clones); ./target always points at it, because the dataflows name the node binaries
+# relative to themselves (../target/release/NODE).
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+if [ "$target_dir" != "$root/target" ]; then
+    mkdir -p "$target_dir"
+    if [ -e "$root/target" ] && [ ! -L "$root/target" ]; then
+        echo "error: $root/target is a folder but CARGO_TARGET_DIR is $target_dir; remove one" >&2
+        exit 1
+    fi
+    ln -sfn "$target_dir" "$root/target"
+fi
+
+step "python venv ($venv)"
+if [ ! -x "$venv/bin/python" ]; then
+    "$python" -m venv "$venv"
+fi
+stamp="$venv/.wdp-requirements"
+wanted="dora-rs-cli==$DORA_VERSION dora-rs==$DORA_VERSION torch==$TORCH_VERSION $(tr '\n' ' ' < "$root/scripts/requirements.txt")"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    # shellcheck disable=SC2086
+    "$venv/bin/python" -m pip install --quiet $wanted
+    echo "$wanted" > "$stamp"
+else
+    echo "up to date"
+fi
+
+step "release build"
+# tch finds libtorch inside the torch wheel (no download at build time).
+export LIBTORCH_USE_PYTORCH=1
+export PATH="$venv/bin:$PATH"
+cargo build --release --workspace --bins
+
+step "check"
+"$root/target/release/wdp" doctor

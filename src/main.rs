@@ -1,0 +1,57 @@
+//! `wdp`: the wifi-densepose command-line tool.
+//!
+//! - `wdp run DATAFLOW.yml [-- dora run options]` runs a dataflow with the project's pinned dora
+//!   CLI and the environment its nodes need.
+//! - `wdp doctor` checks the set-up and says exactly what is wrong.
+//! - `wdp inspect CAPTURE [--json] [--packets A..B]` summarises a capture file of any format.
+
+mod doctor;
+mod inspect;
+mod project;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "wdp", version, about = "wifi-densepose: WiFi CSI to dense human pose, as dora dataflows")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a dataflow with the pinned dora CLI (extra arguments go to `dora run`).
+    Run {
+        /// The dataflow YAML file.
+        dataflow: PathBuf,
+        /// Options for `dora run`, e.g. `--stop-after 30s`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        dora_args: Vec<String>,
+    },
+    /// Check the set-up: venv, dora CLI version, shared memory, torch, built nodes.
+    Doctor,
+    /// Read a capture file (format detected from its content) and summarise it.
+    Inspect(inspect::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            dataflow,
+            dora_args,
+        } => run::run(&dataflow, &dora_args),
+        Command::Doctor => doctor::doctor(),
+        Command::Inspect(args) => inspect::inspect(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wdp: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

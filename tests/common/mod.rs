@@ -1,0 +1,138 @@
+//! Helpers for the end-to-end tests: run a real dataflow of `dataflows/` with the real dora CLI,
+//! with some node settings overridden, bounded in time.
+#![allow(dead_code)]
+
+use serde_yaml::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The project root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shared data folder beside the checkout.
+pub fn captures() -> PathBuf {
+    root().join("../shared/data/captures")
+}
+
+/// reference.json of the shared captures.
+pub fn reference() -> serde_json::Value {
+    let path = captures().join("reference.json");
+    let text = std::fs::read_to_string(&path).expect("reference.json is readable");
+    serde_json::from_str(&text).expect("reference.json is JSON")
+}
+
+/// The reference entry of one capture file.
+pub fn reference_entry(file: &str) -> serde_json::Value {
+    reference()["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["file"] == file)
+        .cloned()
+        .unwrap_or_else(|| panic!("{file} is not in reference.json"))
+}
+
+/// The dora CLI of the project's venv.
+pub fn dora() -> PathBuf {
+    let venv = std::env::var("WDP_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join(".venv"));
+    let dora = venv.join("bin/dora");
+    assert!(
+        dora.is_file(),
+        "{} missing: run scripts/setup.sh",
+        dora.display()
+    );
+    dora
+}
+
+/// A copy of a dataflow of `dataflows/` with node paths made absolute and some `env:` entries
+/// replaced, written into `dir`. Everything else (nodes, wiring, other settings) is the real file.
+pub fn prepare(dataflow: &str, dir: &Path, overrides: &[(&str, &str, &str)]) -> PathBuf {
+    let source = root().join("dataflows").join(dataflow);
+    let base = source.parent().expect("dataflows folder").to_path_buf();
+    let text = std::fs::read_to_string(&source).expect("dataflow readable");
+    let mut doc: Value = serde_yaml::from_str(&text).expect("dataflow is YAML");
+    let nodes = doc["nodes"].as_sequence_mut().expect("nodes list");
+    for node in nodes.iter_mut() {
+        let id = node["id"].as_str().unwrap_or_default().to_owned();
+        if let Some(path) = node.get("path").and_then(Value::as_str) {
+            if path.starts_with('.') {
+                let abs = base.join(path);
+                node["path"] = Value::String(abs.to_string_lossy().into_owned());
+            }
+        }
+        let env = node
+            .as_mapping_mut()
+            .expect("node mapping")
+            .entry(Value::String("env".into()))
+            .or_insert_with(|| Value::Mapping(Default::default()));
+        // Relative paths in env are relative to the dataflow's folder: keep them valid.
+        if let Some(map) = env.as_mapping_mut() {
+            for (_, v) in map.iter_mut() {
+                if let Some(s) = v.as_str() {
+                    if s.starts_with("../") && base.join(s).exists() {
+                        *v = Value::String(base.join(s).to_string_lossy().into_owned());
+                    }
+                }
+            }
+        }
+        for (node_id, key, value) in overrides {
+            if *node_id == id {
+                env[*key] = Value::String((*value).to_owned());
+            }
+        }
+    }
+    let out = dir.join(dataflow);
+    std::fs::write(&out, serde_yaml::to_string(&doc).expect("serialize")).expect("write dataflow");
+    out
+}
+
+/// Output of a finished dataflow run.
+pub struct Run {
+    pub success: bool,
+    pub log: String,
+}
+
+/// Runs `dora run` on a dataflow, stopping it after `stop_after` and killing it if it is still
+/// running `stop_after + 60 s` later.
+pub fn run_dataflow(dataflow: &Path, stop_after: Duration) -> Run {
+    let venv_bin = dora().parent().expect("bin").to_path_buf();
+    let path = std::env::join_paths(
+        std::iter::once(venv_bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .expect("PATH");
+    let log_path = dataflow.with_extension("log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut child = Command::new(dora())
+        .arg("run")
+        .arg(dataflow)
+        .arg("--stop-after")
+        .arg(format!("{}s", stop_after.as_secs().max(1)))
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("dora starts");
+    let deadline = Instant::now() + stop_after + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    Run {
+        success: status.is_some_and(|s| s.success()),
+        log,
+    }
+}
