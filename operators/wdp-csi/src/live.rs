@@ -19,10 +19,6 @@ pub struct LiveDecoder {
 impl LiveDecoder {
     /// A decoder for `format` (ESP32 lines, Intel records or nexmon payloads).
     pub fn new(format: CaptureFormat, options: ReadOptions) -> Result<Self, String> {
-        if format == CaptureFormat::Nexmon && options.nexmon_chip.is_none() {
-            // Live payloads carry no pcap context to infer the chip from.
-            return Err("live nexmon input needs the chip (4339, 43455c0, 4358 or 4366c0)".into());
-        }
         match format {
             CaptureFormat::Esp32 | CaptureFormat::Intel5300 | CaptureFormat::Nexmon => Ok(Self {
                 format,
@@ -75,11 +71,22 @@ impl LiveDecoder {
                 self.account(result).into_iter().collect()
             }
             CaptureFormat::Nexmon => {
-                let Some(chip) = self.options.nexmon_chip else {
-                    return Vec::new();
+                // Without a configured chip, each payload's header field or bit pattern decides.
+                let chip = match self.options.nexmon_chip {
+                    Some(chip) => Ok(chip),
+                    None => match nexmon::infer_chip(datagram) {
+                        nexmon::ChipGuess::Chip(chip) => Ok(chip),
+                        // Every packing decodes zeros alike.
+                        nexmon::ChipGuess::AllZero => Ok(crate::NexmonChip::Bcm43455c0),
+                        nexmon::ChipGuess::Ambiguous => Err(RecordError::new(
+                            "nexmon chip ambiguous (set the nexmon chip option)",
+                            "cannot tell the CSI packing from this payload",
+                        )),
+                    },
                 };
-                let result =
-                    nexmon::parse_payload(datagram, chip, self.options.nexmon_bandwidth_mhz);
+                let result = chip.and_then(|chip| {
+                    nexmon::parse_payload(datagram, chip, self.options.nexmon_bandwidth_mhz)
+                });
                 self.account(result).into_iter().collect()
             }
             _ => Vec::new(),

@@ -121,6 +121,15 @@ pub fn open(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Box<dyn Fra
         }
     };
     let file = BufReader::with_capacity(1 << 16, File::open(&path).map_err(io)?);
+    if format == CaptureFormat::Intel5300 {
+        // csiread's logger writes host receive times beside the log as `<file>stp`.
+        let mut stp = path.clone().into_os_string();
+        stp.push("stp");
+        if let Ok(companion) = File::open(&stp) {
+            let reader = crate::readers::intel::IntelReader::new(file, path).with_stp(companion);
+            return Ok(Box::new(reader));
+        }
+    }
     open_stream(file, format, options, path)
 }
 
