@@ -133,7 +133,8 @@ impl Config {
                     bail!("SPEED must be a positive number");
                 }
                 Mode::File {
-                    capture: resolve(&capture),
+                    // dora starts nodes in the dataflow's folder: relative paths are from there.
+                    capture: PathBuf::from(capture),
                     speed,
                     looping: parse::<bool>("LOOP")?.unwrap_or(false),
                 }
@@ -158,19 +159,6 @@ impl Config {
             link: var("LINK").unwrap_or_else(|| "link0".into()),
             max_frames: parse("MAX_FRAMES").wrap_err("MAX_FRAMES")?,
         })
-    }
-}
-
-/// Relative capture paths are taken from the folder the dataflow was started in, falling back
-/// to the node's working directory.
-fn resolve(path: &str) -> PathBuf {
-    let p = PathBuf::from(path);
-    if p.is_absolute() {
-        return p;
-    }
-    match var("WDP_DATAFLOW_DIR") {
-        Some(dir) => PathBuf::from(dir).join(p),
-        None => p,
     }
 }
 

@@ -31,7 +31,7 @@ impl Live {
         let mut decoder = LiveDecoder::new(format, options).map_err(|e| eyre::eyre!(e))?;
         let (frame_tx, frames) = mpsc::sync_channel::<CsiFrame>(1024);
         let (stats_tx, stats) = mpsc::channel();
-        let mut emit = move |batch: Vec<CsiFrame>, decoder: &LiveDecoder| {
+        let emit = move |batch: Vec<CsiFrame>, decoder: &LiveDecoder| {
             // Keep the newest counts available to the event loop.
             let _ = stats_tx.send(decoder.stats().clone());
             batch.into_iter().all(|f| frame_tx.send(f).is_ok())
