@@ -55,7 +55,10 @@ fn check_venv(venv: &Path) -> Check {
         outcome: if python.is_file() {
             Ok(venv.display().to_string())
         } else {
-            Err(format!("{} missing: run scripts/setup.sh", python.display()))
+            Err(format!(
+                "{} missing: run scripts/setup.sh",
+                python.display()
+            ))
         },
     }
 }
@@ -113,7 +116,12 @@ fn check_torch(venv: &Path) -> Check {
     .and_then(|v| {
         let base = v.split('+').next().unwrap_or_default();
         if base == project::TORCH_VERSION {
-            Ok(format!("torch {v}, libtorch at {}", project::torch_lib(venv).map(|p| p.display().to_string()).unwrap_or_default()))
+            Ok(format!(
+                "torch {v}, libtorch at {}",
+                project::torch_lib(venv)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ))
         } else {
             Err(format!(
                 "torch is {v}, tch 0.26 needs {}: pip install torch=={}",

@@ -56,12 +56,7 @@ struct Summary {
 
 impl Summary {
     fn add(&mut self, frame: &CsiFrame) {
-        let shape = format!(
-            "{}x{}x{}",
-            frame.n_tx,
-            frame.n_rx,
-            frame.n_subcarriers()
-        );
+        let shape = format!("{}x{}x{}", frame.n_tx, frame.n_rx, frame.n_subcarriers());
         *self.shapes.entry(shape).or_default() += 1;
         if self.first_ns.is_some() {
             self.intervals_ns.push(frame.timestamp_ns - self.last_ns);
@@ -78,12 +73,20 @@ impl Summary {
         let Some(first) = self.first_ns else {
             return Value::Null;
         };
-        let mut sorted: Vec<i64> = self.intervals_ns.iter().copied().filter(|d| *d >= 0).collect();
+        let mut sorted: Vec<i64> = self
+            .intervals_ns
+            .iter()
+            .copied()
+            .filter(|d| *d >= 0)
+            .collect();
         sorted.sort_unstable();
         let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
         let duration_s = (self.last_ns - first) as f64 / 1e9;
         // A gap is a pause of over three median intervals (lost packets or a stalled radio).
-        let gaps = sorted.iter().filter(|&&d| median > 0 && d > 3 * median).count();
+        let gaps = sorted
+            .iter()
+            .filter(|&&d| median > 0 && d > 3 * median)
+            .count();
         let backwards = self.intervals_ns.iter().filter(|&&d| d < 0).count();
         json!({
             "duration_s": duration_s,
@@ -128,7 +131,10 @@ fn frame_json(index: usize, frame: &CsiFrame) -> Value {
     let mut obj = Map::new();
     obj.insert("index".into(), json!(index));
     obj.insert("timestamp".into(), json!(frame.timestamp_ns));
-    obj.insert("shape".into(), json!([frame.n_tx, frame.n_rx, frame.n_subcarriers()]));
+    obj.insert(
+        "shape".into(),
+        json!([frame.n_tx, frame.n_rx, frame.n_subcarriers()]),
+    );
     obj.insert("subcarriers".into(), json!(frame.subcarriers));
     obj.insert("rssi_dbm".into(), json!(frame.rssi_dbm));
     obj.insert("noise_dbm".into(), json!(frame.noise_dbm));
@@ -145,7 +151,8 @@ pub fn inspect(args: &Args) -> Result<ExitCode> {
             .format
             .as_deref()
             .map(|f| {
-                CaptureFormat::from_name(f).ok_or_else(|| eyre::eyre!("--format {f}: unknown format"))
+                CaptureFormat::from_name(f)
+                    .ok_or_else(|| eyre::eyre!("--format {f}: unknown format"))
             })
             .transpose()?,
         endian: match args.endian.as_deref() {

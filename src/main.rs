@@ -15,7 +15,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "wdp", version, about = "wifi-densepose: WiFi CSI to dense human pose, as dora dataflows")]
+#[command(
+    name = "wdp",
+    version,
+    about = "wifi-densepose: WiFi CSI to dense human pose, as dora dataflows"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

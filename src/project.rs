@@ -64,7 +64,10 @@ pub fn node_environment(venv: &Path) -> Vec<(String, String)> {
     };
     let mut env = vec![
         ("PATH".to_owned(), join(venv.join("bin"), "PATH")),
-        ("VIRTUAL_ENV".to_owned(), venv.to_string_lossy().into_owned()),
+        (
+            "VIRTUAL_ENV".to_owned(),
+            venv.to_string_lossy().into_owned(),
+        ),
     ];
     if let Some(torch) = torch_lib(venv) {
         env.push(("LD_LIBRARY_PATH".to_owned(), join(torch, "LD_LIBRARY_PATH")));

@@ -43,7 +43,11 @@ fn every_capture_matches_the_reference_counts_and_format() {
         let path = common::captures().join(file);
         let (ok, json, stderr) = inspect(&["--json", path.to_str().expect("utf8")]);
         assert!(ok, "{file}: {stderr}");
-        assert_eq!(json["format"], expected_format(entry["format"].as_str().expect("format")), "{file}");
+        assert_eq!(
+            json["format"],
+            expected_format(entry["format"].as_str().expect("format")),
+            "{file}"
+        );
         assert_eq!(json["packets"], entry["result"]["count"], "{file}: {json}");
         assert!(json["skipped"]["count"].is_u64(), "{file}");
 
@@ -63,12 +67,21 @@ fn packets_range_prints_raw_frames() {
     let file = "dhalperi/log.all_csi.6.7.6";
     let entry = common::reference_entry(file);
     let path = common::captures().join(file);
-    let (ok, json, stderr) = inspect(&["--json", "--packets", "0..2", path.to_str().expect("utf8")]);
+    let (ok, json, stderr) =
+        inspect(&["--json", "--packets", "0..2", path.to_str().expect("utf8")]);
     assert!(ok, "{stderr}");
     let frames = json["frames"].as_array().expect("frames");
     assert_eq!(frames.len(), 2);
     let first = &frames[0];
-    for key in ["timestamp", "subcarriers", "rssi_a", "noise", "agc", "perm", "rate"] {
+    for key in [
+        "timestamp",
+        "subcarriers",
+        "rssi_a",
+        "noise",
+        "agc",
+        "perm",
+        "rate",
+    ] {
         assert!(!first[key].is_null(), "frame has `{key}`: {first}");
     }
     assert_eq!(first["perm"], entry["result"]["perm[0]"]);
@@ -103,11 +116,19 @@ fn text_summary_names_format_and_counts() {
 fn garbage_and_missing_files_fail_clearly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let garbage = dir.path().join("noise.dat");
-    std::fs::write(&garbage, (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>())
-        .expect("write");
+    std::fs::write(
+        &garbage,
+        (0..5000u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .expect("write");
     let (ok, _, stderr) = inspect(&[garbage.to_str().expect("utf8")]);
     assert!(!ok);
-    assert!(stderr.contains("noise.dat") && stderr.contains("not a supported CSI capture"), "{stderr}");
+    assert!(
+        stderr.contains("noise.dat") && stderr.contains("not a supported CSI capture"),
+        "{stderr}"
+    );
 
     let (ok, _, stderr) = inspect(&[dir.path().join("missing.pcap").to_str().expect("utf8")]);
     assert!(!ok);

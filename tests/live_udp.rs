@@ -65,7 +65,9 @@ fn esp32_lines_over_udp_are_decoded_like_the_file() {
     let records = wdp_record::read_dir(out.join("csi")).expect("csi recorded");
     assert_eq!(records.len(), n, "MAX_FRAMES frames recorded");
     // The first datagram that arrived may be any line; the rest follow in order.
-    let first = records[0].meta_json["local_timestamp"].as_i64().expect("local_timestamp");
+    let first = records[0].meta_json["local_timestamp"]
+        .as_i64()
+        .expect("local_timestamp");
     let k = expected
         .iter()
         .position(|f| f.meta_int("local_timestamp") == Some(first))
@@ -78,6 +80,9 @@ fn esp32_lines_over_udp_are_decoded_like_the_file() {
             let c = want.get(0, 0, s).expect("value");
             assert_eq!((got[[0, 0, s, 0]], got[[0, 0, s, 1]]), (c.re, c.im));
         }
-        assert!(record.meta.t_ns > 1_600_000_000_000_000_000, "live frames carry host time");
+        assert!(
+            record.meta.t_ns > 1_600_000_000_000_000_000,
+            "live frames carry host time"
+        );
     }
 }

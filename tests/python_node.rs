@@ -32,12 +32,20 @@ fn python_node_reads_rust_tensors_and_rust_reads_python_tensors() {
     let csi = wdp_record::read_dir(out.join("csi")).expect("csi recorded");
     let stats = wdp_record::read_dir(out.join("stats")).expect("stats recorded");
     assert_eq!(csi.len(), 13, "every packet of the capture");
-    assert_eq!(stats.len(), csi.len() / every, "one report per {every} packets");
+    assert_eq!(
+        stats.len(),
+        csi.len() / every,
+        "one report per {every} packets"
+    );
 
     for (k, report) in stats.iter().enumerate() {
         let chunk = &csi[k * every..(k + 1) * every];
         let shape = &chunk[0].meta.shape;
-        assert_eq!(report.meta.shape, shape[..2], "Python kept the [tx, rx] axes");
+        assert_eq!(
+            report.meta.shape,
+            shape[..2],
+            "Python kept the [tx, rx] axes"
+        );
         assert_eq!(report.meta.dims, ["tx", "rx"]);
         assert_eq!(report.meta.t_ns, chunk[every - 1].meta.t_ns, "t_ns carried");
         let got = view::<f32>(report.values.as_ref(), &report.meta).expect("stats tensor");
@@ -49,7 +57,9 @@ fn python_node_reads_rust_tensors_and_rust_reads_python_tensors() {
                         let v = view::<f32>(r.values.as_ref(), &r.meta).expect("csi");
                         let n = v.shape()[2];
                         (0..n)
-                            .map(|s| f64::from(v[[tx, rx, s, 0]]).hypot(f64::from(v[[tx, rx, s, 1]])))
+                            .map(|s| {
+                                f64::from(v[[tx, rx, s, 0]]).hypot(f64::from(v[[tx, rx, s, 1]]))
+                            })
                             .sum::<f64>()
                             / n as f64
                     })

@@ -81,7 +81,11 @@ fn intel_capture_replays_exactly() {
     let recorded: Vec<i64> = records.iter().take(5).map(|r| r.meta.t_ns).collect();
     assert_eq!(recorded, stamps);
     assert_eq!(first.meta_json["perm"], result["perm[0]"]);
-    let agc: Vec<i64> = records.iter().take(5).map(|r| r.meta_json["agc"].as_i64().expect("agc")).collect();
+    let agc: Vec<i64> = records
+        .iter()
+        .take(5)
+        .map(|r| r.meta_json["agc"].as_i64().expect("agc"))
+        .collect();
     assert_eq!(serde_json::json!(agc), result["agc[:5]"]);
 }
 
@@ -94,7 +98,12 @@ fn nexmon_capture_replays_exactly() {
     let first = &records[0];
     assert_eq!(first.meta.shape, [1, 1, 256, 2]);
     let csi = view::<f32>(first.values.as_ref(), &first.meta).expect("csi tensor");
-    for (k, value) in result["csi[0,0:4]"].as_array().expect("slice").iter().enumerate() {
+    for (k, value) in result["csi[0,0:4]"]
+        .as_array()
+        .expect("slice")
+        .iter()
+        .enumerate()
+    {
         assert_eq!((csi[[0, 0, k, 0]], csi[[0, 0, k, 1]]), pair(value));
     }
     let sum: f64 = records
@@ -108,7 +117,10 @@ fn nexmon_capture_replays_exactly() {
         })
         .sum();
     let expected = result["sum_abs_csi"].as_f64().expect("sum");
-    assert!((sum - expected).abs() <= 1e-6 * expected, "{sum} vs {expected}");
+    assert!(
+        (sum - expected).abs() <= 1e-6 * expected,
+        "{sum} vs {expected}"
+    );
 }
 
 #[test]
@@ -120,10 +132,19 @@ fn esp32_capture_replays_exactly() {
     let last = records.last().expect("records");
     let csi = view::<f32>(last.values.as_ref(), &last.meta).expect("csi tensor");
     let n = last.meta.shape[2];
-    for (k, value) in result["csi[-1,-4:]"].as_array().expect("slice").iter().enumerate() {
+    for (k, value) in result["csi[-1,-4:]"]
+        .as_array()
+        .expect("slice")
+        .iter()
+        .enumerate()
+    {
         let s = n - 4 + k;
         assert_eq!((csi[[0, 0, s, 0]], csi[[0, 0, s, 1]]), pair(value));
     }
-    let rssi: Vec<i64> = records.iter().take(5).map(|r| r.meta_json["rssi"].as_i64().expect("rssi")).collect();
+    let rssi: Vec<i64> = records
+        .iter()
+        .take(5)
+        .map(|r| r.meta_json["rssi"].as_i64().expect("rssi"))
+        .collect();
     assert_eq!(serde_json::json!(rssi), result["rssi[:5]"]);
 }

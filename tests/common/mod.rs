@@ -101,9 +101,9 @@ pub struct Run {
 /// running `stop_after + 60 s` later.
 pub fn run_dataflow(dataflow: &Path, stop_after: Duration) -> Run {
     let venv_bin = dora().parent().expect("bin").to_path_buf();
-    let path = std::env::join_paths(
-        std::iter::once(venv_bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
+    let path = std::env::join_paths(std::iter::once(venv_bin).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
     .expect("PATH");
     let log_path = dataflow.with_extension("log");
     let log = std::fs::File::create(&log_path).expect("log file");

@@ -90,11 +90,7 @@ where
     T::Err: std::fmt::Display,
 {
     var(name)
-        .map(|v| {
-            v.trim()
-                .parse::<T>()
-                .map_err(|e| eyre!("{name}={v}: {e}"))
-        })
+        .map(|v| v.trim().parse::<T>().map_err(|e| eyre!("{name}={v}: {e}")))
         .transpose()
 }
 
@@ -123,7 +119,8 @@ impl Config {
         };
         let mode = match var("MODE").as_deref().unwrap_or("file") {
             "file" => {
-                let capture = var("CAPTURE").ok_or_else(|| eyre!("CAPTURE is not set: the capture file to replay"))?;
+                let capture = var("CAPTURE")
+                    .ok_or_else(|| eyre!("CAPTURE is not set: the capture file to replay"))?;
                 let speed = match var("PACING").as_deref().unwrap_or("recorded") {
                     "recorded" => Some(parse::<f64>("SPEED")?.unwrap_or(1.0)),
                     "fast" => None,
@@ -141,7 +138,9 @@ impl Config {
             }
             "live" => {
                 let input = var("INPUT")
-                    .ok_or_else(|| eyre!("INPUT is not set: serial:DEVICE[@BAUD], udp:ADDR:PORT or stdin"))?
+                    .ok_or_else(|| {
+                        eyre!("INPUT is not set: serial:DEVICE[@BAUD], udp:ADDR:PORT or stdin")
+                    })?
                     .parse::<LiveInput>()
                     .map_err(|e| eyre!("INPUT: {e}"))?;
                 let format = match read.format {
@@ -175,7 +174,10 @@ mod tests {
                 baud: 115_200
             })
         );
-        assert_eq!("udp:0.0.0.0:5500".parse(), Ok(LiveInput::Udp("0.0.0.0:5500".into())));
+        assert_eq!(
+            "udp:0.0.0.0:5500".parse(),
+            Ok(LiveInput::Udp("0.0.0.0:5500".into()))
+        );
         assert_eq!("stdin".parse(), Ok(LiveInput::Stdin));
         assert!("tcp:1".parse::<LiveInput>().is_err());
     }

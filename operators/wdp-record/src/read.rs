@@ -7,7 +7,7 @@ use arrow_array::types::{Int64Type, UInt64Type};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_ipc::reader::FileReader;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use wdp_tensor::TensorMeta;
 
 /// One recorded message.
@@ -34,17 +34,17 @@ pub fn read_dir(dir: impl AsRef<Path>) -> Result<Vec<Record>, RecordError> {
 pub fn read_file(path: impl AsRef<Path>) -> Result<Vec<Record>, RecordError> {
     let path = path.as_ref().to_path_buf();
     let file = File::open(&path).map_err(|source| RecordError::Io {
-        path: path.clone(),
+        path: path.to_path_buf(),
         source,
     })?;
     let reader = FileReader::try_new(file, None).map_err(|source| RecordError::Arrow {
-        path: path.clone(),
+        path: path.to_path_buf(),
         source,
     })?;
     let mut records = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|source| RecordError::Arrow {
-            path: path.clone(),
+            path: path.to_path_buf(),
             source,
         })?;
         records.extend(rows(&batch, &path)?);
@@ -52,12 +52,12 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Vec<Record>, RecordError> {
     Ok(records)
 }
 
-fn rows(batch: &RecordBatch, path: &PathBuf) -> Result<Vec<Record>, RecordError> {
+fn rows(batch: &RecordBatch, path: &Path) -> Result<Vec<Record>, RecordError> {
     let column = |name: &str| {
         batch
             .column_by_name(name)
             .ok_or_else(|| RecordError::Layout {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 problem: format!("no column `{name}`"),
             })
     };
@@ -69,23 +69,31 @@ fn rows(batch: &RecordBatch, path: &PathBuf) -> Result<Vec<Record>, RecordError>
     let dims = column("dims")?.as_string_opt::<i32>();
     let meta = column("meta")?.as_string_opt::<i32>();
     let data = column("data")?.as_list_opt::<i32>();
-    let (Some(t_ns), Some(seq), Some(room), Some(link), Some(shape), Some(dims), Some(meta), Some(data)) =
-        (t_ns, seq, room, link, shape, dims, meta, data)
+    let (
+        Some(t_ns),
+        Some(seq),
+        Some(room),
+        Some(link),
+        Some(shape),
+        Some(dims),
+        Some(meta),
+        Some(data),
+    ) = (t_ns, seq, room, link, shape, dims, meta, data)
     else {
         return Err(RecordError::Layout {
-            path: path.clone(),
+            path: path.to_path_buf(),
             problem: "a column has an unexpected type".into(),
         });
     };
     (0..batch.num_rows())
         .map(|i| {
             let shape_values = shape.value(i);
-            let shape_values = shape_values.as_primitive_opt::<Int64Type>().ok_or_else(|| {
-                RecordError::Layout {
-                    path: path.clone(),
+            let shape_values = shape_values
+                .as_primitive_opt::<Int64Type>()
+                .ok_or_else(|| RecordError::Layout {
+                    path: path.to_path_buf(),
                     problem: "shape is not a list of Int64".into(),
-                }
-            })?;
+                })?;
             let meta_json: serde_json::Value =
                 serde_json::from_str(meta.value(i)).unwrap_or(serde_json::Value::Null);
             let dims_text = dims.value(i);
@@ -133,8 +141,12 @@ mod tests {
                 .with("subcarriers", MetaValue::Ints(vec![1, 2, 3]));
             rec.write("csi", &values, &meta).expect("write");
         }
-        rec.write("frame", &UInt8Array::from(vec![7u8; 4]), &TensorMeta::new(&[4], ["x"]))
-            .expect("write u8");
+        rec.write(
+            "frame",
+            &UInt8Array::from(vec![7u8; 4]),
+            &TensorMeta::new(&[4], ["x"]),
+        )
+        .expect("write u8");
         let counts = rec.finish().expect("finish");
         assert_eq!(counts["csi"], 12);
         let files = crate::write::parts(&dir.path().join("csi")).expect("parts");
@@ -169,7 +181,10 @@ mod tests {
         // Simulate a killed recorder: drop without finish.
         drop(rec);
         let records = read_dir(dir.path().join("csi")).expect("completed files read");
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("csi")).expect("dir").map(|e| e.expect("entry").file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("csi"))
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
         assert_eq!(records.len(), 4, "{names:?}");
     }
 

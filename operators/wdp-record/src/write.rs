@@ -197,15 +197,19 @@ impl Stream {
         let rows = std::mem::take(&mut self.pending);
         let batch = self.batch(&rows)?;
         if self.writer.is_none() {
-            let path = self.dir.join(format!("part-{:05}.arrow.partial", self.next_part));
+            let path = self
+                .dir
+                .join(format!("part-{:05}.arrow.partial", self.next_part));
             let file = File::create(&path).map_err(|source| RecordError::Io {
                 path: path.clone(),
                 source,
             })?;
-            let writer = FileWriter::try_new(BufWriter::new(file), &self.schema)
-                .map_err(|source| RecordError::Arrow {
-                    path: path.clone(),
-                    source,
+            let writer =
+                FileWriter::try_new(BufWriter::new(file), &self.schema).map_err(|source| {
+                    RecordError::Arrow {
+                        path: path.clone(),
+                        source,
+                    }
                 })?;
             self.writer = Some((writer, path));
             self.next_part += 1;
@@ -257,8 +261,11 @@ impl Stream {
         let mut seq = UInt64Builder::new();
         let mut room = StringBuilder::new();
         let mut link = StringBuilder::new();
-        let mut shape = ListBuilder::new(Int64Builder::new())
-            .with_field(Arc::new(Field::new("item", DataType::Int64, false)));
+        let mut shape = ListBuilder::new(Int64Builder::new()).with_field(Arc::new(Field::new(
+            "item",
+            DataType::Int64,
+            false,
+        )));
         let mut dims = StringBuilder::new();
         let mut meta = StringBuilder::new();
         for row in rows {
@@ -309,7 +316,13 @@ fn arrow_select_concat(arrays: &[&dyn Array]) -> Result<ArrayRef, arrow_schema::
 fn sanitize(input: &str) -> String {
     input
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

@@ -17,10 +17,10 @@
 //! # Ok::<(), wdp_tensor::TensorError>(())
 //! ```
 
-mod element;
-mod meta;
 #[cfg(feature = "dora")]
 pub mod dora;
+mod element;
+mod meta;
 
 pub use element::Element;
 pub use meta::{MetaValue, TensorMeta, CONTRACT_KEYS};

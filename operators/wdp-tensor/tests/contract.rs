@@ -43,7 +43,10 @@ fn into_arrow_handles_non_standard_layout() {
     let tensor = Tensor::new(transposed.clone(), TensorMeta::default()).expect("valid");
     let arrow = tensor.into_arrow();
     let meta = TensorMeta::new(&[5, 4], Vec::<String>::new());
-    assert_eq!(view::<f32>(arrow.as_ref(), &meta).expect("valid"), transposed.view());
+    assert_eq!(
+        view::<f32>(arrow.as_ref(), &meta).expect("valid"),
+        transposed.view()
+    );
 }
 
 #[test]
@@ -84,8 +87,13 @@ fn dims_must_name_every_axis() {
 
 #[test]
 fn expect_dims_checks_names_and_rank() {
-    let meta = TensorMeta::new(&[2, 9, 30, 100], ["feature", "antenna", "subcarrier", "time"]);
-    assert!(meta.expect_dims(&["feature", "*", "subcarrier", "time"]).is_ok());
+    let meta = TensorMeta::new(
+        &[2, 9, 30, 100],
+        ["feature", "antenna", "subcarrier", "time"],
+    );
+    assert!(meta
+        .expect_dims(&["feature", "*", "subcarrier", "time"])
+        .is_ok());
     assert!(matches!(
         meta.expect_dims(&["feature", "antenna", "time", "subcarrier"]),
         Err(TensorError::Dims { .. })

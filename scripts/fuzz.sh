@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every capture-reader fuzz target for SECONDS each (default 10) with cargo-fuzz.
+# cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the stable toolchain provide them.
+#   scripts/fuzz.sh [SECONDS] [TARGET...]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root/fuzz"
+seconds="${1:-10}"
+shift || true
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    mapfile -t targets < <(cargo fuzz list)
+fi
+export RUSTC_BOOTSTRAP=1
+target_dir="${CARGO_TARGET_DIR:-$root/fuzz/target}/fuzz"
+for t in "${targets[@]}"; do
+    # Seed each target with the real captures so it starts from valid records.
+    corpus="$(mktemp -d)"
+    find "$root/../shared/data/captures" -type f ! -name '*.json' -exec cp {} "$corpus/" \; 2>/dev/null || true
+    echo "== fuzz $t (${seconds}s)"
+    log="$corpus.log"
+    status=0
+    cargo fuzz run --target-dir "$target_dir" "$t" "$corpus" -- \
+        -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+        > "$log" 2>&1 || status=$?
+    grep -E '^stat::(number_of_executed_units|peak_rss_mb)' "$log" || true
+    rm -rf "$corpus"
+    if [ "$status" -ne 0 ]; then
+        tail -40 "$log" >&2
+        echo "fuzz target $t failed (exit $status)" >&2
+        exit "$status"
+    fi
+    rm -f "$log"
+done
