@@ -4,11 +4,13 @@
 //!   CLI and the environment its nodes need.
 //! - `wdp doctor` checks the set-up and says exactly what is wrong.
 //! - `wdp inspect CAPTURE [--json] [--packets A..B]` summarises a capture file of any format.
+//! - `wdp simulate --scene ROOM --out DIR` writes a simulated dataset.
 
 mod doctor;
 mod inspect;
 mod project;
 mod run;
+mod simulate;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -39,6 +41,8 @@ enum Command {
     Doctor,
     /// Read a capture file (format detected from its content) and summarise it.
     Inspect(inspect::Args),
+    /// Write a simulated dataset (Arrow IPC shards of CSI windows with ground truth).
+    Simulate(simulate::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
         } => run::run(&dataflow, &dora_args),
         Command::Doctor => doctor::doctor(),
         Command::Inspect(args) => inspect::inspect(&args),
+        Command::Simulate(args) => simulate::simulate(&args),
     };
     match result {
         Ok(code) => code,

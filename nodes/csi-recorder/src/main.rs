@@ -72,7 +72,9 @@ fn run(mut events: EventStream, mut recorder: Recorder) -> Result<()> {
                     eprintln!("csi-recorder: dropping message on `{id}`: {e}");
                 }
             }
-            Event::Stop(_) => break,
+            // Keep receiving after a stop: messages already on their way are still recorded,
+            // and the stream ends by itself once dora has delivered them.
+            Event::Stop(cause) => tracing::debug!("stop requested: {cause:?}"),
             _ => {}
         }
     }

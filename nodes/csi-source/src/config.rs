@@ -17,6 +17,13 @@ pub enum Mode {
         /// Start again at the end.
         looping: bool,
     },
+    /// Run the simulator: packets exactly as a reader gives them, plus camera ground truth.
+    Sim {
+        /// The scene (a preset name or a scene file).
+        scene: wdp_sim::Scene,
+        /// Speed relative to real time; `None` is as fast as possible.
+        speed: Option<f64>,
+    },
     /// Read a live radio.
     Live {
         /// `serial:DEVICE[@BAUD]`, `udp:ADDR:PORT` or `stdin`.
@@ -117,18 +124,26 @@ impl Config {
             Some("big") => Some(Endian::Big),
             Some(other) => bail!("ENDIAN={other}: expected little or big"),
         };
+        let speed = || -> Result<Option<f64>> {
+            let speed = match var("PACING").as_deref().unwrap_or("recorded") {
+                "recorded" => Some(parse::<f64>("SPEED")?.unwrap_or(1.0)),
+                "fast" => None,
+                other => bail!("PACING={other}: expected recorded or fast"),
+            };
+            if matches!(speed, Some(s) if !(s > 0.0 && s.is_finite())) {
+                bail!("SPEED must be a positive number");
+            }
+            Ok(speed)
+        };
         let mode = match var("MODE").as_deref().unwrap_or("file") {
+            "sim" => Mode::Sim {
+                scene: scene_from_env()?,
+                speed: speed()?,
+            },
             "file" => {
                 let capture = var("CAPTURE")
                     .ok_or_else(|| eyre!("CAPTURE is not set: the capture file to replay"))?;
-                let speed = match var("PACING").as_deref().unwrap_or("recorded") {
-                    "recorded" => Some(parse::<f64>("SPEED")?.unwrap_or(1.0)),
-                    "fast" => None,
-                    other => bail!("PACING={other}: expected recorded or fast"),
-                };
-                if matches!(speed, Some(s) if !(s > 0.0 && s.is_finite())) {
-                    bail!("SPEED must be a positive number");
-                }
+                let speed = speed()?;
                 Mode::File {
                     // dora starts nodes in the dataflow's folder: relative paths are from there.
                     capture: PathBuf::from(capture),
@@ -149,16 +164,48 @@ impl Config {
                 };
                 Mode::Live { input, format }
             }
-            other => bail!("MODE={other}: expected file or live"),
+            other => bail!("MODE={other}: expected file, live or sim"),
+        };
+        let mode_room = match &mode {
+            Mode::Sim { scene, .. } => Some(scene.name.clone()),
+            _ => None,
         };
         Ok(Self {
             mode,
             read,
-            room: var("ROOM").unwrap_or_else(|| "default".into()),
+            room: var("ROOM").unwrap_or_else(|| match &mode_room {
+                Some(name) => name.clone(),
+                None => "default".into(),
+            }),
             link: var("LINK").unwrap_or_else(|| "link0".into()),
             max_frames: parse("MAX_FRAMES").wrap_err("MAX_FRAMES")?,
         })
     }
+}
+
+/// The simulated scene: `SCENE` is a preset name or a scene file (default `lab`); `SEED`,
+/// `DURATION_S` and `RGB` override the scene's own settings.
+fn scene_from_env() -> Result<wdp_sim::Scene> {
+    let name = var("SCENE").unwrap_or_else(|| "lab".into());
+    let mut scene = if name.ends_with(".yml") || name.ends_with(".yaml") {
+        wdp_sim::Scene::from_file(std::path::Path::new(&name))
+    } else {
+        wdp_sim::Scene::preset(&name)
+    }
+    .map_err(|e| eyre!("SCENE={name}: {e}"))?;
+    if let Some(seed) = parse("SEED")? {
+        scene.seed = seed;
+    }
+    if let Some(duration) = parse::<f64>("DURATION_S")? {
+        scene.duration_s = Some(duration);
+    }
+    if let Some(rgb) = parse::<bool>("RGB")? {
+        match scene.camera.as_mut() {
+            Some(camera) => camera.rgb = rgb,
+            None => bail!("RGB is set but scene {name} has no camera"),
+        }
+    }
+    Ok(scene)
 }
 
 #[cfg(test)]

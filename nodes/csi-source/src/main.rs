@@ -9,27 +9,39 @@
 //!   `link`, `subcarriers` (real indices), `format`, `rssi_dbm`, `noise_dbm` and every field the
 //!   format carries (e.g. `agc`, `perm`, `rate`).
 //!
+//! In `sim` mode, per camera frame (dora-hub conventions beside ours; `t_ns` on the packets'
+//! clock, `frame_index`, `track_ids` and `image_wh` in the metadata):
+//! - `keypoints`: Float32 `[P, 17, 3]` (x, y in pixels, COCO visibility 0/1/2)
+//! - `boxes`: Float32 `[P, 5]` (x1, y1, x2, y2, score = 1), `format: xyxy`
+//! - `parts`: UInt8 `[P, h, w]` (0 background, 1-24 DensePose parts)
+//! - `uv`: Float32 `[P, 2, h, w]`
+//! - `frame`: UInt8 `[H, W, 3]` rendered RGB (`encoding: rgb8`, `width`, `height`,
+//!   `primitive: image`), when the scene renders RGB
+//!
 //! ## Inputs
 //! None needed. Any input (e.g. a `dora/timer`) is ignored; `Stop` ends the node.
 //!
 //! ## Configuration (`env:`)
 //! | variable | meaning | default |
 //! | --- | --- | --- |
-//! | `MODE` | `file` or `live` | `file` |
+//! | `MODE` | `file`, `live` or `sim` | `file` |
+//! | `SCENE` | simulated scene: a preset (`lab`, `office`, `living-room`, `kitchen`, `corridor`, `bedroom`) or a scene file | `lab` |
+//! | `SEED`, `DURATION_S`, `RGB` | override the scene's seed, length (s) and RGB rendering | the scene's |
 //! | `CAPTURE` | capture file (mode `file`) | required |
-//! | `PACING` | `recorded` (the file's own timing) or `fast` | `recorded` |
+//! | `PACING` | `recorded` (the file's own timing; real time for `sim`) or `fast` | `recorded` |
 //! | `SPEED` | replay speed factor with recorded pacing | `1.0` |
 //! | `LOOP` | start again at the end of the file | `false` |
 //! | `INPUT` | `serial:DEVICE[@BAUD]`, `udp:ADDR:PORT` or `stdin` (mode `live`) | required |
 //! | `FORMAT` | force a format (`intel5300`, `atheros`, `nexmon`, `esp32`, `picoscenes`) | detected; `esp32` live |
 //! | `NEXMON_CHIP`, `NEXMON_BANDWIDTH_MHZ`, `ENDIAN` | reader options | inferred |
-//! | `ROOM`, `LINK` | names put on every message | `default`, `link0` |
+//! | `ROOM`, `LINK` | names put on every message | `default` (the scene's name in `sim`), `link0` |
 //! | `MAX_FRAMES` | stop after this many frames | unlimited |
 //!
 //! At the end it logs the counts of good and skipped packets, with the reasons.
 
 mod config;
 mod input;
+mod truth;
 
 use config::{Config, Mode};
 use dora_node_api::{DoraNode, Event, EventStream, TryRecvError};
@@ -89,6 +101,42 @@ fn run(mut node: DoraNode, mut events: EventStream, config: Config) -> Result<()
                 }
                 loop_offset_ns += last - first.unwrap_or(last) + 1;
                 pacer.restart();
+            }
+        }
+        Mode::Sim { scene, speed } => {
+            let mut sim = wdp_sim::Simulator::new(scene.clone())?;
+            let mut pacer = Pacer::new(*speed);
+            tracing::info!("simulating room {}", scene.name);
+            let mut frames = 0u64;
+            loop {
+                if stop_requested(&mut events) {
+                    break;
+                }
+                match sim.next_event() {
+                    Some(wdp_sim::SimEvent::Packet(frame)) => {
+                        pacer.wait(frame.timestamp_ns);
+                        send(&mut node, &frame, &config, sent)?;
+                        sent += 1;
+                        if config.max_frames.is_some_and(|m| sent >= m) {
+                            break;
+                        }
+                    }
+                    Some(wdp_sim::SimEvent::Frame(gt)) => {
+                        pacer.wait(gt.t_ns);
+                        let meta = TensorMeta::default()
+                            .with_time_ns(gt.t_ns)
+                            .with_seq(frames)
+                            .with_room(&config.room)
+                            .with_link(&config.link);
+                        truth::send(&mut node, &gt, &meta)?;
+                        frames += 1;
+                    }
+                    None => break,
+                }
+            }
+            ReadStats {
+                good: sent,
+                ..ReadStats::default()
             }
         }
         Mode::Live { input, format } => {
