@@ -1,0 +1,238 @@
+//! CSI encoder (seed 000, sections 2.2 and 3.1-3.3): input normalization,
+//! dual-branch amplitude/phase encoder with branch attention, and cross-attention
+//! feature fusion.
+//!
+//! Input `window [B, 2, A, S, T]` (channel 0 amplitude, 1 phase; A = tx*rx
+//! antenna pairs, S subcarriers, T packets). Each branch normalizes its channel
+//! with `BatchNorm2d(A)` (seed `CSIInputProcessor`), flattens antenna x subcarrier
+//! into `A*S` conv channels and runs three `Conv1d` blocks over time (seed
+//! `DualBranchEncoder`), giving `T/4` tokens of `feature_dim` features.
+//!
+//! The seed's fusion attends between two single vectors, where attention over one
+//! key is just a value projection; here amplitude tokens attend to phase tokens
+//! (and back) over time, which is what cross-modal attention needs to mean. The
+//! fused vector is refined by the seed's MLP and added to the branch-attention
+//! weighted sum of the pooled branch features.
+//!
+//! Output `features [B, feature_dim]`.
+
+use serde::{Deserialize, Serialize};
+use tch::{nn, nn::Module, nn::ModuleT, Kind, Tensor};
+
+use crate::attention::MultiheadAttention;
+use crate::error::{ModelError, Result};
+use crate::layers::{Conv1d, Linear};
+use crate::preset::InputDims;
+
+/// Encoder hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncoderConfig {
+    /// Channels of the first conv block (the second has 2x).
+    pub hidden_channels: i64,
+    /// Output feature size (the `features` contract: 256).
+    pub feature_dim: i64,
+    /// Heads of the cross-attention fusion.
+    pub fusion_heads: i64,
+    /// Dropout in fusion attention and refinement.
+    pub dropout: f64,
+}
+
+impl Default for EncoderConfig {
+    fn default() -> Self {
+        Self {
+            hidden_channels: 64,
+            feature_dim: 256,
+            fusion_heads: 8,
+            dropout: 0.1,
+        }
+    }
+}
+
+/// One branch: three conv blocks, PyTorch `nn.Sequential` indices 0/1, 4/5, 8/9.
+#[derive(Debug)]
+struct Branch {
+    convs: Vec<Conv1d>,
+    norms: Vec<nn::BatchNorm>,
+}
+
+impl Branch {
+    fn new(p: nn::Path, in_channels: i64, cfg: &EncoderConfig) -> Self {
+        let h = cfg.hidden_channels;
+        let specs = [
+            (in_channels, h, 7),
+            (h, 2 * h, 5),
+            (2 * h, cfg.feature_dim, 3),
+        ];
+        let mut convs = Vec::new();
+        let mut norms = Vec::new();
+        for (i, (cin, cout, k)) in specs.into_iter().enumerate() {
+            let idx = 4 * i as i64;
+            convs.push(Conv1d::new(&p / idx, cin, cout, k));
+            norms.push(nn::batch_norm1d(&p / (idx + 1), cout, Default::default()));
+        }
+        Self { convs, norms }
+    }
+
+    /// `[B, A*S, T] -> [B, F, T/4]`
+    fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let mut x = x.shallow_clone();
+        for (i, (conv, bn)) in self.convs.iter().zip(&self.norms).enumerate() {
+            x = bn.forward_t(&conv.forward(&x), train).relu();
+            if i < 2 {
+                x = x.max_pool1d([2], [2], [0], [1], false);
+            }
+        }
+        x
+    }
+}
+
+/// Outputs of [`CsiEncoder::encode_t`].
+#[derive(Debug)]
+pub struct EncoderOutput {
+    /// Fused features `[B, F]`.
+    pub features: Tensor,
+    /// Branch attention weights `[B, 2]` (amplitude, phase).
+    pub branch_weights: Tensor,
+}
+
+/// Dual-branch CSI encoder with branch attention and cross-attention fusion.
+#[derive(Debug)]
+pub struct CsiEncoder {
+    amplitude_norm: nn::BatchNorm,
+    phase_norm: nn::BatchNorm,
+    amplitude_encoder: Branch,
+    phase_encoder: Branch,
+    branch_attention: (Linear, Linear),
+    cross_attention: MultiheadAttention,
+    refinement: (Linear, nn::LayerNorm, Linear, nn::LayerNorm),
+    dims: InputDims,
+    cfg: EncoderConfig,
+}
+
+impl CsiEncoder {
+    /// Builds the encoder for inputs of `dims`.
+    pub fn new(p: nn::Path, cfg: &EncoderConfig, dims: InputDims) -> Result<Self> {
+        dims.validate()?;
+        let f = cfg.feature_dim;
+        let in_channels = dims.antennas * dims.subcarriers;
+        let ln = |path: nn::Path, d: i64| nn::layer_norm(path, vec![d], Default::default());
+        Ok(Self {
+            amplitude_norm: nn::batch_norm2d(
+                &p / "amplitude_norm",
+                dims.antennas,
+                Default::default(),
+            ),
+            phase_norm: nn::batch_norm2d(&p / "phase_norm", dims.antennas, Default::default()),
+            amplitude_encoder: Branch::new(&p / "amplitude_encoder", in_channels, cfg),
+            phase_encoder: Branch::new(&p / "phase_encoder", in_channels, cfg),
+            branch_attention: (
+                Linear::new(&p / "branch_attention" / 0, 2 * f, f),
+                Linear::new(&p / "branch_attention" / 2, f, 2),
+            ),
+            cross_attention: MultiheadAttention::new(
+                &p / "cross_attention",
+                f,
+                cfg.fusion_heads,
+                cfg.dropout,
+            )?,
+            refinement: (
+                Linear::new(&p / "refinement" / 0, 2 * f, 2 * f),
+                ln(&p / "refinement" / 1, 2 * f),
+                Linear::new(&p / "refinement" / 4, 2 * f, f),
+                ln(&p / "refinement" / 5, f),
+            ),
+            dims,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// Input dimensions this encoder was built for.
+    pub fn dims(&self) -> InputDims {
+        self.dims
+    }
+
+    /// Output feature size.
+    pub fn feature_dim(&self) -> i64 {
+        self.cfg.feature_dim
+    }
+
+    /// Checks that `window` is `[B, 2, A, S, T]` with this encoder's A, S, T.
+    pub fn check_input(&self, window: &Tensor) -> Result<()> {
+        let size = window.size();
+        let d = self.dims;
+        if size.len() != 5
+            || size[1] != 2
+            || size[2] != d.antennas
+            || size[3] != d.subcarriers
+            || size[4] != d.window
+        {
+            return Err(ModelError::InputShape {
+                stage: "encoder".into(),
+                expected: format!("[B, 2, {}, {}, {}]", d.antennas, d.subcarriers, d.window),
+                found: size,
+            });
+        }
+        Ok(())
+    }
+
+    /// Encodes `window [B, 2, A, S, T]` into features and branch weights.
+    pub fn encode_t(&self, window: &Tensor, train: bool) -> Result<EncoderOutput> {
+        self.check_input(window)?;
+        Ok(self.encode_unchecked(window, train))
+    }
+
+    fn encode_unchecked(&self, window: &Tensor, train: bool) -> EncoderOutput {
+        let d = self.dims;
+        let b = window.size()[0];
+        let branch = |channel: i64, norm: &nn::BatchNorm, enc: &Branch| {
+            let x = norm.forward_t(&window.select(1, channel), train);
+            // [B, A, S, T] -> [B, A*S, T]: every antenna-subcarrier link is a channel.
+            let x = x.reshape([b, d.antennas * d.subcarriers, d.window]);
+            enc.forward_t(&x, train)
+        };
+        let amp_tokens = branch(0, &self.amplitude_norm, &self.amplitude_encoder); // [B, F, T']
+        let phase_tokens = branch(1, &self.phase_norm, &self.phase_encoder);
+        let amp = amp_tokens.mean_dim(-1, false, Kind::Float); // [B, F]
+        let phase = phase_tokens.mean_dim(-1, false, Kind::Float);
+
+        let combined = Tensor::cat(&[&amp, &phase], 1);
+        let (l1, l2) = &self.branch_attention;
+        let branch_weights = l2
+            .forward(&l1.forward(&combined).relu())
+            .softmax(1, Kind::Float); // [B, 2]
+        let weighted =
+            &amp * branch_weights.narrow(1, 0, 1) + &phase * branch_weights.narrow(1, 1, 1);
+
+        // [B, F, T'] -> [B, T', F] token sequences for attention.
+        let ta = amp_tokens.transpose(1, 2);
+        let tp = phase_tokens.transpose(1, 2);
+        let attended_amp = self
+            .cross_attention
+            .forward_t(&ta, &tp, &tp, train)
+            .mean_dim(1, false, Kind::Float);
+        let attended_phase = self
+            .cross_attention
+            .forward_t(&tp, &ta, &ta, train)
+            .mean_dim(1, false, Kind::Float);
+        let fused = Tensor::cat(&[attended_amp, attended_phase], 1);
+        let (r0, r1, r4, r5) = &self.refinement;
+        let refined = r1
+            .forward(&r0.forward(&fused))
+            .relu()
+            .dropout(self.cfg.dropout, train);
+        let refined = r5.forward(&r4.forward(&refined));
+        EncoderOutput {
+            features: refined + weighted,
+            branch_weights,
+        }
+    }
+}
+
+impl ModuleT for CsiEncoder {
+    /// `[B, 2, A, S, T] -> [B, F]`; panics inside libtorch on a wrong shape
+    /// (use [`CsiEncoder::encode_t`] for a checked call).
+    fn forward_t(&self, window: &Tensor, train: bool) -> Tensor {
+        self.encode_unchecked(window, train).features
+    }
+}

@@ -1,0 +1,345 @@
+//! Losses of seeds 000-003 and the domain-adaptation tools of seed 001.
+//!
+//! Shapes: `K` people (ROIs), `r` head output size, `B` images, `h x w` centre map.
+
+use tch::{Kind, Reduction, Tensor};
+
+use crate::error::{ModelError, Result};
+
+fn check(cond: bool, msg: impl FnOnce() -> String) -> Result<()> {
+    if cond {
+        Ok(())
+    } else {
+        Err(ModelError::Invalid(msg()))
+    }
+}
+
+/// Part-mask cross-entropy: `logits [K, C, r, r]`, `target [K, r, r]` (i64 class, 0 background).
+pub fn part_mask_ce(logits: &Tensor, target: &Tensor) -> Result<Tensor> {
+    let ls = logits.size();
+    check(
+        ls.len() == 4 && target.size() == [ls[0], ls[2], ls[3]],
+        || {
+            format!(
+                "part_mask_ce: logits {ls:?} and target {:?} disagree",
+                target.size()
+            )
+        },
+    )?;
+    Ok(logits.f_cross_entropy_loss::<Tensor>(
+        &target.to_kind(Kind::Int64),
+        None,
+        Reduction::Mean,
+        -100,
+        0.0,
+    )?)
+}
+
+/// UV smooth-L1 on foreground pixels only: `uv [K, N, 2, r, r]` (per part),
+/// `target_uv [K, 2, r, r]`, `parts [K, r, r]` (0 background, 1..=N). The prediction
+/// of the pixel's true part is compared; zero (with a graph) if there is no foreground.
+pub fn uv_smooth_l1(uv: &Tensor, target_uv: &Tensor, parts: &Tensor) -> Result<Tensor> {
+    let us = uv.size();
+    check(
+        us.len() == 5
+            && us[2] == 2
+            && target_uv.size() == [us[0], 2, us[3], us[4]]
+            && parts.size() == [us[0], us[3], us[4]],
+        || {
+            format!(
+                "uv_smooth_l1: uv {us:?}, target {:?}, parts {:?} disagree",
+                target_uv.size(),
+                parts.size()
+            )
+        },
+    )?;
+    let (k, r1, r2) = (us[0], us[3], us[4]);
+    let parts = parts.to_kind(Kind::Int64);
+    let index = (&parts - 1)
+        .clamp_min(0)
+        .view([k, 1, 1, r1, r2])
+        .expand([k, 1, 2, r1, r2], false);
+    let pred = uv.gather(1, &index, false).squeeze_dim(1); // [K, 2, r, r]
+    let fg = parts.gt(0).unsqueeze(1).to_kind(uv.kind()); // [K, 1, r, r]
+    let per_pixel = pred.smooth_l1_loss(target_uv, Reduction::None, 1.0) * &fg;
+    let count = fg.sum(Kind::Float) * 2.0;
+    Ok(per_pixel.sum(Kind::Float) / count.clamp_min(1.0))
+}
+
+/// Keypoint heatmap MSE: `pred`, `target [K, J, r, r]`; `visible [K, J]` (1/0) weights
+/// joints if given.
+pub fn keypoint_heatmap_mse(
+    pred: &Tensor,
+    target: &Tensor,
+    visible: Option<&Tensor>,
+) -> Result<Tensor> {
+    check(pred.size() == target.size() && pred.dim() == 4, || {
+        format!(
+            "keypoint_heatmap_mse: pred {:?} and target {:?} disagree",
+            pred.size(),
+            target.size()
+        )
+    })?;
+    let se = (pred - target).square();
+    Ok(match visible {
+        None => se.mean(Kind::Float),
+        Some(v) => {
+            let ps = pred.size();
+            check(v.size() == [ps[0], ps[1]], || {
+                format!("keypoint_heatmap_mse: visible {:?}", v.size())
+            })?;
+            let w = v.to_kind(pred.kind()).view([ps[0], ps[1], 1, 1]);
+            (se * &w).sum(Kind::Float)
+                / (w.sum(Kind::Float) * (ps[2] * ps[3]) as f64).clamp_min(1.0)
+        }
+    })
+}
+
+/// CenterNet penalty-reduced focal loss (alpha 2, beta 4): `logits`, `target [B, 1, h, w]`
+/// (Gaussian heatmap, 1 at centres), normalised by the number of centres.
+pub fn center_focal_loss(logits: &Tensor, target: &Tensor) -> Result<Tensor> {
+    check(logits.size() == target.size(), || {
+        format!(
+            "center_focal_loss: logits {:?} and target {:?} disagree",
+            logits.size(),
+            target.size()
+        )
+    })?;
+    let p = logits.sigmoid().clamp(1e-4, 1.0 - 1e-4);
+    let pos = target.ge(1.0 - 1e-4).to_kind(Kind::Float);
+    let neg = pos.ones_like() - &pos;
+    let one_minus_p = p.ones_like() - &p;
+    let pos_loss = p.log() * one_minus_p.square() * &pos;
+    let neg_loss =
+        one_minus_p.log() * p.square() * (target.ones_like() - target).pow_tensor_scalar(4) * neg;
+    let n = pos.sum(Kind::Float).clamp_min(1.0);
+    Ok(-(pos_loss.sum(Kind::Float) + neg_loss.sum(Kind::Float)) / n)
+}
+
+/// L1 on size/offset maps at centre cells: `pred`, `target [B, 2, h, w]`, `mask [B, 1, h, w]`.
+pub fn center_regression_l1(pred: &Tensor, target: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    check(pred.size() == target.size() && pred.dim() == 4, || {
+        format!(
+            "center_regression_l1: pred {:?} and target {:?} disagree",
+            pred.size(),
+            target.size()
+        )
+    })?;
+    let m = mask.to_kind(pred.kind());
+    let n = (m.sum(Kind::Float) * 2.0).clamp_min(1.0);
+    Ok(((pred - target).abs() * m).sum(Kind::Float) / n)
+}
+
+/// Feature distillation: MSE between student and (detached) teacher features.
+pub fn feature_distillation(student: &Tensor, teacher: &Tensor) -> Result<Tensor> {
+    check(student.size() == teacher.size(), || {
+        format!(
+            "feature_distillation: student {:?} and teacher {:?} disagree",
+            student.size(),
+            teacher.size()
+        )
+    })?;
+    Ok(student.mse_loss(&teacher.detach(), Reduction::Mean))
+}
+
+/// Soft-target distillation: `T^2 * KL(softmax(teacher/T) || softmax(student/T))` over
+/// `class_dim`, summed over classes and averaged over every other position.
+pub fn soft_target_kl(
+    student_logits: &Tensor,
+    teacher_logits: &Tensor,
+    temperature: f64,
+    class_dim: i64,
+) -> Result<Tensor> {
+    check(
+        student_logits.size() == teacher_logits.size() && temperature > 0.0,
+        || {
+            format!(
+            "soft_target_kl: student {:?} and teacher {:?} disagree or temperature {temperature} <= 0",
+            student_logits.size(),
+            teacher_logits.size()
+        )
+        },
+    )?;
+    let log_s = (student_logits / temperature).log_softmax(class_dim, Kind::Float);
+    let log_t = (teacher_logits.detach() / temperature).log_softmax(class_dim, Kind::Float);
+    let kl = (log_t.exp() * (&log_t - log_s)).sum_dim_intlist(class_dim, false, Kind::Float);
+    Ok(kl.mean(Kind::Float) * (temperature * temperature))
+}
+
+/// Temporal smoothness (seed 000, section 6.2) over `seq [B, T, ...]`:
+/// `smooth * mean|x_t - x_{t-1}|^2 + motion * mean|x_{t+1} - (2 x_t - x_{t-1})|^2`.
+pub fn temporal_smoothness(
+    seq: &Tensor,
+    smoothness_weight: f64,
+    motion_weight: f64,
+) -> Result<Tensor> {
+    check(seq.dim() >= 2, || {
+        format!(
+            "temporal_smoothness: seq {:?} needs [B, T, ...]",
+            seq.size()
+        )
+    })?;
+    let t = seq.size()[1];
+    if t < 2 {
+        return Ok(seq.sum(Kind::Float) * 0.0);
+    }
+    let prev = seq.narrow(1, 0, t - 1);
+    let next = seq.narrow(1, 1, t - 1);
+    let smooth = (&next - &prev).square().mean(Kind::Float) * smoothness_weight;
+    if t < 3 {
+        return Ok(smooth);
+    }
+    // Constant-velocity prediction of x_{t+1} from x_t and x_{t-1}.
+    let expected = seq.narrow(1, 1, t - 2) * 2.0 - seq.narrow(1, 0, t - 2);
+    let motion = (seq.narrow(1, 2, t - 2) - expected)
+        .square()
+        .mean(Kind::Float);
+    Ok(smooth + motion * motion_weight)
+}
+
+/// Gradient reversal: identity forward, gradient multiplied by `-lambda` backward.
+///
+/// tch has no custom autograd functions; `x.detach() * (1 + l) - x * l` has value
+/// `x` and derivative `-l` with respect to `x`.
+pub fn gradient_reversal(x: &Tensor, lambda: f64) -> Tensor {
+    x.detach() * (1.0 + lambda) - x * lambda
+}
+
+/// Gaussian kernel matrix summed over bandwidths: `x [n, d]`, `y [m, d]` -> `[n, m]`.
+fn multi_gaussian(x: &Tensor, y: &Tensor, bandwidths: &[f64]) -> Tensor {
+    // Squared distances ||x||^2 + ||y||^2 - 2 x.y, clamped at 0 against rounding.
+    let xx = x.square().sum_dim_intlist(1, true, Kind::Float);
+    let yy = y.square().sum_dim_intlist(1, true, Kind::Float).tr();
+    let d2 = (xx + yy - x.matmul(&y.tr()) * 2.0).clamp_min(0.0);
+    bandwidths.iter().fold(d2.zeros_like(), |k, &bw| {
+        k + (&d2 * (-1.0 / (2.0 * bw * bw))).exp()
+    })
+}
+
+/// Default bandwidths: the root mean pairwise squared distance of the pooled samples
+/// times 1/4, 1/2, 1, 2, 4 (as in DAN's multi-kernel MMD).
+pub fn default_bandwidths(x: &Tensor, y: &Tensor) -> Result<Vec<f64>> {
+    let z = Tensor::cat(&[x, y], 0).detach();
+    let n = z.size()[0];
+    let zz = z.square().sum_dim_intlist(1, true, Kind::Float);
+    let d2 = (&zz + zz.tr() - z.matmul(&z.tr()) * 2.0).clamp_min(0.0);
+    let mean = d2.sum(Kind::Float).double_value(&[]) / ((n * n - n).max(1)) as f64;
+    let base = mean.sqrt().max(1e-6);
+    Ok([0.25, 0.5, 1.0, 2.0, 4.0]
+        .iter()
+        .map(|m| base * m)
+        .collect())
+}
+
+fn check_pair(name: &str, x: &Tensor, y: &Tensor) -> Result<()> {
+    check(
+        x.dim() == 2
+            && y.dim() == 2
+            && x.size()[1] == y.size()[1]
+            && x.size()[0] > 0
+            && y.size()[0] > 0,
+        || {
+            format!(
+                "{name}: source {:?} and target {:?} must be [n, d] and [m, d]",
+                x.size(),
+                y.size()
+            )
+        },
+    )
+}
+
+/// Maximum mean discrepancy (biased estimate, multi-bandwidth Gaussian kernel)
+/// between `source [n, d]` and `target [m, d]`; `bandwidths` empty = [`default_bandwidths`].
+/// Zero for identical sample sets.
+pub fn mmd(source: &Tensor, target: &Tensor, bandwidths: &[f64]) -> Result<Tensor> {
+    check_pair("mmd", source, target)?;
+    let bw = if bandwidths.is_empty() {
+        default_bandwidths(source, target)?
+    } else {
+        bandwidths.to_vec()
+    };
+    let kss = multi_gaussian(source, source, &bw).mean(Kind::Float);
+    let ktt = multi_gaussian(target, target, &bw).mean(Kind::Float);
+    let kst = multi_gaussian(source, target, &bw).mean(Kind::Float);
+    Ok(kss + ktt - kst * 2.0)
+}
+
+/// Local (class-weighted) MMD, as in DSAN: `source [n, d]` with labels `[n]` (i64),
+/// `target [m, d]` with predicted class probabilities `[m, C]`. Each class compares
+/// source and target weighted by normalised label / probability mass; classes
+/// absent from the source batch are skipped; the mean over used classes is returned.
+pub fn lmmd(
+    source: &Tensor,
+    target: &Tensor,
+    source_labels: &Tensor,
+    target_probs: &Tensor,
+    bandwidths: &[f64],
+) -> Result<Tensor> {
+    check_pair("lmmd", source, target)?;
+    let (n, m) = (source.size()[0], target.size()[0]);
+    check(
+        source_labels.size() == [n] && target_probs.dim() == 2 && target_probs.size()[0] == m,
+        || {
+            format!(
+                "lmmd: labels {:?} / probs {:?} do not match n={n}, m={m}",
+                source_labels.size(),
+                target_probs.size()
+            )
+        },
+    )?;
+    let c = target_probs.size()[1];
+    let bw = if bandwidths.is_empty() {
+        default_bandwidths(source, target)?
+    } else {
+        bandwidths.to_vec()
+    };
+    let ws = source_labels
+        .to_kind(Kind::Int64)
+        .one_hot(c)
+        .to_kind(Kind::Float); // [n, C]
+    let wt = target_probs.detach().to_kind(Kind::Float); // [m, C]
+    let s_mass = ws.sum_dim_intlist(0, true, Kind::Float); // [1, C]
+    let t_mass = wt.sum_dim_intlist(0, true, Kind::Float);
+    let used = s_mass
+        .gt(0.0)
+        .logical_and(&t_mass.gt(1e-6))
+        .to_kind(Kind::Float); // [1, C]
+    let ws = ws / s_mass.clamp_min(1e-6);
+    let wt = wt / t_mass.clamp_min(1e-6);
+    let kss = multi_gaussian(source, source, &bw);
+    let ktt = multi_gaussian(target, target, &bw);
+    let kst = multi_gaussian(source, target, &bw);
+    // Per class c: ws_c' Kss ws_c + wt_c' Ktt wt_c - 2 ws_c' Kst wt_c -> [C]
+    let per_class = (ws.tr().matmul(&kss) * ws.tr()).sum_dim_intlist(1, false, Kind::Float)
+        + (wt.tr().matmul(&ktt) * wt.tr()).sum_dim_intlist(1, false, Kind::Float)
+        - (ws.tr().matmul(&kst) * wt.tr()).sum_dim_intlist(1, false, Kind::Float) * 2.0;
+    let used = used.view([c]);
+    Ok((per_class * &used).sum(Kind::Float) / used.sum(Kind::Float).clamp_min(1.0))
+}
+
+/// Weights of the total DensePose loss (seed 000, section 7.2 defaults).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LossWeights {
+    /// Part mask cross-entropy.
+    pub mask: f64,
+    /// UV smooth-L1.
+    pub uv: f64,
+    /// Keypoint heatmap MSE.
+    pub keypoint: f64,
+    /// Centre focal loss.
+    pub center: f64,
+    /// Size and offset L1.
+    pub center_regression: f64,
+}
+
+impl Default for LossWeights {
+    fn default() -> Self {
+        Self {
+            mask: 1.0,
+            uv: 0.5,
+            keypoint: 1.0,
+            center: 1.0,
+            center_regression: 0.1,
+        }
+    }
+}

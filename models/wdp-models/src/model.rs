@@ -1,0 +1,359 @@
+//! The whole `WifiDensePose` network and its DensePose stage.
+//!
+//! `window [B, 2, A, S, T]` -> [`CsiEncoder`] -> `features [B, F]` ->
+//! [`SpatialUpsampler`] -> `spatial [B, 3, H, W]` -> [`DensePoseStage`]:
+//! [`Backbone`] (ResNet-FPN or GFL) -> stride-4 map -> [`PersonHead`] (centres,
+//! sizes, offsets) -> per-person ROIAlign -> [`DensePoseHead`].
+//!
+//! Variable prefixes: `encoder.`, `upsampler.`, `backbone.`, `head.person.`,
+//! `head.densepose.`, `temporal.` (see [`crate::checkpoint`]).
+
+use tch::{nn, nn::ModuleT, Kind, Tensor};
+
+use crate::backbone::Backbone;
+use crate::decode::{
+    decode_centers, decode_keypoints, decode_parts, CenterDecode, CenterTargets, PoseOutput,
+};
+use crate::encoder::CsiEncoder;
+use crate::error::{ModelError, Result};
+use crate::head::{DensePoseHead, DensePoseMaps, PersonHead, PersonMaps};
+use crate::losses::{self, LossWeights};
+use crate::preset::{InputDims, Preset};
+use crate::roi::roi_align;
+use crate::temporal::TemporalModule;
+use crate::upsampler::SpatialUpsampler;
+
+/// Training outputs of [`DensePoseStage::forward_t`].
+#[derive(Debug)]
+pub struct StageOutputs {
+    /// Stride-4 backbone map `[B, C, H/4, W/4]`.
+    pub backbone_features: Tensor,
+    /// Centre heatmap logits, sizes, offsets.
+    pub person: PersonMaps,
+    /// ROIs the DensePose head ran on `[K, 5]` (batch index, x1, y1, x2, y2).
+    pub rois: Tensor,
+    /// Mask logits, UV, keypoint heatmaps per ROI.
+    pub densepose: DensePoseMaps,
+}
+
+/// Backbone + person head + DensePose head: `spatial [B, 3, H, W]` -> poses.
+#[derive(Debug)]
+pub struct DensePoseStage {
+    backbone: Backbone,
+    person: PersonHead,
+    head: DensePoseHead,
+    preset: Preset,
+}
+
+impl DensePoseStage {
+    /// Builds the stage; `backbone_path` and `head_path` are the `backbone` and `head`
+    /// prefixes (the roots of a stage VarStore, or sub-paths of the whole model's).
+    pub fn new(backbone_path: nn::Path, head_path: nn::Path, preset: &Preset) -> Result<Self> {
+        preset.validate()?;
+        let hw = (preset.upsampler.out_height, preset.upsampler.out_width);
+        let backbone = Backbone::new(backbone_path, &preset.backbone, 3, hw)?;
+        let c = backbone.out_channels();
+        Ok(Self {
+            person: PersonHead::new(&head_path / "person", &preset.person, c),
+            head: DensePoseHead::new(&head_path / "densepose", &preset.head, c),
+            backbone,
+            preset: preset.clone(),
+        })
+    }
+
+    /// Stride of the person maps and ROI features.
+    pub fn stride(&self) -> i64 {
+        self.backbone.stride()
+    }
+
+    /// Side of the per-person output maps.
+    pub fn output_size(&self) -> i64 {
+        self.preset.head.output_size()
+    }
+
+    fn check_spatial(&self, spatial: &Tensor) -> Result<()> {
+        let s = spatial.size();
+        let (h, w) = (
+            self.preset.upsampler.out_height,
+            self.preset.upsampler.out_width,
+        );
+        if s.len() != 4 || s[1] != 3 || s[2] != h || s[3] != w {
+            return Err(ModelError::InputShape {
+                stage: "densepose".into(),
+                expected: format!("[B, 3, {h}, {w}]"),
+                found: s,
+            });
+        }
+        Ok(())
+    }
+
+    fn decode_cfg(&self) -> CenterDecode {
+        CenterDecode {
+            max_people: self.preset.person.max_people,
+            score_threshold: self.preset.person.score_threshold,
+            stride: self.stride(),
+            image_hw: (
+                self.preset.upsampler.out_height,
+                self.preset.upsampler.out_width,
+            ),
+        }
+    }
+
+    /// Person boxes `[P, 5]` of image `b` decoded from the person maps.
+    pub fn decode_boxes(&self, person: &PersonMaps, b: i64) -> Result<Tensor> {
+        decode_centers(
+            &person.center_logits.get(b),
+            &person.size.get(b),
+            &person.offset.get(b),
+            &self.decode_cfg(),
+        )
+    }
+
+    /// Training forward. `rois [K, 5]` (batch index, x1, y1, x2, y2) are the ground-truth
+    /// person boxes for the DensePose head; without them the decoded centres are used.
+    pub fn forward_t(
+        &self,
+        spatial: &Tensor,
+        rois: Option<&Tensor>,
+        train: bool,
+    ) -> Result<StageOutputs> {
+        self.check_spatial(spatial)?;
+        let features = self.backbone.features_t(spatial, train);
+        let person = self.person.forward(&features);
+        let rois = match rois {
+            Some(r) => r.shallow_clone(),
+            None => {
+                let mut rows = Vec::new();
+                for b in 0..spatial.size()[0] {
+                    let boxes = tch::no_grad(|| self.decode_boxes(&person, b))?;
+                    let p = boxes.size()[0];
+                    let idx = Tensor::full([p, 1], b as f64, (Kind::Float, boxes.device()));
+                    rows.push(Tensor::cat(&[idx, boxes.narrow(1, 0, 4)], 1));
+                }
+                Tensor::cat(&rows, 0)
+            }
+        };
+        let h = &self.preset.head;
+        let pooled = roi_align(
+            &features,
+            &rois,
+            1.0 / self.stride() as f64,
+            h.roi_size,
+            h.sampling_ratio,
+        )?;
+        let densepose = if rois.size()[0] == 0 {
+            self.empty_maps(features.device())
+        } else {
+            self.head.forward(&pooled)
+        };
+        Ok(StageOutputs {
+            backbone_features: features,
+            person,
+            rois,
+            densepose,
+        })
+    }
+
+    fn empty_maps(&self, device: tch::Device) -> DensePoseMaps {
+        let h = &self.preset.head;
+        let r = h.output_size();
+        let opts = (Kind::Float, device);
+        DensePoseMaps {
+            mask_logits: Tensor::zeros([0, h.num_parts + 1, r, r], opts),
+            uv: Tensor::zeros([0, h.num_parts, 2, r, r], opts),
+            keypoint_heatmaps: Tensor::zeros([0, h.num_keypoints, r, r], opts),
+        }
+    }
+
+    /// Inference: `spatial [B, 3, H, W]` -> one [`PoseOutput`] per image.
+    pub fn infer(&self, spatial: &Tensor) -> Result<Vec<PoseOutput>> {
+        tch::no_grad(|| {
+            let out = self.forward_t(spatial, None, false)?;
+            let batch_of = Vec::<f32>::try_from(&out.rois.select(1, 0).contiguous())?;
+            let mut poses = Vec::new();
+            for b in 0..spatial.size()[0] {
+                let idx: Vec<i64> = batch_of
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &v)| v as i64 == b)
+                    .map(|(i, _)| i as i64)
+                    .collect();
+                let idx = Tensor::from_slice(&idx);
+                let boxes_b = self.decode_boxes(&out.person, b)?;
+                let pick = |t: &Tensor| t.index_select(0, &idx);
+                let heat = pick(&out.densepose.keypoint_heatmaps);
+                let (part_index, uv) =
+                    decode_parts(&pick(&out.densepose.mask_logits), &pick(&out.densepose.uv))?;
+                poses.push(PoseOutput {
+                    keypoints: decode_keypoints(&heat, &boxes_b)?,
+                    boxes: boxes_b,
+                    part_index,
+                    uv,
+                });
+            }
+            Ok(poses)
+        })
+    }
+}
+
+/// Everything a training step needs from one forward pass.
+#[derive(Debug)]
+pub struct TrainOutputs {
+    /// Encoder features `[B, F]`.
+    pub features: Tensor,
+    /// Branch attention weights `[B, 2]`.
+    pub branch_weights: Tensor,
+    /// Translated image `[B, 3, H, W]`.
+    pub spatial: Tensor,
+    /// Backbone map, person maps, ROIs and DensePose maps.
+    pub stage: StageOutputs,
+}
+
+/// Ground truth for [`densepose_loss`].
+#[derive(Debug)]
+pub struct DensePoseTargets {
+    /// Centre heatmap / size / offset targets (see [`crate::decode::center_targets`]).
+    pub center: CenterTargets,
+    /// Part index per ROI pixel `[K, r, r]` (0 background).
+    pub part_index: Tensor,
+    /// UV per ROI pixel `[K, 2, r, r]`.
+    pub uv: Tensor,
+    /// Keypoint heatmaps `[K, 17, r, r]`.
+    pub keypoint_heatmaps: Tensor,
+    /// Keypoint visibility `[K, 17]`, if known.
+    pub keypoint_visible: Option<Tensor>,
+}
+
+/// The terms of [`densepose_loss`] and their weighted sum.
+#[derive(Debug)]
+pub struct LossBreakdown {
+    /// Weighted sum.
+    pub total: Tensor,
+    /// Part mask cross-entropy.
+    pub mask: Tensor,
+    /// UV smooth-L1 (foreground).
+    pub uv: Tensor,
+    /// Keypoint heatmap MSE.
+    pub keypoint: Tensor,
+    /// Centre focal loss.
+    pub center: Tensor,
+    /// Size + offset L1.
+    pub center_regression: Tensor,
+}
+
+/// Supervised DensePose loss of a [`StageOutputs`] (ROIs = the targets' boxes).
+pub fn densepose_loss(
+    out: &StageOutputs,
+    t: &DensePoseTargets,
+    w: &LossWeights,
+) -> Result<LossBreakdown> {
+    let mask = losses::part_mask_ce(&out.densepose.mask_logits, &t.part_index)?;
+    let uv = losses::uv_smooth_l1(&out.densepose.uv, &t.uv, &t.part_index)?;
+    let keypoint = losses::keypoint_heatmap_mse(
+        &out.densepose.keypoint_heatmaps,
+        &t.keypoint_heatmaps,
+        t.keypoint_visible.as_ref(),
+    )?;
+    let center = losses::center_focal_loss(&out.person.center_logits, &t.center.heatmap)?;
+    let center_regression =
+        losses::center_regression_l1(&out.person.size, &t.center.size, &t.center.mask)?
+            + losses::center_regression_l1(&out.person.offset, &t.center.offset, &t.center.mask)?;
+    let total = &mask * w.mask
+        + &uv * w.uv
+        + &keypoint * w.keypoint
+        + &center * w.center
+        + &center_regression * w.center_regression;
+    Ok(LossBreakdown {
+        total,
+        mask,
+        uv,
+        keypoint,
+        center,
+        center_regression,
+    })
+}
+
+/// The whole WiFi-DensePose network.
+#[derive(Debug)]
+pub struct WifiDensePose {
+    /// CSI encoder (`encoder.`).
+    pub encoder: CsiEncoder,
+    /// Modality translation (`upsampler.`).
+    pub upsampler: SpatialUpsampler,
+    /// Backbone and heads (`backbone.`, `head.`).
+    pub stage: DensePoseStage,
+    /// Temporal module over frame features (`temporal.`).
+    pub temporal: TemporalModule,
+    preset: Preset,
+}
+
+impl WifiDensePose {
+    /// Builds the model on `p` (usually `vs.root()`) for `dims` inputs.
+    pub fn new(p: &nn::Path, preset: &Preset, dims: InputDims) -> Result<Self> {
+        preset.validate()?;
+        let f = preset.encoder.feature_dim;
+        Ok(Self {
+            encoder: CsiEncoder::new(p / "encoder", &preset.encoder, dims)?,
+            upsampler: SpatialUpsampler::new(p / "upsampler", &preset.upsampler, f)?,
+            stage: DensePoseStage::new(p / "backbone", p / "head", preset)?,
+            temporal: TemporalModule::new(p / "temporal", &preset.temporal, f)?,
+            preset: preset.clone(),
+        })
+    }
+
+    /// The preset the model was built from.
+    pub fn preset(&self) -> &Preset {
+        &self.preset
+    }
+
+    /// Training forward on `window [B, 2, A, S, T]`; `rois` as in [`DensePoseStage::forward_t`].
+    pub fn forward_t(
+        &self,
+        window: &Tensor,
+        rois: Option<&Tensor>,
+        train: bool,
+    ) -> Result<TrainOutputs> {
+        let enc = self.encoder.encode_t(window, train)?;
+        let spatial = self.upsampler.forward_checked(&enc.features, train)?;
+        let stage = self.stage.forward_t(&spatial, rois, train)?;
+        Ok(TrainOutputs {
+            features: enc.features,
+            branch_weights: enc.branch_weights,
+            spatial,
+            stage,
+        })
+    }
+
+    /// The DensePose head alone on ROI features `[K, C, R, R]` (for profiling).
+    pub fn stage_head_forward(&self, roi_features: &Tensor) -> DensePoseMaps {
+        self.stage.head.forward(roi_features)
+    }
+
+    /// Temporal module over `features [B, T, F]`.
+    pub fn temporal_t(&self, features: &Tensor, train: bool) -> Result<Tensor> {
+        self.temporal.forward_checked(features, train)
+    }
+
+    /// Inference on `window [2, A, S, T]` (one frame) or `[B, 2, A, S, T]`: one
+    /// [`PoseOutput`] per frame.
+    pub fn infer(&self, window: &Tensor) -> Result<Vec<PoseOutput>> {
+        let window = if window.dim() == 4 {
+            window.unsqueeze(0)
+        } else {
+            window.shallow_clone()
+        };
+        tch::no_grad(|| {
+            let features = self.encoder.encode_t(&window, false)?.features;
+            let spatial = self.upsampler.forward_t(&features, false);
+            self.stage.infer(&spatial)
+        })
+    }
+}
+
+/// Number of trainable scalars in a VarStore (BatchNorm running statistics excluded).
+pub fn count_parameters(vs: &nn::VarStore) -> i64 {
+    vs.trainable_variables()
+        .iter()
+        .map(|t| t.numel() as i64)
+        .sum()
+}
