@@ -34,7 +34,8 @@
 //!
 //! csiread keeps the last records of a log, which `read_log_file.m` drops; so do we.
 
-use crate::readers::intel::ByteWindow;
+use crate::readers::end_or_frame;
+use crate::readers::window::ByteWindow;
 use crate::{
     CaptureError, CaptureFormat, CsiFrame, Endian, FrameReader, MetaValue, ReadStats, RecordError,
 };
@@ -326,7 +327,7 @@ impl<R: Read> AtherosReader<R> {
     /// little endian on a tie). Fails with [`CaptureError::Invalid`] if neither is, or the
     /// input is shorter than a header, and with [`CaptureError::Io`] if reading fails.
     pub fn new(input: R, endian: Option<Endian>, name: PathBuf) -> Result<Self, CaptureError> {
-        let mut window = ByteWindow::new(input, WINDOW_BYTES);
+        let mut window = ByteWindow::new(input, WINDOW_BYTES, WINDOW_BYTES);
         let endian = match endian {
             Some(e) => e,
             None => detect_endian(&mut window).map_err(|e| match e {
@@ -358,39 +359,23 @@ impl<R: Read> AtherosReader<R> {
     /// Counts the unreadable rest of the input as one truncated record and drops it.
     fn skip_tail(&mut self, record: u64, offset: u64) {
         self.stats.skip("truncated record", record, offset);
-        let rest = self.window.data().len();
-        self.window.consume(rest);
+        self.window.consume_all();
     }
 
     /// Scans forward from the byte after the current position to the next self-consistent
     /// record header (or the end of the input).
     fn resync(&mut self) -> io::Result<()> {
         let from = self.window.offset();
-        self.window.consume(1);
         let endian = self.endian;
-        let header_bytes = PREFIX_LEN + HEADER_LEN;
-        loop {
-            let capacity = self.window.capacity();
-            let data = self.window.fill(capacity)?;
-            let found = data
-                .windows(header_bytes)
-                .position(|w| check_prefixed(w, endian).is_ok());
-            let buffered = data.len();
-            let step = match found {
-                Some(p) => p,
-                None if self.window.at_eof() => buffered,
-                None => buffered.saturating_sub(header_bytes - 1),
-            };
-            self.window.consume(step);
-            if found.is_some() || self.window.at_eof() {
-                tracing::warn!(
-                    from,
-                    to = self.window.offset(),
-                    "resynchronised after a corrupt record"
-                );
-                return Ok(());
-            }
-        }
+        self.window.resync(PREFIX_LEN + HEADER_LEN, |w| {
+            check_prefixed(w, endian).is_ok()
+        })?;
+        tracing::warn!(
+            from,
+            to = self.window.offset(),
+            "resynchronised after a corrupt record"
+        );
+        Ok(())
     }
 
     /// The next frame, `None` at the end of the input.
@@ -493,20 +478,8 @@ impl<R: Read + Send> FrameReader for AtherosReader<R> {
         if self.done {
             return None;
         }
-        match self.advance() {
-            Ok(Some(frame)) => Some(Ok(frame)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(source) => {
-                self.done = true;
-                Some(Err(CaptureError::Io {
-                    path: self.name.clone(),
-                    source,
-                }))
-            }
-        }
+        let step = self.advance();
+        end_or_frame(step, &mut self.done, &self.name)
     }
 
     fn stats(&self) -> &ReadStats {

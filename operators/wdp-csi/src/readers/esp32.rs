@@ -21,6 +21,7 @@
 //! Lines without `CSI_DATA,` (header, firmware logs) are counted as ignored; a line where a log
 //! message ran into a CSI line is read from its `CSI_DATA,` on.
 
+use crate::readers::end_or_frame;
 use crate::{
     CaptureError, CaptureFormat, CsiFrame, FrameReader, MetaValue, ReadStats, RecordError,
 };
@@ -289,29 +290,14 @@ impl<R: Read> Esp32Reader<R> {
             }
         }
     }
-}
 
-impl<R: Read + Send> FrameReader for Esp32Reader<R> {
-    fn format(&self) -> CaptureFormat {
-        CaptureFormat::Esp32
-    }
-
-    fn next_frame(&mut self) -> Option<Result<CsiFrame, CaptureError>> {
-        while !self.done {
+    /// The next CSI frame, `None` at the end of the input.
+    fn advance(&mut self) -> std::io::Result<Option<CsiFrame>> {
+        loop {
             let offset = self.offset;
-            let (consumed, too_long) = match self.read_line() {
-                Ok(r) => r,
-                Err(source) => {
-                    self.done = true;
-                    return Some(Err(CaptureError::Io {
-                        path: self.name.clone(),
-                        source,
-                    }));
-                }
-            };
+            let (consumed, too_long) = self.read_line()?;
             if consumed == 0 {
-                self.done = true;
-                break;
+                return Ok(None);
             }
             self.offset += consumed as u64;
             let line = trim_bytes(&self.line);
@@ -341,7 +327,7 @@ impl<R: Read + Send> FrameReader for Esp32Reader<R> {
             match parsed {
                 Ok(frame) => {
                     self.stats.good += 1;
-                    return Some(Ok(frame));
+                    return Ok(Some(frame));
                 }
                 Err(e) => {
                     tracing::debug!(record = self.record, offset, detail = e.detail, "esp32");
@@ -349,7 +335,20 @@ impl<R: Read + Send> FrameReader for Esp32Reader<R> {
                 }
             }
         }
-        None
+    }
+}
+
+impl<R: Read + Send> FrameReader for Esp32Reader<R> {
+    fn format(&self) -> CaptureFormat {
+        CaptureFormat::Esp32
+    }
+
+    fn next_frame(&mut self) -> Option<Result<CsiFrame, CaptureError>> {
+        if self.done {
+            return None;
+        }
+        let step = self.advance();
+        end_or_frame(step, &mut self.done, &self.name)
     }
 
     fn stats(&self) -> &ReadStats {

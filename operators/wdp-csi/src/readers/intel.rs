@@ -21,6 +21,8 @@
 //! csiread's modified `log_to_file` also writes a `<log>stp` companion with one userspace
 //! receive time per netlink message; see [`read_datstp`] and [`IntelReader::with_stp`].
 
+use crate::readers::end_or_frame;
+use crate::readers::window::ByteWindow;
 use crate::{
     CaptureError, CaptureFormat, CsiFrame, FrameReader, MetaValue, ReadStats, RecordError,
 };
@@ -317,100 +319,6 @@ fn read_stp_entry(input: &mut impl Read) -> io::Result<Option<f64>> {
     }
 }
 
-/// A bounded look-ahead window over a byte stream: records are decoded from it in place and
-/// resynchronisation scans it, so memory stays constant whatever the stream length.
-pub(crate) struct ByteWindow<R> {
-    input: R,
-    buf: Box<[u8]>,
-    start: usize,
-    end: usize,
-    /// Stream offset of `buf[start]`.
-    offset: u64,
-    eof: bool,
-}
-
-impl<R: Read> ByteWindow<R> {
-    /// A window holding at most `capacity` bytes.
-    pub(crate) fn new(input: R, capacity: usize) -> Self {
-        Self {
-            input,
-            buf: vec![0; capacity.max(1)].into_boxed_slice(),
-            start: 0,
-            end: 0,
-            offset: 0,
-            eof: false,
-        }
-    }
-
-    /// The largest look-ahead [`Self::fill`] can provide.
-    pub(crate) fn capacity(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// Reads until at least `n` bytes (capped at the capacity) are buffered or the input ends;
-    /// returns the buffered bytes.
-    pub(crate) fn fill(&mut self, n: usize) -> io::Result<&[u8]> {
-        let n = n.min(self.buf.len());
-        if self.end - self.start < n && !self.eof {
-            if self.buf.len() - self.start < n {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            }
-            // There is room after `end` here, so a zero-byte read really is the end.
-            while self.end - self.start < n {
-                match self.input.read(&mut self.buf[self.end..]) {
-                    Ok(0) => {
-                        self.eof = true;
-                        break;
-                    }
-                    Ok(k) => self.end += k,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        Ok(&self.buf[self.start..self.end])
-    }
-
-    /// The bytes buffered now.
-    pub(crate) fn data(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
-    }
-
-    /// Whether the input has ended (the buffered bytes are all that is left).
-    pub(crate) fn at_eof(&self) -> bool {
-        self.eof
-    }
-
-    /// Drops `n` buffered bytes (at most what is buffered).
-    pub(crate) fn consume(&mut self, n: usize) {
-        let n = n.min(self.end - self.start);
-        self.start += n;
-        self.offset += n as u64;
-    }
-
-    /// Drops the next `n` bytes of the stream, buffered or not; returns how many there were.
-    pub(crate) fn skip(&mut self, n: u64) -> io::Result<u64> {
-        let mut left = n;
-        while left > 0 {
-            let available = self.fill(1)?.len();
-            if available == 0 {
-                break;
-            }
-            let k = available.min(usize::try_from(left).unwrap_or(usize::MAX));
-            self.consume(k);
-            left -= k as u64;
-        }
-        Ok(n - left)
-    }
-
-    /// Stream offset of the first buffered byte.
-    pub(crate) fn offset(&self) -> u64 {
-        self.offset
-    }
-}
-
 /// Whether `bytes` starts with a self-consistent bfee record prefix (length, code, header).
 fn is_bfee_start(bytes: &[u8]) -> bool {
     if bytes.len() < PREFIX_LEN + BFEE_HEADER_LEN || bytes[2] != CODE_BFEE {
@@ -467,7 +375,7 @@ impl<R: Read> IntelReader<R> {
     /// A reader over `input`; `name` names the capture in errors.
     pub fn new(input: R, name: PathBuf) -> Self {
         Self {
-            window: ByteWindow::new(input, WINDOW_BYTES),
+            window: ByteWindow::new(input, WINDOW_BYTES, WINDOW_BYTES),
             name,
             stats: ReadStats::default(),
             record: 0,
@@ -508,44 +416,28 @@ impl<R: Read> IntelReader<R> {
     /// Counts the unreadable rest of the input as one truncated record and drops it.
     fn skip_tail(&mut self, record: u64, offset: u64) {
         self.stats.skip("truncated record", record, offset);
-        let rest = self.window.data().len();
-        self.window.consume(rest);
+        self.window.consume_all();
     }
 
     /// Scans forward from the byte after the current position to the next self-consistent
     /// bfee record start (or the end of the input).
     fn resync(&mut self) -> io::Result<()> {
         let from = self.window.offset();
-        self.window.consume(1);
         if self.stp.take().is_some() {
             tracing::warn!(
                 offset = from,
                 "log resynchronised: stp companion no longer aligned, dropped"
             );
         }
-        let keep = PREFIX_LEN + BFEE_HEADER_LEN - 1;
-        loop {
-            let capacity = self.window.capacity();
-            let data = self.window.fill(capacity)?;
-            let found = data
-                .windows(PREFIX_LEN + BFEE_HEADER_LEN)
-                .position(is_bfee_start);
-            let buffered = data.len();
-            let step = match found {
-                Some(p) => p,
-                None if self.window.at_eof() => buffered,
-                None => buffered.saturating_sub(keep),
-            };
-            self.window.consume(step);
-            if found.is_some() || self.window.at_eof() {
-                tracing::warn!(
-                    from,
-                    to = self.window.offset(),
-                    "resynchronised after a corrupt record"
-                );
-                return Ok(());
-            }
-        }
+        self.window
+            .resync(PREFIX_LEN + BFEE_HEADER_LEN, is_bfee_start)?;
+        // Logged here, not in the window, so the event keeps this module's log target.
+        tracing::warn!(
+            from,
+            to = self.window.offset(),
+            "resynchronised after a corrupt record"
+        );
+        Ok(())
     }
 
     /// The next bfee frame, `None` at the end of the input.
@@ -626,20 +518,8 @@ impl<R: Read + Send> FrameReader for IntelReader<R> {
         if self.done {
             return None;
         }
-        match self.advance() {
-            Ok(Some(frame)) => Some(Ok(frame)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(source) => {
-                self.done = true;
-                Some(Err(CaptureError::Io {
-                    path: self.name.clone(),
-                    source,
-                }))
-            }
-        }
+        let step = self.advance();
+        end_or_frame(step, &mut self.done, &self.name)
     }
 
     fn stats(&self) -> &ReadStats {

@@ -31,6 +31,7 @@
 //! from the bits of the CSI words (see [`infer_chip`]) and kept for the rest of the file. A
 //! packet whose packing cannot be told is skipped with a reason asking to set the chip.
 
+use crate::readers::end_or_frame;
 use crate::readers::pcap::{self, PcapItem, PcapOpenError, PcapReader};
 use crate::{
     CaptureError, CaptureFormat, CsiFrame, FrameReader, MetaValue, NexmonChip, ReadOptions,
@@ -38,7 +39,7 @@ use crate::{
 };
 use num_complex::Complex32;
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{self, Read};
 use std::path::PathBuf;
 
 /// The UDP port nexmon_csi sends to.
@@ -330,8 +331,8 @@ pub struct NexmonReader<R> {
     chip_found: Option<NexmonChip>,
     stats: ReadStats,
     record: u64,
-    /// An I/O error ended the stream.
-    failed: bool,
+    /// The input ended or an I/O error ended the stream.
+    done: bool,
 }
 
 impl<R: Read> NexmonReader<R> {
@@ -372,32 +373,18 @@ impl<R: Read> NexmonReader<R> {
             chip_found: None,
             stats: ReadStats::default(),
             record: 0,
-            failed: false,
+            done: false,
         })
     }
-}
 
-impl<R: Read + Send> FrameReader for NexmonReader<R> {
-    fn format(&self) -> CaptureFormat {
-        CaptureFormat::Nexmon
-    }
-
-    fn next_frame(&mut self) -> Option<Result<CsiFrame, CaptureError>> {
+    /// The next CSI frame, `None` at the end of the input.
+    fn advance(&mut self) -> io::Result<Option<CsiFrame>> {
         let link = self.pcap.header().link_type;
         let nanosecond = self.pcap.header().nanosecond;
-        if self.failed {
-            return None;
-        }
         loop {
-            let item = match self.pcap.next_item()? {
-                Ok(item) => item,
-                Err(source) => {
-                    self.failed = true;
-                    return Some(Err(CaptureError::Io {
-                        path: self.name.clone(),
-                        source,
-                    }));
-                }
+            let item = match self.pcap.next_item() {
+                Some(item) => item?,
+                None => return Ok(None),
             };
             self.record += 1;
             let (header, data, offset) = match item {
@@ -468,7 +455,7 @@ impl<R: Read + Send> FrameReader for NexmonReader<R> {
                         .meta
                         .insert("caplen", MetaValue::Int(i64::from(header.caplen)));
                     self.stats.good += 1;
-                    return Some(Ok(frame));
+                    return Ok(Some(frame));
                 }
                 Err(e) => {
                     tracing::debug!(record = self.record, offset, detail = e.detail, "nexmon");
@@ -476,6 +463,20 @@ impl<R: Read + Send> FrameReader for NexmonReader<R> {
                 }
             }
         }
+    }
+}
+
+impl<R: Read + Send> FrameReader for NexmonReader<R> {
+    fn format(&self) -> CaptureFormat {
+        CaptureFormat::Nexmon
+    }
+
+    fn next_frame(&mut self) -> Option<Result<CsiFrame, CaptureError>> {
+        if self.done {
+            return None;
+        }
+        let step = self.advance();
+        end_or_frame(step, &mut self.done, &self.name)
     }
 
     fn stats(&self) -> &ReadStats {

@@ -6,6 +6,7 @@
 //! sub-second field out of range) is reported as [`PcapItem::Corrupt`] and the reader scans
 //! forward for the next plausible record header, so one damaged record costs one record.
 
+use crate::readers::window::ByteWindow;
 use std::io::{self, Read};
 
 /// Largest record the reader accepts (the libpcap default snap length).
@@ -185,14 +186,8 @@ pub enum PcapItem<'a> {
 /// Streams the records of a classic pcap file.
 #[derive(Debug)]
 pub struct PcapReader<R> {
-    input: R,
+    window: ByteWindow<R>,
     header: PcapHeader,
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    eof: bool,
-    /// Stream offset of `buf[start]`.
-    offset: u64,
     last_sec: Option<u32>,
     /// The previous item was a corrupt header: scan instead of trusting the next one.
     resync: bool,
@@ -209,21 +204,20 @@ pub enum PcapOpenError {
 
 impl<R: Read> PcapReader<R> {
     /// Reads the global header. Fails on I/O errors and on a missing or bad header.
-    pub fn new(mut input: R) -> Result<Self, PcapOpenError> {
-        let mut head = [0u8; GLOBAL_HEADER_BYTES];
-        let n = read_full(&mut input, &mut head).map_err(PcapOpenError::Io)?;
-        if n == 0 {
+    pub fn new(input: R) -> Result<Self, PcapOpenError> {
+        let mut window = ByteWindow::new(input, 1 << 16, max_buffer());
+        let head = window
+            .fill(GLOBAL_HEADER_BYTES)
+            .map_err(PcapOpenError::Io)?;
+        if head.is_empty() {
             return Err(PcapOpenError::Invalid("the file is empty".into()));
         }
-        let header = PcapHeader::parse(&head[..n]).map_err(PcapOpenError::Invalid)?;
+        let head = &head[..head.len().min(GLOBAL_HEADER_BYTES)];
+        let header = PcapHeader::parse(head).map_err(PcapOpenError::Invalid)?;
+        window.consume(GLOBAL_HEADER_BYTES);
         Ok(Self {
-            input,
+            window,
             header,
-            buf: vec![0; 1 << 16],
-            start: 0,
-            end: 0,
-            eof: false,
-            offset: GLOBAL_HEADER_BYTES as u64,
             last_sec: None,
             resync: false,
         })
@@ -234,65 +228,19 @@ impl<R: Read> PcapReader<R> {
         &self.header
     }
 
-    /// Makes at least `n` bytes available from `start` unless the stream ends first; returns
-    /// how many are available.
-    fn fill(&mut self, n: usize) -> io::Result<usize> {
-        while self.end - self.start < n && !self.eof {
-            if self.buf.len() - self.start < n {
-                // Compact, then grow only as far as one maximal record needs.
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-                if self.buf.len() < n {
-                    self.buf
-                        .resize(n.max(self.buf.len() * 2).min(max_buffer()), 0);
-                }
-            }
-            match self.input.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(k) => self.end += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(self.end - self.start)
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-        self.offset += n as u64;
-    }
-
-    /// Whether a record header at `at` (relative to `start`) looks like a real one.
-    fn plausible_at(&self, at: usize) -> bool {
-        let b = &self.buf[self.start + at..self.start + at + RECORD_HEADER_BYTES];
-        let h = RecordHeader::parse(b, self.header.little_endian);
-        let near = match self.last_sec {
-            Some(last) => h.sec.abs_diff(last) <= RESYNC_WINDOW_S,
-            None => true,
-        };
-        h.problem(&self.header).is_none() && near && h.caplen <= h.wirelen && h.caplen > 0
-    }
-
     /// Scans forward one byte at a time for a plausible record header. Returns false at the end
     /// of the stream.
     fn resynchronise(&mut self) -> io::Result<bool> {
-        loop {
-            if self.fill(RECORD_HEADER_BYTES)? < RECORD_HEADER_BYTES {
-                return Ok(false);
-            }
-            if self.plausible_at(0) {
-                return Ok(true);
-            }
-            self.consume(1);
-        }
+        let (header, last_sec) = (&self.header, self.last_sec);
+        self.window
+            .advance_to(RECORD_HEADER_BYTES, |b| plausible(b, header, last_sec))
     }
 
     /// The next record, a report of a damaged one, or `None` at the end of the stream.
     pub fn next_item(&mut self) -> Option<io::Result<PcapItem<'_>>> {
         match self.next_inner() {
             Ok(Some(Step::Record(header, len, offset))) => {
-                let data = &self.buf[self.start - len..self.start];
+                let data = self.window.consumed_tail(len);
                 Some(Ok(PcapItem::Record {
                     header,
                     data,
@@ -313,28 +261,28 @@ impl<R: Read> PcapReader<R> {
         if self.resync {
             self.resync = false;
             if !self.resynchronise()? {
-                self.consume(self.end - self.start);
+                self.window.consume_all();
                 return Ok(None);
             }
         }
-        let have = self.fill(RECORD_HEADER_BYTES)?;
+        let offset = self.window.offset();
+        let b = self.window.fill(RECORD_HEADER_BYTES)?;
+        let have = b.len();
         if have == 0 {
             return Ok(None);
         }
-        let offset = self.offset;
         if have < RECORD_HEADER_BYTES {
-            self.consume(have);
+            self.window.consume(have);
             return Ok(Some(Step::Corrupt(
                 "truncated pcap record",
                 format!("{have} bytes left, a record header needs {RECORD_HEADER_BYTES}"),
                 offset,
             )));
         }
-        let b = &self.buf[self.start..self.start + RECORD_HEADER_BYTES];
         let header = RecordHeader::parse(b, self.header.little_endian);
         if let Some(reason) = header.problem(&self.header) {
             // Step past the bad header's first byte and look for the next good one.
-            self.consume(1);
+            self.window.consume(1);
             self.resync = true;
             return Ok(Some(Step::Corrupt(
                 reason,
@@ -348,16 +296,16 @@ impl<R: Read> PcapReader<R> {
             )));
         }
         let total = RECORD_HEADER_BYTES + header.caplen as usize;
-        let have = self.fill(total)?;
+        let have = self.window.fill(total)?.len();
         if have < total {
-            self.consume(have);
+            self.window.consume(have);
             return Ok(Some(Step::Corrupt(
                 "truncated pcap record",
                 format!("caplen {} but only {} bytes left", header.caplen, have - 16),
                 offset,
             )));
         }
-        self.consume(total);
+        self.window.consume(total);
         self.last_sec = Some(header.sec);
         Ok(Some(Step::Record(header, header.caplen as usize, offset)))
     }
@@ -372,18 +320,14 @@ fn max_buffer() -> usize {
     MAX_RECORD_BYTES + RECORD_HEADER_BYTES
 }
 
-/// Reads until `buf` is full or the stream ends; returns the byte count.
-fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match input.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
+/// Whether `b` (at least a record header) starts with what looks like a real record header.
+fn plausible(b: &[u8], header: &PcapHeader, last_sec: Option<u32>) -> bool {
+    let h = RecordHeader::parse(b, header.little_endian);
+    let near = match last_sec {
+        Some(last) => h.sec.abs_diff(last) <= RESYNC_WINDOW_S,
+        None => true,
+    };
+    h.problem(header).is_none() && near && h.caplen <= h.wirelen && h.caplen > 0
 }
 
 /// A UDP datagram found in a captured packet.

@@ -18,6 +18,8 @@
 //! csiread. No receive-antenna permutation by `antSel` is applied (csiread does not either).
 //! `timestamp_ns` is the RxSBasic hardware timestamp (µs) × 1000.
 
+use crate::readers::end_or_frame;
+use crate::readers::window::ByteWindow;
 use crate::{
     CaptureError, CaptureFormat, CsiFrame, FrameReader, MetaValue, ReadStats, RecordError,
 };
@@ -439,149 +441,77 @@ fn parse_frame(frame: &[u8]) -> Result<Parsed, RecordError> {
     }))
 }
 
+/// Whether `b` starts with a plausible RXS frame header (length in range, magic).
+fn plausible_frame(b: &[u8]) -> bool {
+    let len = le_u32(b, 0).map_or(0, |l| l as usize);
+    le_u32(b, 4) == Some(RXS_MAGIC) && (FRAME_HEADER_BYTES..=MAX_FRAME_BYTES).contains(&len)
+}
+
 /// Streams the RXS frames of a PicoScenes `.csi` file.
 pub struct PicoScenesReader<R> {
-    input: R,
+    window: ByteWindow<R>,
     name: PathBuf,
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    eof: bool,
-    /// Stream offset of `buf[start]`.
-    offset: u64,
     stats: ReadStats,
     record: u64,
-    /// An I/O error ended the stream.
-    failed: bool,
+    /// The input ended or an I/O error ended the stream.
+    done: bool,
 }
 
 impl<R: Read> PicoScenesReader<R> {
     /// A reader over `input`; `name` is used in error messages.
     pub fn new(input: R, name: PathBuf) -> Self {
         Self {
-            input,
+            window: ByteWindow::new(input, 1 << 16, MAX_FRAME_BYTES + 4),
             name,
-            buf: vec![0; 1 << 16],
-            start: 0,
-            end: 0,
-            eof: false,
-            offset: 0,
             stats: ReadStats::default(),
             record: 0,
-            failed: false,
+            done: false,
         }
-    }
-
-    /// Makes `n` bytes available from `start` unless the stream ends; returns how many are.
-    fn fill(&mut self, n: usize) -> io::Result<usize> {
-        while self.end - self.start < n && !self.eof {
-            if self.buf.len() - self.start < n {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-                if self.buf.len() < n {
-                    let grown = n.max(self.buf.len() * 2).min(MAX_FRAME_BYTES + 4);
-                    self.buf.resize(grown, 0);
-                }
-            }
-            match self.input.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(k) => self.end += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(self.end - self.start)
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.start += n;
-        self.offset += n as u64;
-    }
-
-    fn plausible_frame_at_start(&self) -> bool {
-        let b = &self.buf[self.start..self.end];
-        let len = le_u32(b, 0).map_or(0, |l| l as usize);
-        le_u32(b, 4) == Some(RXS_MAGIC) && (FRAME_HEADER_BYTES..=MAX_FRAME_BYTES).contains(&len)
     }
 
     /// Drops bytes until a plausible frame header starts the buffer (or the stream ends).
     fn resynchronise(&mut self) -> io::Result<()> {
-        loop {
-            if self.fill(8)? < 8 {
-                self.consume(self.end - self.start);
-                return Ok(());
-            }
-            if self.plausible_frame_at_start() {
-                return Ok(());
-            }
-            self.consume(1);
+        if !self.window.advance_to(8, plausible_frame)? {
+            self.window.consume_all();
         }
-    }
-}
-
-impl<R: Read + Send> FrameReader for PicoScenesReader<R> {
-    fn format(&self) -> CaptureFormat {
-        CaptureFormat::PicoScenes
+        Ok(())
     }
 
-    fn next_frame(&mut self) -> Option<Result<CsiFrame, CaptureError>> {
-        if self.failed {
-            return None;
-        }
-        let io_error = |name: &PathBuf, source| {
-            Some(Err(CaptureError::Io {
-                path: name.clone(),
-                source,
-            }))
-        };
+    /// The next frame with CSI, `None` at the end of the input.
+    fn advance(&mut self) -> io::Result<Option<CsiFrame>> {
         loop {
-            let have = match self.fill(8) {
-                Ok(h) => h,
-                Err(e) => {
-                    self.failed = true;
-                    return io_error(&self.name, e);
-                }
-            };
+            let have = self.window.fill(8)?.len();
             if have == 0 {
-                return None;
+                return Ok(None);
             }
             self.record += 1;
-            let offset = self.offset;
+            let offset = self.window.offset();
             if have < 8 {
-                self.consume(have);
+                self.window.consume(have);
                 self.stats.skip("truncated rxs frame", self.record, offset);
-                return None;
+                return Ok(None);
             }
-            if !self.plausible_frame_at_start() {
+            if !plausible_frame(self.window.data()) {
                 self.stats.skip("bad rxs frame header", self.record, offset);
-                self.consume(1);
-                if let Err(e) = self.resynchronise() {
-                    self.failed = true;
-                    return io_error(&self.name, e);
-                }
+                self.window.consume(1);
+                self.resynchronise()?;
                 continue;
             }
-            let len = le_u32(&self.buf[self.start..self.end], 0).map_or(0, |l| l as usize);
+            let len = le_u32(self.window.data(), 0).map_or(0, |l| l as usize);
             let total = 4 + len;
-            let have = match self.fill(total) {
-                Ok(h) => h,
-                Err(e) => {
-                    self.failed = true;
-                    return io_error(&self.name, e);
-                }
-            };
-            if have < total {
-                self.consume(have);
+            let data = self.window.fill(total)?;
+            if data.len() < total {
+                let have = data.len();
+                self.window.consume(have);
                 self.stats.skip("truncated rxs frame", self.record, offset);
-                return None;
+                return Ok(None);
             }
-            let parsed = parse_frame(&self.buf[self.start + 4..self.start + total]);
-            self.consume(total);
+            let parsed = parse_frame(&data[4..total]);
+            self.window.consume(total);
             match parsed {
                 Ok(Parsed::Frame(frame)) => {
                     self.stats.good += 1;
-                    return Some(Ok(frame));
+                    return Ok(Some(frame));
                 }
                 Ok(Parsed::NoCsi) => self.stats.ignored += 1,
                 Err(e) => {
@@ -595,6 +525,20 @@ impl<R: Read + Send> FrameReader for PicoScenesReader<R> {
                 }
             }
         }
+    }
+}
+
+impl<R: Read + Send> FrameReader for PicoScenesReader<R> {
+    fn format(&self) -> CaptureFormat {
+        CaptureFormat::PicoScenes
+    }
+
+    fn next_frame(&mut self) -> Option<Result<CsiFrame, CaptureError>> {
+        if self.done {
+            return None;
+        }
+        let step = self.advance();
+        end_or_frame(step, &mut self.done, &self.name)
     }
 
     fn stats(&self) -> &ReadStats {
