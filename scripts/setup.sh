@@ -42,6 +42,13 @@ else
     echo "up to date"
 fi
 
+step "cargo-fuzz (the capture readers' fuzz targets)"
+if ! cargo fuzz --version > /dev/null 2>&1; then
+    cargo install cargo-fuzz --locked
+else
+    cargo fuzz --version
+fi
+
 step "release build"
 # tch finds libtorch inside the torch wheel (no download at build time).
 export LIBTORCH_USE_PYTORCH=1

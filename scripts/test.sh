@@ -13,6 +13,9 @@ fi
 export PATH="$venv/bin:$PATH"
 export LIBTORCH_USE_PYTORCH=1
 export WDP_PYTHON="$venv/bin/python"
+# libtorch comes from the torch wheel: tch-based tests and nodes load it from there.
+torch_lib="$("$venv/bin/python" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')"
+export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -30,3 +33,6 @@ echo "== cargo test (unit, property, reference, end-to-end)"
 # (one build serves both). Their dataflows run one at a time.
 cargo build --release --workspace --bins
 cargo test --release --workspace --no-fail-fast -- --test-threads=2
+
+echo "== fuzz every capture reader briefly (scripts/fuzz.sh SECONDS for longer runs)"
+scripts/fuzz.sh "${WDP_FUZZ_SECONDS:-8}"

@@ -31,7 +31,10 @@ fn doctor_names_a_missing_venv_and_how_to_fix_it() {
         .expect("wdp runs");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{text}");
-    assert!(text.contains("FAIL  venv") && text.contains("scripts/setup.sh"), "{text}");
+    assert!(
+        text.contains("FAIL  venv") && text.contains("scripts/setup.sh"),
+        "{text}"
+    );
     assert!(text.contains("FAIL  dora"), "{text}");
 }
 
@@ -66,7 +69,10 @@ fn run_executes_a_dataflow_with_the_pinned_dora() {
 
 #[test]
 fn run_explains_a_missing_dataflow() {
-    let out = wdp().args(["run", "no/such/flow.yml"]).output().expect("wdp runs");
+    let out = wdp()
+        .args(["run", "no/such/flow.yml"])
+        .output()
+        .expect("wdp runs");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no/such/flow.yml"), "{err}");

@@ -36,13 +36,20 @@ fn simulated_room_streams_csi_and_ground_truth() {
     }
 
     let csi = wdp_record::read_dir(out.join("csi")).expect("csi");
-    assert_eq!(csi.len(), expected.len(), "every simulated packet, none lost");
+    assert_eq!(
+        csi.len(),
+        expected.len(),
+        "every simulated packet, none lost"
+    );
     for (record, frame) in csi.iter().zip(&expected) {
         assert_eq!(record.meta.t_ns, frame.timestamp_ns);
         assert_eq!(record.meta.room, "lab");
         assert_eq!(record.meta_json["format"], "simulated");
         let got = view::<f32>(record.values.as_ref(), &record.meta).expect("csi tensor");
-        assert_eq!(got.shape(), [frame.n_tx, frame.n_rx, frame.n_subcarriers(), 2]);
+        assert_eq!(
+            got.shape(),
+            [frame.n_tx, frame.n_rx, frame.n_subcarriers(), 2]
+        );
         let c = frame.get(2, 1, 7).expect("value");
         assert_eq!((got[[2, 1, 7, 0]], got[[2, 1, 7, 1]]), (c.re, c.im));
     }
@@ -53,17 +60,27 @@ fn simulated_room_streams_csi_and_ground_truth() {
     assert_eq!(keypoints.len(), n_frames);
     for (i, k) in keypoints.iter().enumerate() {
         assert_eq!(k.meta.shape, [1, 17, 3]);
-        assert_eq!(k.meta.t_ns, (i as f64 * 1e9 / fps).round() as i64, "camera clock");
+        assert_eq!(
+            k.meta.t_ns,
+            (i as f64 * 1e9 / fps).round() as i64,
+            "camera clock"
+        );
         let v = view::<f32>(k.values.as_ref(), &k.meta).expect("keypoints");
         assert!(v.iter().all(|x| x.is_finite()));
     }
     let parts = wdp_record::read_dir(out.join("parts")).expect("parts");
     let uv = wdp_record::read_dir(out.join("uv")).expect("uv");
     let boxes = wdp_record::read_dir(out.join("boxes")).expect("boxes");
-    assert_eq!((parts.len(), uv.len(), boxes.len()), (n_frames, n_frames, n_frames));
+    assert_eq!(
+        (parts.len(), uv.len(), boxes.len()),
+        (n_frames, n_frames, n_frames)
+    );
     let p = &parts[n_frames / 2];
     let mask = view::<u8>(p.values.as_ref(), &p.meta).expect("parts");
-    assert!(mask.iter().any(|&v| v > 0) && mask.iter().all(|&v| v <= 24), "a visible person");
+    assert!(
+        mask.iter().any(|&v| v > 0) && mask.iter().all(|&v| v <= 24),
+        "a visible person"
+    );
     assert_eq!(uv[0].meta.shape[..2], [1, 2]);
     assert_eq!(boxes[0].meta.shape, [1, 5]);
 

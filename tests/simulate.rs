@@ -17,7 +17,15 @@ fn dataset_reads_back_in_python_with_pyarrow_alone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("ds");
     let status = Command::new(env!("CARGO_BIN_EXE_wdp"))
-        .args(["simulate", "--scene", "corridor", "--duration-s", "2", "--pictures", "2"])
+        .args([
+            "simulate",
+            "--scene",
+            "corridor",
+            "--duration-s",
+            "2",
+            "--pictures",
+            "2",
+        ])
         .arg("--out")
         .arg(&out)
         .status()
@@ -41,7 +49,10 @@ fn dataset_reads_back_in_python_with_pyarrow_alone() {
         .expect("a python snippet in SCHEMA.md")
         .replace(
             "\"shard-00000.arrow\"",
-            &format!("{:?}", out.join("shard-00000.arrow").to_str().expect("utf8")),
+            &format!(
+                "{:?}",
+                out.join("shard-00000.arrow").to_str().expect("utf8")
+            ),
         );
     let run = Command::new(python())
         .arg("-c")
@@ -55,7 +66,10 @@ fn dataset_reads_back_in_python_with_pyarrow_alone() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(stdout.starts_with("corridor "), "{stdout}");
-    assert!(stdout.contains("(5, 3, 3, 30)"), "complex CSI window: {stdout}");
+    assert!(
+        stdout.contains("(5, 3, 3, 30)"),
+        "complex CSI window: {stdout}"
+    );
     assert!(stdout.contains("(1, 17, 3)"), "keypoints: {stdout}");
 }
 

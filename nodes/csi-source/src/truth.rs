@@ -21,9 +21,8 @@ pub fn send(node: &mut DoraNode, truth: &GroundTruth, base: &TensorMeta) -> Resu
                 MetaValue::Ints(truth.image_wh.iter().map(|&v| v as i64).collect()),
             )
     };
-    let keypoints = Array3::from_shape_fn((people, 17, 3), |(p, k, c)| {
-        truth.people[p].keypoints[k][c]
-    });
+    let keypoints =
+        Array3::from_shape_fn((people, 17, 3), |(p, k, c)| truth.people[p].keypoints[k][c]);
     // Boxes as the pose contract has them: x1, y1, x2, y2, score (1 for ground truth).
     let boxes = Array2::from_shape_fn((people, 5), |(p, c)| {
         truth.people[p].box_xyxy.get(c).copied().unwrap_or(1.0)
@@ -40,8 +39,13 @@ pub fn send(node: &mut DoraNode, truth: &GroundTruth, base: &TensorMeta) -> Resu
         meta(&[people, 5], &["person", "box"]).with("format", MetaValue::Text("xyxy".into()));
     out(node, "boxes", boxes.view().into_dyn(), &box_meta).wrap_err("sending boxes")?;
     let parts_meta = meta(truth.part_index.shape(), &["person", "height", "width"]);
-    out(node, "parts", truth.part_index.view().into_dyn(), &parts_meta)
-        .wrap_err("sending parts")?;
+    out(
+        node,
+        "parts",
+        truth.part_index.view().into_dyn(),
+        &parts_meta,
+    )
+    .wrap_err("sending parts")?;
     let uv_meta = meta(truth.uv.shape(), &["person", "uv", "height", "width"]);
     out(node, "uv", truth.uv.view().into_dyn(), &uv_meta).wrap_err("sending uv")?;
     if let Some(rgb) = &truth.rgb {

@@ -61,7 +61,8 @@ fn main() {
     criterion.final_summary();
 
     let python = std::env::var("WDP_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench/csiread_readers.py");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench/csiread_readers.py");
     let peer = Command::new(&python)
         .arg(&script)
         .arg(captures())

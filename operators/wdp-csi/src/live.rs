@@ -66,7 +66,10 @@ impl LiveDecoder {
                         self.stats.ignored += 1;
                         return Vec::new();
                     }
-                    _ => Err(RecordError::new("truncated record", "datagram under 3 bytes")),
+                    _ => Err(RecordError::new(
+                        "truncated record",
+                        "datagram under 3 bytes",
+                    )),
                 };
                 self.account(result).into_iter().collect()
             }

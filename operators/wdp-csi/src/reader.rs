@@ -50,7 +50,12 @@ pub enum NexmonChip {
 impl std::str::FromStr for NexmonChip {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().trim_start_matches("bcm").to_ascii_lowercase().as_str() {
+        match s
+            .trim()
+            .trim_start_matches("bcm")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "4339" => Ok(Self::Bcm4339),
             "43455c0" => Ok(Self::Bcm43455c0),
             "4358" => Ok(Self::Bcm4358),
@@ -99,7 +104,10 @@ pub fn detect_format(head: &[u8]) -> Option<CaptureFormat> {
 }
 
 /// Opens a capture file of any supported format, detecting the format from its content.
-pub fn open(path: impl AsRef<Path>, options: &ReadOptions) -> Result<Box<dyn FrameReader>, CaptureError> {
+pub fn open(
+    path: impl AsRef<Path>,
+    options: &ReadOptions,
+) -> Result<Box<dyn FrameReader>, CaptureError> {
     let path = path.as_ref().to_path_buf();
     let io = |source| CaptureError::Io {
         path: path.clone(),
@@ -144,7 +152,9 @@ pub fn open_stream<R: Read + Send + 'static>(
     use crate::readers::*;
     Ok(match format {
         CaptureFormat::Intel5300 => Box::new(intel::IntelReader::new(input, name)),
-        CaptureFormat::Atheros => Box::new(atheros::AtherosReader::new(input, options.endian, name)?),
+        CaptureFormat::Atheros => {
+            Box::new(atheros::AtherosReader::new(input, options.endian, name)?)
+        }
         CaptureFormat::Nexmon => Box::new(nexmon::NexmonReader::new(input, options, name)?),
         CaptureFormat::Esp32 => Box::new(esp32::Esp32Reader::new(input, name)),
         CaptureFormat::PicoScenes => Box::new(picoscenes::PicoScenesReader::new(input, name)),
