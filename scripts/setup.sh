@@ -53,7 +53,9 @@ step "release build"
 # tch finds libtorch inside the torch wheel (no download at build time).
 export LIBTORCH_USE_PYTORCH=1
 export PATH="$venv/bin:$PATH"
-cargo build --release --workspace --bins
+# All targets, so that the tests and benches reuse this build: cargo resolves dependency features
+# per invocation, and a bins-only build would compile the dora/zenoh stack a second time.
+cargo build --release --workspace --all-targets
 
 step "check"
 "$root/target/release/wdp" doctor

@@ -31,7 +31,7 @@ done
 echo "== cargo test (unit, property, reference, end-to-end)"
 # The end-to-end tests run the release node binaries, so the tests are built in release too
 # (one build serves both). Their dataflows run one at a time.
-cargo build --release --workspace --bins
+cargo build --release --workspace --all-targets
 cargo test --release --workspace --no-fail-fast -- --test-threads=2
 
 echo "== fuzz every capture reader briefly (scripts/fuzz.sh SECONDS for longer runs)"

@@ -19,8 +19,8 @@ pub enum Mode {
     },
     /// Run the simulator: packets exactly as a reader gives them, plus camera ground truth.
     Sim {
-        /// The scene (a preset name or a scene file).
-        scene: wdp_sim::Scene,
+        /// The scene (a preset name or a scene file); boxed, it is large.
+        scene: Box<wdp_sim::Scene>,
         /// Speed relative to real time; `None` is as fast as possible.
         speed: Option<f64>,
     },
@@ -137,7 +137,7 @@ impl Config {
         };
         let mode = match var("MODE").as_deref().unwrap_or("file") {
             "sim" => Mode::Sim {
-                scene: scene_from_env()?,
+                scene: Box::new(scene_from_env()?),
                 speed: speed()?,
             },
             "file" => {

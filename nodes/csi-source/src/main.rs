@@ -104,7 +104,7 @@ fn run(mut node: DoraNode, mut events: EventStream, config: Config) -> Result<()
             }
         }
         Mode::Sim { scene, speed } => {
-            let mut sim = wdp_sim::Simulator::new(scene.clone())?;
+            let mut sim = wdp_sim::Simulator::new(scene.as_ref().clone())?;
             let mut pacer = Pacer::new(*speed);
             tracing::info!("simulating room {}", scene.name);
             let mut frames = 0u64;
