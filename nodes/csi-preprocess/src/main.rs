@@ -56,7 +56,12 @@ fn run(mut node: DoraNode, mut events: EventStream, mut pipeline: Pipeline) -> R
     while let Some(event) = events.recv() {
         let (id, metadata, data) = match event {
             Event::Input { id, metadata, data } => (id, metadata, data),
-            Event::Stop(_) => break,
+            // dora delivers the inputs queued before a stop after the Stop event itself: keep
+            // receiving until the stream ends so that no packet already sent is lost.
+            Event::Stop(cause) => {
+                tracing::debug!("stop requested: {cause:?}");
+                continue;
+            }
             _ => continue,
         };
         if id.as_str() != "csi" {

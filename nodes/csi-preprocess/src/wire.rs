@@ -13,21 +13,15 @@ pub fn packet<'a>(
     meta: &TensorMeta,
     subcarriers: &'a mut Vec<i32>,
 ) -> Result<Packet<'a>> {
-    let &[n_tx, n_rx, n_sub, 2] = meta.shape.as_slice() else {
-        bail!("shape {:?} is not [tx, rx, subcarrier, 2]", meta.shape);
-    };
+    let layout = wdp_csi::csi_layout(meta)?;
     subcarriers.clear();
-    match meta.ints("subcarriers") {
-        Some(k) if k.len() == n_sub => subcarriers.extend(k.iter().map(|&v| v as i32)),
-        Some(k) => bail!("{} subcarrier indices for {n_sub} subcarriers", k.len()),
-        None => subcarriers.extend(0..n_sub as i32),
-    }
+    subcarriers.extend_from_slice(&layout.subcarriers);
     let Some(values) = data.as_slice() else {
         bail!("csi values are not contiguous");
     };
     Ok(Packet {
-        n_tx,
-        n_rx,
+        n_tx: layout.n_tx,
+        n_rx: layout.n_rx,
         subcarriers,
         csi: CsiValues::Interleaved(values),
         t_ns: meta.t_ns,

@@ -37,4 +37,4 @@ pub use reader::{
     detect_format, open, open_stream, Endian, FrameReader, NexmonChip, ReadOptions, SNIFF_BYTES,
 };
 pub use stats::ReadStats;
-pub use tensor::{frame_from_tensor, frame_to_tensor, CSI_DIMS};
+pub use tensor::{csi_layout, frame_from_tensor, frame_to_tensor, CsiLayout, CSI_DIMS};

@@ -54,12 +54,20 @@ pub fn frame_to_tensor(frame: &CsiFrame, meta: TensorMeta) -> Tensor<f32> {
     }
 }
 
-/// A frame back from a received `csi` tensor: checks the layout and reads `subcarriers` (indices
-/// default to 0..n when absent) and `t_ns`.
-pub fn frame_from_tensor(
-    data: ArrayViewD<'_, f32>,
-    meta: &TensorMeta,
-) -> Result<CsiFrame, TensorError> {
+/// The layout of a received `csi` tensor: antenna counts and the real subcarrier indices
+/// (`0..n` when the message carries none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsiLayout {
+    /// Transmit antennas.
+    pub n_tx: usize,
+    /// Receive antennas.
+    pub n_rx: usize,
+    /// Subcarrier indices, one per subcarrier column.
+    pub subcarriers: Vec<i32>,
+}
+
+/// Checks that `meta` describes a `csi` tensor `[tx, rx, subcarrier, 2]` and reads its layout.
+pub fn csi_layout(meta: &TensorMeta) -> Result<CsiLayout, TensorError> {
     meta.expect_dims(&CSI_DIMS)?;
     let &[n_tx, n_rx, n_sub, two] = meta.shape.as_slice() else {
         return Err(TensorError::Rank {
@@ -83,6 +91,24 @@ pub fn frame_from_tensor(
         }
         None => (0..n_sub as i32).collect(),
     };
+    Ok(CsiLayout {
+        n_tx,
+        n_rx,
+        subcarriers,
+    })
+}
+
+/// A frame back from a received `csi` tensor: checks the layout and reads `subcarriers` (indices
+/// default to 0..n when absent) and `t_ns`.
+pub fn frame_from_tensor(
+    data: ArrayViewD<'_, f32>,
+    meta: &TensorMeta,
+) -> Result<CsiFrame, TensorError> {
+    let CsiLayout {
+        n_tx,
+        n_rx,
+        subcarriers,
+    } = csi_layout(meta)?;
     let flat: Vec<f32> = data.iter().copied().collect();
     let csi = flat
         .chunks_exact(2)
