@@ -23,7 +23,7 @@ mod element;
 mod meta;
 
 pub use element::Element;
-pub use meta::{MetaValue, TensorMeta, CONTRACT_KEYS};
+pub use meta::{wall_ns, MetaValue, TensorMeta, CONTRACT_KEYS, TRACE_NS, TRACE_STAGES};
 pub use ndarray;
 
 use arrow_array::{Array, ArrayRef, PrimitiveArray};

@@ -46,6 +46,18 @@ pub struct TensorMeta {
     pub extra: BTreeMap<String, MetaValue>,
 }
 
+/// Extras key of the stage names in a message's latency trace.
+pub const TRACE_STAGES: &str = "trace_stages";
+/// Extras key of the trace's wall-clock times, two per stage (received, sent).
+pub const TRACE_NS: &str = "trace_ns";
+
+/// Wall-clock time now, ns since the UNIX epoch (the clock of latency traces).
+pub fn wall_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
 /// Keys of the contract itself; everything else goes to [`TensorMeta::extra`].
 pub const CONTRACT_KEYS: [&str; 6] = ["shape", "dims", "t_ns", "seq", "room", "link"];
 
@@ -107,6 +119,42 @@ impl TensorMeta {
         self
     }
 
+    /// Appends one stage's timing to the message's trace: wall-clock ns (UNIX epoch) when the
+    /// stage received its input and when it sent this output. The trace travels in the extras
+    /// (`trace_stages`, `trace_ns`) and is carried by [`TensorMeta::carry_from`], so a sink can
+    /// report per-stage and end-to-end latency across processes and machines.
+    pub fn push_trace(&mut self, stage: &str, received_ns: i64, sent_ns: i64) {
+        let mut stages = match self.extra.remove(TRACE_STAGES) {
+            Some(MetaValue::Texts(v)) => v,
+            _ => Vec::new(),
+        };
+        let mut times = match self.extra.remove(TRACE_NS) {
+            Some(MetaValue::Ints(v)) if v.len() == 2 * stages.len() => v,
+            _ => {
+                stages.clear();
+                Vec::new()
+            }
+        };
+        stages.push(stage.to_owned());
+        times.extend([received_ns, sent_ns]);
+        self.extra
+            .insert(TRACE_STAGES.into(), MetaValue::Texts(stages));
+        self.extra.insert(TRACE_NS.into(), MetaValue::Ints(times));
+    }
+
+    /// The trace as `(stage, received_ns, sent_ns)`, oldest stage first (empty when absent or
+    /// malformed).
+    pub fn trace(&self) -> Vec<(String, i64, i64)> {
+        match (self.extra.get(TRACE_STAGES), self.extra.get(TRACE_NS)) {
+            (Some(MetaValue::Texts(s)), Some(MetaValue::Ints(t))) if t.len() == 2 * s.len() => s
+                .iter()
+                .zip(t.chunks(2))
+                .map(|(name, ns)| (name.clone(), ns[0], ns[1]))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Checks the layout: `dims` names every axis (when given) and matches `expected` where that
     /// names an axis (`"*"` accepts any name), and the rank equals `expected.len()`.
     pub fn expect_dims(&self, expected: &[&str]) -> Result<(), TensorError> {
@@ -166,5 +214,30 @@ impl TensorMeta {
             MetaValue::Int(v) => Some(*v as f64),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_accumulates_and_travels_with_carry_from() {
+        let mut a = TensorMeta::new(&[3], ["x"]);
+        a.push_trace("preprocess", 10, 20);
+        let mut b = TensorMeta::new(&[4], ["y"]).carry_from(&a);
+        b.push_trace("encoder", 25, 40);
+        assert_eq!(
+            b.trace(),
+            vec![
+                ("preprocess".to_owned(), 10, 20),
+                ("encoder".to_owned(), 25, 40)
+            ]
+        );
+        // A malformed trace (times not two per stage) restarts instead of misattributing.
+        b.extra.insert(TRACE_NS.into(), MetaValue::Ints(vec![1]));
+        assert!(b.trace().is_empty());
+        b.push_trace("densepose", 50, 60);
+        assert_eq!(b.trace(), vec![("densepose".to_owned(), 50, 60)]);
     }
 }

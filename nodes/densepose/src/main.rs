@@ -1,0 +1,95 @@
+//! # densepose
+//!
+//! Stage 3 of the split model: ResNet-FPN (or GFL) backbone, the dense person-centre head and
+//! the DensePose head per detected person (`models/wdp-models`, checkpoint prefixes `backbone.`
+//! and `head.`).
+//!
+//! ## Inputs
+//! - `spatial`: Float32 `[3, H, W]` (upsampler).
+//!
+//! ## Outputs (per frame; metadata carried from the input plus `model`, `untrained`,
+//! `image_wh` = [W, H] of the translated image, and this stage in the latency trace)
+//! - `keypoints`: Float32 `[P, 17, 3]` (x, y in translated-image pixels, score)
+//! - `boxes`: Float32 `[P, 5]` (x1, y1, x2, y2, score), `format: xyxy`
+//! - `parts`: UInt8 `[P, h, w]` (0 background, 1-24 DensePose parts) over each box, `region: box`
+//! - `uv`: Float32 `[P, 2, h, w]` over each box, `region: box`
+//!
+//! ## Configuration
+//! `PRESET`, `CHECKPOINT`, `TORCHSCRIPT` (a module `[1, 3, H, W] -> (keypoints, boxes,
+//! part_index, uv)`), `SEED`, `THREADS`, `MAX_BATCH`, `DEVICE`: see the `wdp-stage` crate.
+
+use dora_node_api::DoraNode;
+use eyre::{eyre, Result};
+use tch::nn;
+use wdp_models::{DensePoseStage, StageContract, TorchScriptStage};
+use wdp_stage::{Source, StageConfig};
+
+enum Stage {
+    // Boxed: the native stage is far larger than a TorchScript handle.
+    Native {
+        _vs: nn::VarStore,
+        net: Box<DensePoseStage>,
+    },
+    Script(TorchScriptStage),
+}
+
+fn build(config: &StageConfig, shape: &[i64]) -> Result<Stage> {
+    let up = &config.preset.upsampler;
+    if shape != [3, up.out_height, up.out_width] {
+        return Err(eyre!(
+            "spatial of shape {shape:?}; preset `{}` expects [3, {}, {}]",
+            config.preset.name,
+            up.out_height,
+            up.out_width
+        ));
+    }
+    if let Source::TorchScript(path) = &config.source {
+        let contract = StageContract::DensePose {
+            height: up.out_height,
+            width: up.out_width,
+            num_keypoints: config.preset.head.num_keypoints,
+        };
+        return Ok(Stage::Script(TorchScriptStage::load(path, contract)?));
+    }
+    config.seed();
+    let mut vs = nn::VarStore::new(config.device);
+    let net = DensePoseStage::new(vs.root() / "backbone", vs.root() / "head", &config.preset)?;
+    config.init_weights(&mut vs, &["backbone", "head"])?;
+    Ok(Stage::Native {
+        _vs: vs,
+        net: Box::new(net),
+    })
+}
+
+fn main() -> Result<()> {
+    let config = StageConfig::from_env("densepose")?;
+    let (node, events) = DoraNode::init_from_env()?;
+    let untrained = config.untrained();
+    let image_wh = [
+        config.preset.upsampler.out_width,
+        config.preset.upsampler.out_height,
+    ];
+    let model = config.preset.name.clone();
+    wdp_stage::run(
+        &config,
+        "spatial",
+        &["channel", "height", "width"],
+        node,
+        events,
+        |shape| build(&config, shape),
+        |stage, node, x, frames| {
+            let poses = match stage {
+                Stage::Native { net, .. } => net.infer(x)?,
+                // A TorchScript stage takes one frame at a time.
+                Stage::Script(m) => (0..x.size()[0])
+                    .map(|i| m.forward_pose(&x.narrow(0, i, 1)))
+                    .collect::<wdp_models::Result<Vec<_>>>()?,
+            };
+            for (pose, frame) in poses.iter().zip(frames) {
+                wdp_stage::send_pose(node, "densepose", pose, frame, &model, image_wh, untrained)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! # upsampler
+//!
+//! Stage 2 of the split model: modality translation from the CSI feature vector to an
+//! image-like `3 x H x W` tensor (`models/wdp-models`, checkpoint prefix `upsampler.`). Its
+//! output is the largest message of the pipeline (`paper`: 3x720x1280 f32 = 11 MB): give this
+//! node a `shared_memory_pool_size` above the batch of outputs in flight.
+//!
+//! ## Inputs
+//! - `features`: Float32 `[feature_dim]` (encoder, or the learned temporal node).
+//!
+//! ## Outputs
+//! - `spatial`: Float32 `[3, H, W]` (H x W from the preset), dims `channel,height,width`.
+//!
+//! ## Configuration
+//! `PRESET`, `CHECKPOINT`, `TORCHSCRIPT` (a module `[B, F] -> [B, 3, H, W]`), `SEED`,
+//! `THREADS`, `MAX_BATCH`, `DEVICE`: see the `wdp-stage` crate.
+
+use dora_node_api::DoraNode;
+use eyre::{eyre, Result};
+use tch::nn;
+use wdp_models::{SpatialUpsampler, StageContract, TorchScriptStage};
+use wdp_stage::{Source, StageConfig};
+
+enum Upsampler {
+    Native {
+        _vs: nn::VarStore,
+        net: Box<SpatialUpsampler>,
+    },
+    Script(TorchScriptStage),
+}
+
+fn build(config: &StageConfig, shape: &[i64]) -> Result<Upsampler> {
+    let feature_dim = config.preset.encoder.feature_dim;
+    if shape != [feature_dim] {
+        return Err(eyre!(
+            "features of shape {shape:?}; preset `{}` expects [{feature_dim}]",
+            config.preset.name
+        ));
+    }
+    if let Source::TorchScript(path) = &config.source {
+        let contract = StageContract::Upsampler {
+            feature_dim,
+            height: config.preset.upsampler.out_height,
+            width: config.preset.upsampler.out_width,
+        };
+        return Ok(Upsampler::Script(TorchScriptStage::load(path, contract)?));
+    }
+    config.seed();
+    let mut vs = nn::VarStore::new(config.device);
+    let net = SpatialUpsampler::new(
+        vs.root() / "upsampler",
+        &config.preset.upsampler,
+        feature_dim,
+    )?;
+    config.init_weights(&mut vs, &["upsampler"])?;
+    Ok(Upsampler::Native {
+        _vs: vs,
+        net: Box::new(net),
+    })
+}
+
+fn main() -> Result<()> {
+    let config = StageConfig::from_env("upsampler")?;
+    let (node, events) = DoraNode::init_from_env()?;
+    let untrained = config.untrained();
+    wdp_stage::run(
+        &config,
+        "features",
+        &["feature"],
+        node,
+        events,
+        |shape| build(&config, shape),
+        |upsampler, node, x, frames| {
+            let spatial = tch::no_grad(|| match upsampler {
+                Upsampler::Native { net, .. } => net.forward_checked(x, false),
+                Upsampler::Script(m) => m.forward(x),
+            })?;
+            for (i, frame) in frames.iter().enumerate() {
+                let s = wdp_stage::to_array::<f32>(&spatial.get(i as i64))?;
+                let meta = frame.output_meta(
+                    "upsampler",
+                    s.shape(),
+                    &["channel", "height", "width"],
+                    untrained,
+                );
+                wdp_tensor::dora::send(node, "spatial", s.view(), &meta)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! Stage configuration from the node's environment.
+
+use eyre::{eyre, Context, Result};
+use std::path::PathBuf;
+use tch::{nn, Device};
+use wdp_models::{checkpoint, Preset};
+
+/// Where a stage's weights come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A whole-model safetensors checkpoint; the stage loads its prefix.
+    Checkpoint(PathBuf),
+    /// A TorchScript module replacing the stage.
+    TorchScript(PathBuf),
+    /// Seeded random initialisation: outputs are not poses.
+    Untrained {
+        /// The seed.
+        seed: i64,
+    },
+}
+
+/// What every stage node reads from `env:` (see the crate docs).
+#[derive(Debug, Clone)]
+pub struct StageConfig {
+    /// The stage's name, used in logs and latency traces.
+    pub stage: String,
+    /// Model sizes.
+    pub preset: Preset,
+    /// Weights.
+    pub source: Source,
+    /// Most inputs run as one batch.
+    pub max_batch: usize,
+    /// Where the model runs.
+    pub device: Device,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn parse<T: std::str::FromStr>(name: &str, default: T) -> Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    match var(name) {
+        Some(v) => v.parse().wrap_err_with(|| format!("{name}={v}")),
+        None => Ok(default),
+    }
+}
+
+fn device(text: &str) -> Result<Device> {
+    Ok(match text {
+        "auto" => Device::cuda_if_available(),
+        "cpu" => Device::Cpu,
+        "cuda" => Device::Cuda(0),
+        other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
+            Some(Ok(n)) => Device::Cuda(n),
+            _ => return Err(eyre!("DEVICE={other}: expected auto, cpu, cuda or cuda:N")),
+        },
+    })
+}
+
+impl StageConfig {
+    /// Reads the configuration; also applies `THREADS` to libtorch.
+    pub fn from_env(stage: &str) -> Result<Self> {
+        let preset_name = var("PRESET").unwrap_or_else(|| "lite".into());
+        let preset =
+            Preset::load(&preset_name).wrap_err_with(|| format!("PRESET={preset_name}"))?;
+        let source = match (var("TORCHSCRIPT"), var("CHECKPOINT")) {
+            (Some(ts), Some(ck)) => {
+                return Err(eyre!(
+                    "TORCHSCRIPT={ts} and CHECKPOINT={ck}: set one of them, not both"
+                ))
+            }
+            (Some(ts), None) => Source::TorchScript(existing("TORCHSCRIPT", &ts)?),
+            (None, Some(ck)) => Source::Checkpoint(existing("CHECKPOINT", &ck)?),
+            (None, None) => Source::Untrained {
+                seed: parse("SEED", 0i64)?,
+            },
+        };
+        if let Some(threads) = var("THREADS") {
+            let n: i32 = threads
+                .parse()
+                .wrap_err_with(|| format!("THREADS={threads}"))?;
+            tch::set_num_threads(n);
+        }
+        let max_batch = parse("MAX_BATCH", 8usize)?.max(1);
+        let device = device(&var("DEVICE").unwrap_or_else(|| "auto".into()))?;
+        Ok(Self {
+            stage: stage.to_owned(),
+            preset,
+            source,
+            max_batch,
+            device,
+        })
+    }
+
+    /// True when the stage runs random weights.
+    pub fn untrained(&self) -> bool {
+        matches!(self.source, Source::Untrained { .. })
+    }
+
+    /// Seeds libtorch (for an untrained stage), then, once `build` has created the stage's
+    /// variables on `vs.root()`, loads the stage's checkpoint prefix. Announces untrained weights.
+    pub fn init_weights(&self, vs: &mut nn::VarStore, prefixes: &[&str]) -> Result<()> {
+        match &self.source {
+            Source::Checkpoint(path) => {
+                for prefix in prefixes {
+                    checkpoint::load_prefix(vs, path, prefix)
+                        .wrap_err_with(|| format!("CHECKPOINT={}", path.display()))?;
+                }
+                crate::announce(&format!(
+                    "{}: loaded {} ({})",
+                    self.stage,
+                    path.display(),
+                    prefixes.join(", ")
+                ));
+            }
+            Source::Untrained { .. } => self.announce_untrained(),
+            Source::TorchScript(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Seeds libtorch before variables are created, so random weights repeat.
+    pub fn seed(&self) {
+        if let Source::Untrained { seed } = self.source {
+            tch::manual_seed(seed);
+        }
+    }
+
+    /// The loud line an untrained stage prints at start and stop.
+    pub fn announce_untrained(&self) {
+        crate::announce(&format!(
+            "{}: UNTRAINED - no CHECKPOINT, seeded random weights; outputs are not poses",
+            self.stage
+        ));
+    }
+}
+
+fn existing(name: &str, path: &str) -> Result<PathBuf> {
+    let p = PathBuf::from(path);
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(eyre!(
+            "{name}={path}: no such file (relative paths are from the dataflow's folder)"
+        ))
+    }
+}

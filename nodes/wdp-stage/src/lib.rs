@@ -1,0 +1,47 @@
+//! # wdp-stage
+//!
+//! The plumbing every model-stage node (encoder, upsampler, densepose, temporal, fused) shares, so
+//! each node is only its stage: configuration from `env:`, building and loading its part of the
+//! model (or a TorchScript module), batching the inputs that queued up while it was busy, latency
+//! figures at stop, and the loud marking of untrained weights.
+//!
+//! ## Configuration (`env:`), the same on every stage node
+//! | variable | meaning | default |
+//! | --- | --- | --- |
+//! | `PRESET` | `lite`, `gfl`, `paper` or a preset file | `lite` |
+//! | `CHECKPOINT` | safetensors checkpoint of the whole model; each stage loads its prefix | none: seeded random weights |
+//! | `TORCHSCRIPT` | a TorchScript module that replaces the stage (same contract) | none |
+//! | `SEED` | seed of the random initialisation | `0` |
+//! | `THREADS` | CPU threads for libtorch | libtorch's default |
+//! | `MAX_BATCH` | most queued inputs run as one batch | `8` |
+//! | `DEVICE` | `auto` (CUDA when present), `cpu`, `cuda` or `cuda:N` | `auto` |
+
+mod batch;
+mod config;
+mod pose;
+mod run;
+mod stats;
+
+pub use batch::{Batcher, Frame};
+pub use config::{Source, StageConfig};
+pub use pose::send_pose;
+pub use run::{run, stack};
+pub use stats::LatencyStats;
+
+use eyre::{eyre, Result};
+use tch::Tensor;
+use wdp_tensor::ndarray::{ArrayD, IxDyn};
+
+/// Copies a tensor (any device) into an ndarray of `T`.
+pub fn to_array<T: wdp_tensor::Element + tch::kind::Element>(t: &Tensor) -> Result<ArrayD<T>> {
+    let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
+    let values = Vec::<T>::try_from(t.flatten(0, -1).to_device(tch::Device::Cpu))
+        .map_err(|e| eyre!("reading a model output: {e}"))?;
+    ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|e| eyre!("model output shape: {e}"))
+}
+
+/// Prints `line` to the node's log and to stderr (what `dora run` shows a user).
+pub fn announce(line: &str) {
+    tracing::info!("{line}");
+    eprintln!("{line}");
+}
