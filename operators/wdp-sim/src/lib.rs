@@ -44,7 +44,7 @@ pub mod truth;
 pub use dataset::{write_dataset, DatasetOptions, DatasetSummary, SCHEMA_VERSION};
 pub use error::SimError;
 pub use layout::SubcarrierLayout;
-pub use render::{render_overlay, RgbImage};
+pub use render::{render_overlay, truth_frame, RgbImage};
 pub use scene::{Impairments, Motion, Person, Scene};
 pub use sim::{SimEvent, Simulator};
 pub use truth::{GroundTruth, PersonTruth};

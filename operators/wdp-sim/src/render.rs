@@ -1,127 +1,15 @@
 //! Pictures: the rendered RGB camera frame (the teacher path's input) and an overlay of the ground
-//! truth for people to look at, with a small PNG writer.
+//! truth for people to look at. The image type, colours and drawing come from [`wdp_pose`].
 
-use crate::body::{BodyPose, COCO_SKELETON};
+use crate::body::BodyPose;
 use crate::camera::{capsule_normal, PinholeCamera};
-use crate::error::SimError;
 use crate::geom::Vec3;
 use crate::truth::{Boxes, DepthHits, GroundTruth};
 use ndarray::Array3;
-use std::path::Path;
+use wdp_pose::wdp_tensor::{MetaValue, TensorMeta};
+use wdp_pose::{KeypointKind, Person, PoseFrame, Region, RenderOptions};
 
-/// An 8-bit RGB image, row-major `[height, width, 3]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RgbImage {
-    /// Width in pixels.
-    pub width: usize,
-    /// Height in pixels.
-    pub height: usize,
-    /// Pixels, `height * width * 3` bytes.
-    pub data: Vec<u8>,
-}
-
-impl RgbImage {
-    /// A uniform image.
-    pub fn filled(width: usize, height: usize, rgb: [u8; 3]) -> Self {
-        let mut data = Vec::with_capacity(width * height * 3);
-        for _ in 0..width * height {
-            data.extend_from_slice(&rgb);
-        }
-        RgbImage {
-            width,
-            height,
-            data,
-        }
-    }
-
-    /// Copies an `[H, W, 3]` array.
-    pub fn from_array(a: &Array3<u8>) -> Self {
-        let (h, w, _) = a.dim();
-        RgbImage {
-            width: w,
-            height: h,
-            data: a.iter().copied().collect(),
-        }
-    }
-
-    fn put(&mut self, x: i64, y: i64, rgb: [u8; 3], alpha: f32) {
-        if x < 0 || y < 0 || x >= self.width as i64 || y >= self.height as i64 {
-            return;
-        }
-        let i = (y as usize * self.width + x as usize) * 3;
-        for (k, c) in rgb.iter().enumerate() {
-            let old = self.data[i + k] as f32;
-            self.data[i + k] = (old + (*c as f32 - old) * alpha).round() as u8;
-        }
-    }
-
-    fn line(&mut self, a: (f64, f64), b: (f64, f64), rgb: [u8; 3]) {
-        let steps = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).max(1);
-        for s in 0..=steps {
-            let t = s as f64 / steps as f64;
-            let (x, y) = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
-            for (dx, dy) in [(0, 0), (1, 0), (0, 1)] {
-                self.put(x as i64 + dx, y as i64 + dy, rgb, 1.0);
-            }
-        }
-    }
-
-    fn dot(&mut self, c: (f64, f64), radius: i64, rgb: [u8; 3], filled: bool) {
-        for dy in -radius..=radius {
-            for dx in -radius..=radius {
-                let r2 = dx * dx + dy * dy;
-                if r2 <= radius * radius && (filled || r2 >= (radius - 1) * (radius - 1)) {
-                    self.put(c.0 as i64 + dx, c.1 as i64 + dy, rgb, 1.0);
-                }
-            }
-        }
-    }
-
-    /// Encodes the image as PNG bytes.
-    pub fn to_png(&self) -> Result<Vec<u8>, SimError> {
-        let mut out = Vec::new();
-        {
-            let mut enc = png::Encoder::new(&mut out, self.width as u32, self.height as u32);
-            enc.set_color(png::ColorType::Rgb);
-            enc.set_depth(png::BitDepth::Eight);
-            let mut w = enc.write_header()?;
-            w.write_image_data(&self.data)?;
-        }
-        Ok(out)
-    }
-
-    /// Writes the image as a PNG file.
-    pub fn write_png(&self, path: &Path) -> Result<(), SimError> {
-        let bytes = self.to_png()?;
-        std::fs::write(path, bytes)
-            .map_err(|e| SimError::io(format!("writing {}", path.display()), e))
-    }
-}
-
-/// Display colour of a DensePose part id (1-24); 0 is black.
-pub fn part_color(part: u8) -> [u8; 3] {
-    if part == 0 {
-        return [0, 0, 0];
-    }
-    // hues spread by the golden angle so neighbouring ids differ
-    let h = (part as f64 * 0.618_033_988_75).fract();
-    hsv(h, 0.65, 0.95)
-}
-
-fn hsv(h: f64, s: f64, v: f64) -> [u8; 3] {
-    let i = (h * 6.0).floor();
-    let f = h * 6.0 - i;
-    let (p, q, t) = (v * (1.0 - s), v * (1.0 - f * s), v * (1.0 - (1.0 - f) * s));
-    let (r, g, b) = match i as i64 % 6 {
-        0 => (v, t, p),
-        1 => (q, v, p),
-        2 => (p, v, t),
-        3 => (p, q, v),
-        4 => (t, p, v),
-        _ => (v, p, q),
-    };
-    [(r * 255.0) as u8, (g * 255.0) as u8, (b * 255.0) as u8]
-}
+pub use wdp_pose::image::{part_color, RgbImage};
 
 fn shade(rgb: [f64; 3], k: f64) -> [u8; 3] {
     rgb.map(|c| (c * k).clamp(0.0, 255.0) as u8)
@@ -240,58 +128,40 @@ fn room_color(o: Vec3, d: Vec3, room_m: [f64; 3], colors: &[[f64; 3]; 6]) -> [u8
     shade(col, (0.55 + 0.45 * facing) / (1.0 + 0.04 * t))
 }
 
+/// The ground truth of a camera frame as a pose frame: keypoints with visibility (`xyv`), boxes
+/// with score 1, track ids, `image_wh`, `frame_index`, and whole-image dense maps
+/// (`region: image`). `seq`, `room` and `link` are left for the caller to set.
+pub fn truth_frame(gt: &GroundTruth) -> PoseFrame {
+    let meta = TensorMeta::default()
+        .with_time_ns(gt.t_ns)
+        .with("frame_index", MetaValue::Int(gt.frame_index as i64));
+    let people = gt
+        .people
+        .iter()
+        .map(|p| {
+            let [x0, y0, x1, y1] = p.box_xyxy;
+            Person {
+                keypoints: p.keypoints,
+                bbox: [x0, y0, x1, y1, 1.0],
+                track_id: Some(i64::from(p.track_id)),
+            }
+        })
+        .collect();
+    PoseFrame {
+        meta,
+        people,
+        keypoint_kind: KeypointKind::Visibility,
+        image_wh: Some(gt.image_wh),
+        region: Region::Image,
+        parts: Some(gt.part_index.clone()),
+        uv: Some(gt.uv.clone()),
+    }
+}
+
 /// Draws the ground truth over its RGB frame (or over a dark canvas when there is none): part
 /// colours blended at half opacity, COCO skeleton lines, keypoints (filled = visible, ring =
-/// hidden) and boxes.
+/// hidden), boxes and track ids.
 pub fn render_overlay(gt: &GroundTruth) -> RgbImage {
-    let [w, h] = gt.image_wh;
-    let mut img = match &gt.rgb {
-        Some(a) => RgbImage::from_array(a),
-        None => RgbImage::filled(w, h, [40, 40, 48]),
-    };
-    let (n, mh, mw) = gt.part_index.dim();
-    for y in 0..h {
-        for x in 0..w {
-            let (my, mx) = (y * mh / h.max(1), x * mw / w.max(1));
-            for p in 0..n {
-                let part = gt.part_index[[p, my, mx]];
-                if part != 0 {
-                    img.put(x as i64, y as i64, part_color(part), 0.5);
-                }
-            }
-        }
-    }
-    let person_colors = [
-        [255, 255, 255],
-        [255, 220, 0],
-        [0, 255, 255],
-        [255, 80, 255],
-        [120, 255, 80],
-    ];
-    for (pi, person) in gt.people.iter().enumerate() {
-        let col = person_colors[pi % person_colors.len()];
-        let kp = &person.keypoints;
-        for &(a, b) in COCO_SKELETON.iter() {
-            if kp[a][2] > 0.0 && kp[b][2] > 0.0 {
-                img.line(
-                    (kp[a][0] as f64, kp[a][1] as f64),
-                    (kp[b][0] as f64, kp[b][1] as f64),
-                    col,
-                );
-            }
-        }
-        for k in kp.iter() {
-            if k[2] > 0.0 {
-                img.dot((k[0] as f64, k[1] as f64), 2, [255, 40, 40], k[2] >= 2.0);
-            }
-        }
-        let [x0, y0, x1, y1] = person.box_xyxy.map(|v| v as f64);
-        if x1 > x0 && y1 > y0 {
-            img.line((x0, y0), (x1, y0), col);
-            img.line((x1, y0), (x1, y1 - 1.0), col);
-            img.line((x1, y1 - 1.0), (x0, y1 - 1.0), col);
-            img.line((x0, y1 - 1.0), (x0, y0), col);
-        }
-    }
-    img
+    let background = gt.rgb.as_ref().map(RgbImage::from_array);
+    wdp_pose::render_overlay(&truth_frame(gt), background, &RenderOptions::default())
 }

@@ -1,0 +1,529 @@
+//! The evaluation report: `report.md` (tables of every metric, overall and per room),
+//! `results.json` (the whole [`EvalReport`]) and one PNG per metric family.
+//!
+//! Bar plots show `all` plus the first [`MAX_PLOT_ROOMS`] rooms (alphabetical); the tables show
+//! every room. PR curves and heat maps are drawn for `all`.
+
+use crate::coco::{AREA_ALL, RECALL_THRESHOLDS};
+use crate::names::PART_CLASSES;
+use crate::plot::{bar_chart, heat_map, line_chart, nice_max, BarSeries, LineSeries, PALETTE};
+use crate::rooms::{EvalReport, EvalResults};
+use crate::EvalError;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Rooms drawn beside `all` in the bar plots.
+pub const MAX_PLOT_ROOMS: usize = 5;
+
+/// The files [`write_report`] wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportFiles {
+    /// `report.md`.
+    pub markdown: PathBuf,
+    /// `results.json`.
+    pub json: PathBuf,
+    /// The PNG plots.
+    pub plots: Vec<PathBuf>,
+}
+
+/// Writes `report.md`, `results.json` and the plots into `dir` (created if missing).
+pub fn write_report(
+    report: &EvalReport,
+    dir: &Path,
+    title: &str,
+) -> Result<ReportFiles, EvalError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| EvalError::io(format!("create {}", dir.display()), e))?;
+    let plots = render_plots(report)?;
+    let mut written = Vec::new();
+    for (name, png) in &plots {
+        let path = dir.join(name);
+        std::fs::write(&path, png)
+            .map_err(|e| EvalError::io(format!("write {}", path.display()), e))?;
+        written.push(path);
+    }
+    let names: Vec<&str> = plots.iter().map(|(n, _)| n.as_str()).collect();
+    let markdown = dir.join("report.md");
+    std::fs::write(&markdown, render_markdown(report, title, &names))
+        .map_err(|e| EvalError::io(format!("write {}", markdown.display()), e))?;
+    let json = dir.join("results.json");
+    std::fs::write(&json, serde_json::to_vec_pretty(report)?)
+        .map_err(|e| EvalError::io(format!("write {}", json.display()), e))?;
+    Ok(ReportFiles {
+        markdown,
+        json,
+        plots: written,
+    })
+}
+
+/// `all` then every room, with their names.
+fn scopes(report: &EvalReport) -> Vec<(&str, &EvalResults)> {
+    std::iter::once(("all", &report.all))
+        .chain(report.rooms.iter().map(|(n, r)| (n.as_str(), r)))
+        .collect()
+}
+
+/// A file name made of `[A-Za-z0-9_-]` only.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Every plot the report has data for: `(file name, PNG bytes)`.
+pub fn render_plots(report: &EvalReport) -> Result<Vec<(String, Vec<u8>)>, EvalError> {
+    let mut out = Vec::new();
+    let plotted: Vec<(&str, &EvalResults)> = scopes(report)
+        .into_iter()
+        .take(MAX_PLOT_ROOMS + 1)
+        .collect();
+    let color = |i: usize| PALETTE[i % PALETTE.len()];
+
+    if let Some(kp) = &report.all.keypoints {
+        let curve = |p: &[f64]| -> Vec<(f64, f64)> {
+            RECALL_THRESHOLDS
+                .iter()
+                .copied()
+                .zip(p.iter().copied())
+                .collect()
+        };
+        let mut series = Vec::new();
+        for (i, (t, name)) in [(0usize, "OKS 0.50"), (5, "OKS 0.75")]
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(p) = kp.pr_curve(AREA_ALL, t) {
+                series.push(LineSeries {
+                    name: name.into(),
+                    color: color(i),
+                    points: curve(p),
+                });
+            }
+        }
+        if let Some(p) = kp.mean_pr_curve(AREA_ALL) {
+            series.push(LineSeries {
+                name: format!("MEAN OKS .50:.95 (AP {:.3})", kp.stats.ap),
+                color: color(2),
+                points: curve(&p),
+            });
+        }
+        let chart = line_chart(
+            "KEYPOINT PRECISION-RECALL (ALL, AREA ALL)",
+            "RECALL",
+            "PRECISION",
+            (0.0, 1.0),
+            (0.0, 1.0),
+            &series,
+        );
+        out.push(("keypoints_pr.png".to_owned(), chart.to_png()?));
+    }
+
+    let pck: Vec<BarSeries> = plotted
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (name, r))| {
+            r.pck.as_ref().map(|p| BarSeries {
+                name: (*name).to_owned(),
+                color: color(i),
+                values: p.per_keypoint.clone(),
+            })
+        })
+        .collect();
+    if let Some(p) = &report.all.pck {
+        let chart = bar_chart(
+            &format!("PCK@{} PER KEYPOINT", p.alpha),
+            "PCK",
+            &p.keypoints,
+            &pck,
+            1.0,
+        );
+        out.push(("pck.png".to_owned(), chart.to_png()?));
+    }
+
+    if let Some(parts) = &report.all.parts {
+        let series: Vec<BarSeries> = plotted
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (name, r))| {
+                r.parts.as_ref().map(|p| BarSeries {
+                    name: (*name).to_owned(),
+                    color: color(i),
+                    values: p.per_class.clone(),
+                })
+            })
+            .collect();
+        let chart = bar_chart("BODY-PART IOU", "IOU", &parts.classes, &series, 1.0);
+        out.push(("part_iou.png".to_owned(), chart.to_png()?));
+        let chart = heat_map(
+            "BODY-PART CONFUSION (ALL, PIXELS)",
+            &parts.confusion.labels,
+            &parts.confusion.counts,
+        );
+        out.push(("part_confusion.png".to_owned(), chart.to_png()?));
+    }
+
+    if let Some(uv) = &report.all.uv {
+        // Step histogram, one line per scope: overlapping lines read better than 29 bar groups.
+        let mut top = 0.0f64;
+        let series: Vec<LineSeries> = plotted
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (name, r))| {
+                let u = r.uv.as_ref()?;
+                let total: u64 = u.histogram.iter().sum();
+                let mut points = Vec::new();
+                for (b, &count) in u.histogram.iter().enumerate() {
+                    let frac = if total > 0 {
+                        count as f64 / total as f64
+                    } else {
+                        0.0
+                    };
+                    top = top.max(frac);
+                    points.push((b as f64 * u.bin_width, frac));
+                    points.push(((b + 1) as f64 * u.bin_width, frac));
+                }
+                Some(LineSeries {
+                    name: (*name).to_owned(),
+                    color: color(i),
+                    points,
+                })
+            })
+            .collect();
+        let x_max = uv.histogram.len() as f64 * uv.bin_width;
+        let chart = line_chart(
+            &format!(
+                "UV ERROR HISTOGRAM (LAST BIN: >= {:.2})",
+                x_max - uv.bin_width
+            ),
+            "UV ERROR (L2 IN U,V)",
+            "FRACTION OF FG PIXELS",
+            (0.0, x_max),
+            (0.0, nice_max(top)),
+            &series,
+        );
+        out.push(("uv_error.png".to_owned(), chart.to_png()?));
+        let series: Vec<BarSeries> = plotted
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (name, r))| {
+                r.uv.as_ref().map(|u| BarSeries {
+                    name: (*name).to_owned(),
+                    color: color(i),
+                    values: u.per_part[1..].to_vec(),
+                })
+            })
+            .collect();
+        let top = series
+            .iter()
+            .flat_map(|s| s.values.iter().flatten())
+            .fold(0.0f64, |a, &b| a.max(b));
+        let chart = bar_chart(
+            "MEAN UV ERROR PER GT PART",
+            "UV ERROR",
+            &uv.classes[1..],
+            &series,
+            nice_max(top),
+        );
+        out.push(("uv_error_parts.png".to_owned(), chart.to_png()?));
+    }
+
+    for (head, cm) in &report.all.heads {
+        let chart = heat_map(&format!("CONFUSION: {head} (ALL)"), &cm.labels, &cm.counts);
+        out.push((
+            format!("confusion_{}.png", file_safe(head)),
+            chart.to_png()?,
+        ));
+    }
+    Ok(out)
+}
+
+fn num(v: f64) -> String {
+    if v == -1.0 {
+        "-1".to_owned()
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".to_owned(), num)
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+fn table_header(out: &mut String, columns: &[String]) {
+    let _ = writeln!(
+        out,
+        "| {} |",
+        columns
+            .iter()
+            .map(|c| cell(c))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    let _ = writeln!(out, "|{}", " --- |".repeat(columns.len()));
+}
+
+fn row(out: &mut String, cells: &[String]) {
+    let _ = writeln!(out, "| {} |", cells.join(" | "));
+}
+
+/// The Markdown text of the report; `plots` are the image file names to link (as written by
+/// [`write_report`]).
+pub fn render_markdown(report: &EvalReport, title: &str, plots: &[&str]) -> String {
+    let mut out = String::new();
+    let all = scopes(report);
+    let image = |out: &mut String, name: &str, alt: &str| {
+        // A blank line either way, so that a table never runs into the next heading.
+        if plots.contains(&name) {
+            let _ = writeln!(out, "\n![{alt}]({name})\n");
+        } else {
+            out.push('\n');
+        }
+    };
+    let _ = writeln!(out, "# {title}\n");
+    let rooms: Vec<&str> = report.rooms.keys().map(String::as_str).collect();
+    let _ = writeln!(
+        out,
+        "Scopes: `all` (every sample) and {} room(s){}.\n",
+        rooms.len(),
+        if rooms.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ": {}",
+                rooms
+                    .iter()
+                    .map(|r| format!("`{r}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    );
+
+    if all.iter().any(|(_, r)| r.keypoints.is_some()) {
+        let _ = writeln!(out, "## Keypoints: COCO OKS AP / AR\n");
+        let _ = writeln!(
+            out,
+            "pycocotools `COCOeval` keypoint semantics: OKS with the COCO-17 sigmas and the gt area, \
+             at most 20 detections per image, OKS thresholds .50:.05:.95, 101 recall points. \
+             Medium: area 32² to 96², large: above 96². -1: no gt in that range.\n"
+        );
+        let mut cols: Vec<String> = ["scope", "images", "gts", "dets"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        cols.extend(
+            crate::coco::CocoStats::NAMES
+                .iter()
+                .map(|s| (*s).to_owned()),
+        );
+        table_header(&mut out, &cols);
+        for (name, r) in &all {
+            if let Some(k) = &r.keypoints {
+                let mut cells = vec![
+                    cell(name),
+                    k.n_images.to_string(),
+                    k.n_gt.to_string(),
+                    k.n_dets.to_string(),
+                ];
+                cells.extend(k.stats.to_array().iter().map(|&v| num(v)));
+                row(&mut out, &cells);
+            }
+        }
+        image(&mut out, "keypoints_pr.png", "keypoint PR curves");
+    }
+
+    let with_pck: Vec<_> = all
+        .iter()
+        .filter_map(|(n, r)| r.pck.as_ref().map(|p| (*n, p)))
+        .collect();
+    if let Some((_, first)) = with_pck.first() {
+        let _ = writeln!(out, "## PCK@{}\n", first.alpha);
+        let _ = writeln!(
+            out,
+            "A keypoint is correct within {} x the torso diameter (left shoulder to right hip of the gt; \
+             the gt box diagonal when either is not labelled). Only labelled gt keypoints of non-crowd \
+             gts count; detections are matched to gts greedily by OKS; an unmatched gt counts as missed. \
+             Mean: correct over labelled keypoints, pooled.\n",
+            first.alpha
+        );
+        let mut cols = vec!["keypoint".to_owned()];
+        cols.extend(with_pck.iter().map(|(n, _)| (*n).to_owned()));
+        table_header(&mut out, &cols);
+        for (j, kp) in first.keypoints.iter().enumerate() {
+            let mut cells = vec![kp.clone()];
+            cells.extend(
+                with_pck
+                    .iter()
+                    .map(|(_, p)| opt(p.per_keypoint.get(j).copied().flatten())),
+            );
+            row(&mut out, &cells);
+        }
+        let mut cells = vec!["**mean**".to_owned()];
+        cells.extend(with_pck.iter().map(|(_, p)| format!("**{}**", opt(p.mean))));
+        row(&mut out, &cells);
+        let mut cells = vec!["gts matched / counted".to_owned()];
+        cells.extend(
+            with_pck
+                .iter()
+                .map(|(_, p)| format!("{} / {}", p.n_matched, p.n_gt)),
+        );
+        row(&mut out, &cells);
+        let mut cells = vec!["gts scaled by box diagonal".to_owned()];
+        cells.extend(with_pck.iter().map(|(_, p)| p.bbox_scale_gts.to_string()));
+        row(&mut out, &cells);
+        image(&mut out, "pck.png", "PCK per keypoint");
+    }
+
+    let with_parts: Vec<_> = all
+        .iter()
+        .filter_map(|(n, r)| r.parts.as_ref().map(|p| (*n, p)))
+        .collect();
+    if !with_parts.is_empty() {
+        let _ = writeln!(out, "## Body-part masks: IoU\n");
+        let _ = writeln!(
+            out,
+            "25 classes (0 background, 1-24 DensePose parts) from image label maps. mIoU averages the \
+             classes present in gt or prediction (n/a: absent from both); `mIoU parts` leaves background out.\n"
+        );
+        table_header(
+            &mut out,
+            &["scope", "mIoU", "mIoU parts", "pixel accuracy", "pixels"].map(String::from),
+        );
+        for (name, p) in &with_parts {
+            row(
+                &mut out,
+                &[
+                    cell(name),
+                    opt(p.miou),
+                    opt(p.miou_parts),
+                    opt(p.pixel_accuracy),
+                    p.confusion.total.to_string(),
+                ],
+            );
+        }
+        out.push('\n');
+        let mut cols = vec!["class".to_owned()];
+        cols.extend(with_parts.iter().map(|(n, _)| (*n).to_owned()));
+        table_header(&mut out, &cols);
+        for (c, class) in PART_CLASSES.iter().enumerate() {
+            let mut cells = vec![format!("{c} {class}")];
+            cells.extend(
+                with_parts
+                    .iter()
+                    .map(|(_, p)| opt(p.per_class.get(c).copied().flatten())),
+            );
+            row(&mut out, &cells);
+        }
+        image(&mut out, "part_iou.png", "IoU per part");
+        image(&mut out, "part_confusion.png", "part confusion");
+    }
+
+    let with_uv: Vec<_> = all
+        .iter()
+        .filter_map(|(n, r)| r.uv.as_ref().map(|u| (*n, u)))
+        .collect();
+    if !with_uv.is_empty() {
+        let _ = writeln!(out, "## UV error\n");
+        let _ = writeln!(
+            out,
+            "Euclidean distance between predicted and gt (u, v) on gt foreground pixels (gt part > 0); \
+             `same part`: only pixels whose predicted part equals the gt part.\n"
+        );
+        table_header(
+            &mut out,
+            &[
+                "scope",
+                "mean (foreground)",
+                "pixels",
+                "mean (same part)",
+                "pixels",
+            ]
+            .map(String::from),
+        );
+        for (name, u) in &with_uv {
+            row(
+                &mut out,
+                &[
+                    cell(name),
+                    opt(u.mean_foreground),
+                    u.n_foreground.to_string(),
+                    opt(u.mean_same_part),
+                    u.n_same_part.to_string(),
+                ],
+            );
+        }
+        out.push('\n');
+        let mut cols = vec!["gt part".to_owned()];
+        cols.extend(with_uv.iter().map(|(n, _)| (*n).to_owned()));
+        table_header(&mut out, &cols);
+        for (c, class) in PART_CLASSES.iter().enumerate().skip(1) {
+            let mut cells = vec![format!("{c} {class}")];
+            cells.extend(
+                with_uv
+                    .iter()
+                    .map(|(_, u)| opt(u.per_part.get(c).copied().flatten())),
+            );
+            row(&mut out, &cells);
+        }
+        image(&mut out, "uv_error.png", "UV error histogram");
+        image(&mut out, "uv_error_parts.png", "UV error per part");
+    }
+
+    for (head, cm) in &report.all.heads {
+        let _ = writeln!(out, "## Classification: {head}\n");
+        table_header(
+            &mut out,
+            &["scope", "accuracy", "samples"].map(String::from),
+        );
+        for (name, r) in &all {
+            if let Some(c) = r.heads.get(head) {
+                row(
+                    &mut out,
+                    &[cell(name), opt(c.accuracy), c.total.to_string()],
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\nConfusion matrix of `all` (rows: true class, columns: prediction):\n"
+        );
+        let mut cols = vec!["true \\ pred".to_owned()];
+        cols.extend(cm.labels.iter().cloned());
+        table_header(&mut out, &cols);
+        for (label, counts) in cm.labels.iter().zip(&cm.counts) {
+            let mut cells = vec![cell(label)];
+            cells.extend(counts.iter().map(u64::to_string));
+            row(&mut out, &cells);
+        }
+        out.push('\n');
+        table_header(
+            &mut out,
+            &["class", "precision", "recall", "F1", "support"].map(String::from),
+        );
+        for (label, s) in cm.labels.iter().zip(&cm.per_class) {
+            row(
+                &mut out,
+                &[
+                    cell(label),
+                    opt(s.precision),
+                    opt(s.recall),
+                    opt(s.f1),
+                    s.support.to_string(),
+                ],
+            );
+        }
+        let name = format!("confusion_{}.png", file_safe(head));
+        image(&mut out, &name, &format!("confusion {head}"));
+    }
+    out
+}
