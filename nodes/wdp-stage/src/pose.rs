@@ -1,46 +1,73 @@
-//! Sending a model's [`PoseOutput`] as the pose contract's four outputs.
+//! A model's [`PoseOutput`] as a pose frame (`wdp-pose`), sent as the contract's four outputs.
 
 use dora_node_api::DoraNode;
-use eyre::{Context, Result};
+use eyre::{eyre, Result};
 use tch::Kind;
 use wdp_models::PoseOutput;
-use wdp_tensor::{MetaValue, TensorMeta};
+use wdp_pose::{KeypointKind, Person, PoseFrame, Region};
+use wdp_tensor::ndarray::{Ix3, Ix4};
+use wdp_tensor::MetaValue;
 
 use crate::{to_array, Frame};
 
-/// Sends `keypoints`, `boxes`, `parts` and `uv` for one frame. `image_wh` is the size of the
-/// translated image the coordinates refer to; parts and UV are over each person's box
-/// (`region: box`, the DensePose ROI convention).
+/// Converts a model output for one input frame. Keypoints and boxes are in the pixels of the
+/// translated image (`image_wh`); parts and UV cover each person's box (`region: box`).
+pub fn pose_frame(
+    stage: &str,
+    pose: &PoseOutput,
+    input: &Frame,
+    model: &str,
+    image_wh: [i64; 2],
+    untrained: bool,
+) -> Result<PoseFrame> {
+    let kp = to_array::<f32>(&pose.keypoints.to_kind(Kind::Float))?;
+    let bx = to_array::<f32>(&pose.boxes.to_kind(Kind::Float))?;
+    let n = bx.shape()[0];
+    if kp.shape() != [n, 17, 3] || bx.shape() != [n, 5] {
+        return Err(eyre!(
+            "model output: keypoints {:?} and boxes {:?} disagree",
+            kp.shape(),
+            bx.shape()
+        ));
+    }
+    let people = (0..n)
+        .map(|p| Person {
+            keypoints: std::array::from_fn(|k| std::array::from_fn(|c| kp[[p, k, c]])),
+            bbox: std::array::from_fn(|c| bx[[p, c]]),
+            track_id: None,
+        })
+        .collect();
+    let meta = input
+        .output_meta(stage, &[], &[], untrained)
+        .with("model", MetaValue::Text(model.to_owned()));
+    let mut frame = PoseFrame::new(&meta, people);
+    frame.keypoint_kind = KeypointKind::Score;
+    frame.image_wh = Some([image_wh[0] as usize, image_wh[1] as usize]);
+    frame.region = Region::Box;
+    frame.parts = Some(
+        to_array::<u8>(&pose.part_index.to_kind(Kind::Uint8))?
+            .into_dimensionality::<Ix3>()
+            .map_err(|e| eyre!("part_index: {e}"))?,
+    );
+    frame.uv = Some(
+        to_array::<f32>(&pose.uv.to_kind(Kind::Float))?
+            .into_dimensionality::<Ix4>()
+            .map_err(|e| eyre!("uv: {e}"))?,
+    );
+    Ok(frame)
+}
+
+/// Sends `keypoints`, `boxes`, `parts` and `uv` for one input frame (see [`pose_frame`]).
 pub fn send_pose(
     node: &mut DoraNode,
     stage: &str,
     pose: &PoseOutput,
-    frame: &Frame,
+    input: &Frame,
     model: &str,
     image_wh: [i64; 2],
     untrained: bool,
 ) -> Result<()> {
-    let meta = |shape: &[usize], dims: &[&str]| -> TensorMeta {
-        frame
-            .output_meta(stage, shape, dims, untrained)
-            .with("model", MetaValue::Text(model.to_owned()))
-            .with("image_wh", MetaValue::Ints(image_wh.to_vec()))
-    };
-    let keypoints = to_array::<f32>(&pose.keypoints.to_kind(Kind::Float))?;
-    let boxes = to_array::<f32>(&pose.boxes.to_kind(Kind::Float))?;
-    let parts = to_array::<u8>(&pose.part_index.to_kind(Kind::Uint8))?;
-    let uv = to_array::<f32>(&pose.uv.to_kind(Kind::Float))?;
-    use wdp_tensor::dora::send;
-    let kp_meta = meta(keypoints.shape(), &["person", "keypoint", "xys"]);
-    send(node, "keypoints", keypoints.view(), &kp_meta).wrap_err("sending keypoints")?;
-    let box_meta =
-        meta(boxes.shape(), &["person", "box"]).with("format", MetaValue::Text("xyxy".into()));
-    send(node, "boxes", boxes.view(), &box_meta).wrap_err("sending boxes")?;
-    let parts_meta = meta(parts.shape(), &["person", "height", "width"])
-        .with("region", MetaValue::Text("box".into()));
-    send(node, "parts", parts.view(), &parts_meta).wrap_err("sending parts")?;
-    let uv_meta = meta(uv.shape(), &["person", "uv", "height", "width"])
-        .with("region", MetaValue::Text("box".into()));
-    send(node, "uv", uv.view(), &uv_meta).wrap_err("sending uv")?;
+    let frame = pose_frame(stage, pose, input, model, image_wh, untrained)?;
+    wdp_pose::dora::send_frame(node, &frame, "")?;
     Ok(())
 }
