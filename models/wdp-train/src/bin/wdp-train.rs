@@ -1,0 +1,210 @@
+//! `wdp-train`: train, adapt and evaluate the WiFi-DensePose model on wdp datasets.
+//!
+//! ```text
+//! wdp-train train --data data/lab --data data/office --out models/weights/lite-sim.safetensors
+//! wdp-train train --data data/lab --target data/corridor --domain mmd --init lite.safetensors ...
+//! ```
+
+use clap::{Parser, Subcommand};
+use eyre::{eyre, Context, Result};
+use std::path::{Path, PathBuf};
+use wdp_models::InputDims;
+use wdp_train::{
+    load_dataset, train, DomainMethod, LoadOptions, RunOptions, Sample, TrainConfig, Trainer,
+};
+
+#[derive(Parser)]
+#[command(about = "Train, adapt and evaluate the WiFi-DensePose model on wdp datasets")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Dataset folders (from `wdp simulate` or a teacher-capture recording).
+    #[arg(long = "data", required = true)]
+    data: Vec<PathBuf>,
+    /// Checkpoint to write (`.safetensors`; a `.state.json` is written beside it).
+    #[arg(long)]
+    out: PathBuf,
+    /// Training configuration (YAML, fields of TrainConfig); flags below override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Preset.
+    #[arg(long)]
+    preset: Option<String>,
+    /// Total optimiser steps.
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Frames per step.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Base learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Keep every n-th frame of the datasets.
+    #[arg(long, default_value_t = 2)]
+    every: usize,
+    /// Start from this checkpoint's weights (fine-tuning, adaptation).
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// Continue the run in `--out` (weights and step count).
+    #[arg(long)]
+    resume: bool,
+    /// Unlabelled target-room datasets for domain alignment.
+    #[arg(long)]
+    target: Vec<PathBuf>,
+    /// Domain alignment method with `--target`.
+    #[arg(long, value_enum)]
+    domain: Option<Domain>,
+    /// Freeze these modules (encoder, upsampler, backbone, head), e.g. to fine-tune only the head.
+    #[arg(long, value_delimiter = ',')]
+    freeze: Vec<String>,
+    /// Distil from this trained checkpoint ...
+    #[arg(long)]
+    teacher: Option<PathBuf>,
+    /// ... built with this preset.
+    #[arg(long, default_value = "lite")]
+    teacher_preset: String,
+    /// Metrics file (JSON lines); default: beside the checkpoint.
+    #[arg(long)]
+    metrics: Option<PathBuf>,
+    /// Log every n steps.
+    #[arg(long, default_value_t = 25)]
+    log_every: usize,
+    /// Save every n steps.
+    #[arg(long, default_value_t = 200)]
+    save_every: usize,
+    /// CPU threads for libtorch.
+    #[arg(long)]
+    threads: Option<i32>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Domain {
+    Adversarial,
+    Mmd,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train (or fine-tune / adapt) a model.
+    Train(Box<TrainArgs>),
+}
+
+fn load_all(dirs: &[PathBuf], every: usize) -> Result<Vec<Sample>> {
+    let options = LoadOptions {
+        every,
+        ..LoadOptions::default()
+    };
+    let mut all = Vec::new();
+    for dir in dirs {
+        let (samples, report) =
+            load_dataset(dir, &options).wrap_err_with(|| format!("dataset {}", dir.display()))?;
+        eprintln!(
+            "{}: {} rows, {} frames kept, {} unpaired, {} packets",
+            dir.display(),
+            report.rows,
+            report.samples,
+            report.unpaired,
+            report.packets
+        );
+        all.extend(samples);
+    }
+    Ok(all)
+}
+
+fn dims_of(samples: &[Sample]) -> Result<InputDims> {
+    let s = samples
+        .first()
+        .ok_or_else(|| eyre!("no frames in the datasets"))?;
+    let w = s.window_shape;
+    Ok(InputDims::from_window_shape(&[
+        w[0] as i64,
+        w[1] as i64,
+        w[2] as i64,
+        w[3] as i64,
+    ])?)
+}
+
+fn run_train(args: &TrainArgs) -> Result<()> {
+    let mut config: TrainConfig = match &args.config {
+        Some(p) => serde_yaml::from_str(
+            &std::fs::read_to_string(p).wrap_err_with(|| format!("reading {}", p.display()))?,
+        )
+        .wrap_err_with(|| format!("{}", p.display()))?,
+        None => TrainConfig::default(),
+    };
+    if let Some(v) = &args.preset {
+        config.preset = v.clone();
+    }
+    if let Some(v) = args.steps {
+        config.steps = v;
+    }
+    if let Some(v) = args.batch_size {
+        config.batch_size = v;
+    }
+    if let Some(v) = args.lr {
+        config.lr = v;
+    }
+    if !args.freeze.is_empty() {
+        config.freeze = args.freeze.clone();
+    }
+    config.domain = args.domain.map(|d| match d {
+        Domain::Adversarial => DomainMethod::Adversarial,
+        Domain::Mmd => DomainMethod::Mmd,
+    });
+    if config.domain.is_some() && args.target.is_empty() {
+        return Err(eyre!("--domain needs --target datasets"));
+    }
+    if let Some(n) = args.threads {
+        tch::set_num_threads(n);
+    }
+    let samples = load_all(&args.data, args.every)?;
+    let target = load_all(&args.target, args.every)?;
+    let dims = dims_of(&samples)?;
+    let device = tch::Device::cuda_if_available();
+    let mut trainer = Trainer::new(config, dims, device)?;
+    if args.resume {
+        trainer.load(&args.out)?;
+        eprintln!("resuming {} at step {}", args.out.display(), trainer.step);
+    } else if let Some(init) = &args.init {
+        trainer.load(init)?;
+        trainer.step = 0;
+    }
+    if let Some(t) = &args.teacher {
+        trainer.set_teacher(&args.teacher_preset, t, dims)?;
+    }
+    let metrics = args
+        .metrics
+        .clone()
+        .unwrap_or_else(|| args.out.with_extension("metrics.jsonl"));
+    let summary = train(
+        &mut trainer,
+        &samples,
+        &target,
+        &RunOptions {
+            checkpoint: &args.out,
+            metrics: Some(Path::new(&metrics)),
+            log_every: args.log_every,
+            save_every: args.save_every,
+        },
+        |_| {},
+    )?;
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Train(args) => run_train(&args),
+    }
+}

@@ -1,0 +1,23 @@
+//! # wdp-train
+//!
+//! Training, distillation, domain adaptation and evaluation of the WiFi-DensePose model
+//! (`models/wdp-models`) on datasets in the `wdp simulate` schema (simulated rooms or
+//! teacher-labelled recordings).
+//!
+//! - [`data`]: shards -> model-input windows (the inference preprocessing, replayed) + labels
+//! - [`targets`]: labels -> the heads' training targets
+//! - [`trainer`]: the optimisation loop of seed 000 (per-module learning rates, SGDR,
+//!   augmentations, clipping, distillation, domain alignment), atomic checkpoints
+//! - [`predict`]: inference back to camera pixels
+
+pub mod data;
+pub mod predict;
+pub mod run;
+pub mod targets;
+pub mod trainer;
+
+pub use data::{load_dataset, LoadOptions, LoadReport, PersonLabel, Sample};
+pub use predict::{predict, Detection};
+pub use run::{train, RunOptions, RunSummary};
+pub use targets::{make_batch, Batch, TargetGeometry};
+pub use trainer::{lr_at, DomainMethod, StepLosses, TrainConfig, Trainer};

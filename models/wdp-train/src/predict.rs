@@ -1,0 +1,84 @@
+//! Running a model over samples and mapping its poses back to camera pixels.
+
+use crate::data::Sample;
+use eyre::Result;
+use tch::{Device, Kind, Tensor};
+use wdp_models::WifiDensePose;
+
+/// One detected person in camera pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    /// `(x, y, score)` per COCO-17 keypoint.
+    pub keypoints: [[f32; 3]; 17],
+    /// `x1, y1, x2, y2`.
+    pub bbox: [f32; 4],
+    /// Person score.
+    pub score: f32,
+    /// `[r, r]` part index over the box (0 background, 1-24).
+    pub parts: Vec<u8>,
+    /// `[2, r, r]` UV over the box.
+    pub uv: Vec<f32>,
+    /// `r`.
+    pub grid: usize,
+}
+
+/// Inference on `samples` in batches; detections per sample, in camera pixels.
+pub fn predict(
+    model: &WifiDensePose,
+    samples: &[&Sample],
+    batch_size: usize,
+    device: Device,
+) -> Result<Vec<Vec<Detection>>> {
+    let p = model.preset();
+    let (tw, th) = (p.upsampler.out_width as f32, p.upsampler.out_height as f32);
+    let mut all = Vec::with_capacity(samples.len());
+    for chunk in samples.chunks(batch_size.max(1)) {
+        let shape = chunk[0].window_shape;
+        let mut values = Vec::with_capacity(chunk.len() * chunk[0].window.len());
+        for s in chunk {
+            values.extend_from_slice(&s.window);
+        }
+        let dims = [
+            chunk.len() as i64,
+            shape[0] as i64,
+            shape[1] as i64,
+            shape[2] as i64,
+            shape[3] as i64,
+        ];
+        let x = Tensor::from_slice(&values).reshape(dims).to_device(device);
+        let poses = model.infer(&x)?;
+        for (s, pose) in chunk.iter().zip(poses) {
+            let sx = s.image_wh[0] as f32 / tw;
+            let sy = s.image_wh[1] as f32 / th;
+            let kp = Vec::<f32>::try_from(pose.keypoints.to_kind(Kind::Float).flatten(0, -1))?;
+            let bx = Vec::<f32>::try_from(pose.boxes.to_kind(Kind::Float).flatten(0, -1))?;
+            let parts = Vec::<u8>::try_from(pose.part_index.to_kind(Kind::Uint8).flatten(0, -1))?;
+            let uv = Vec::<f32>::try_from(pose.uv.to_kind(Kind::Float).flatten(0, -1))?;
+            let n = bx.len() / 5;
+            let grid = parts
+                .len()
+                .checked_div(n)
+                .map_or(0, |per| (per as f64).sqrt() as usize);
+            let dets = (0..n)
+                .map(|i| Detection {
+                    keypoints: std::array::from_fn(|k| {
+                        let o = (i * 17 + k) * 3;
+                        [kp[o] * sx, kp[o + 1] * sy, kp[o + 2]]
+                    }),
+                    bbox: [
+                        bx[i * 5] * sx,
+                        bx[i * 5 + 1] * sy,
+                        bx[i * 5 + 2] * sx,
+                        bx[i * 5 + 3] * sy,
+                    ],
+                    score: bx[i * 5 + 4],
+                    parts: parts[i * grid * grid..(i + 1) * grid * grid].to_vec(),
+                    uv: uv[i * 2 * grid * grid..(i + 1) * 2 * grid * grid].to_vec(),
+                    grid,
+                })
+                .collect();
+            all.push(dets);
+        }
+    }
+    Ok(all)
+}

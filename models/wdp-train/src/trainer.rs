@@ -1,0 +1,504 @@
+//! The training loop of seed 000 (section 7): AdamW with a learning rate per module, cosine
+//! annealing with warm restarts after a linear warm-up, the seed's CSI augmentations, gradient
+//! clipping, optional distillation from a teacher model and domain alignment to another room.
+
+use crate::targets::{Batch, TargetGeometry};
+use eyre::{eyre, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use tch::{nn, COptimizer, Device, Kind, Tensor};
+use wdp_models::{
+    checkpoint, losses, model::densepose_loss, DomainDiscriminator, InputDims, Preset,
+    WifiDensePose,
+};
+
+/// Loss weights (seed 000 section 7.2 plus distillation and domain terms).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Weights {
+    /// Part mask cross-entropy.
+    pub mask: f64,
+    /// UV smooth-L1 on foreground.
+    pub uv: f64,
+    /// Keypoint heatmap MSE (a mean over the whole map: small numbers, hence the weight).
+    pub keypoint: f64,
+    /// Person-centre focal loss.
+    pub center: f64,
+    /// Box size and offset L1.
+    pub center_regression: f64,
+    /// Feature (transfer) distillation against the teacher's encoder features.
+    pub feature_distill: f64,
+    /// Soft-target distillation on part logits, and MSE to the teacher's heatmaps.
+    pub soft_distill: f64,
+    /// Distillation temperature.
+    pub temperature: f64,
+    /// Domain alignment (gradient reversal or MMD).
+    pub domain: f64,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self {
+            mask: 1.0,
+            uv: 0.5,
+            keypoint: 100.0,
+            center: 1.0,
+            center_regression: 0.1,
+            feature_distill: 1.0,
+            soft_distill: 1.0,
+            temperature: 2.0,
+            domain: 0.1,
+        }
+    }
+}
+
+/// The seed's CSI augmentations (applied to the normalised windows).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Augment {
+    /// Standard deviation of added Gaussian noise.
+    pub noise_level: f64,
+    /// Largest constant phase shift, radians (uniform in +-).
+    pub phase_shift: f64,
+    /// Amplitude scale range, uniform.
+    pub amplitude_scale: (f64, f64),
+}
+
+impl Default for Augment {
+    fn default() -> Self {
+        Self {
+            noise_level: 0.05,
+            phase_shift: std::f64::consts::PI / 8.0,
+            amplitude_scale: (0.9, 1.1),
+        }
+    }
+}
+
+/// Domain alignment method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DomainMethod {
+    /// Gradient-reversal domain classifier (DANN).
+    Adversarial,
+    /// Multi-kernel MMD between source and target encoder features.
+    Mmd,
+}
+
+/// Everything a training run is configured by.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Model preset name or file.
+    pub preset: String,
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Frames per step.
+    pub batch_size: usize,
+    /// Base learning rate (encoder, upsampler, head).
+    pub lr: f64,
+    /// Backbone learning rate as a fraction of `lr` (the seed uses 0.1 for a pretrained backbone;
+    /// ours starts from scratch).
+    pub backbone_lr_factor: f64,
+    /// AdamW weight decay.
+    pub weight_decay: f64,
+    /// Linear warm-up steps.
+    pub warmup_steps: usize,
+    /// First cosine period in steps (`T_0`); 0: one period over the whole run.
+    pub restart_period: usize,
+    /// Period growth after each restart (`T_mult`).
+    pub restart_mult: usize,
+    /// Floor of the learning rate.
+    pub min_lr: f64,
+    /// Largest global gradient norm.
+    pub clip_grad_norm: f64,
+    /// Loss weights.
+    pub weights: Weights,
+    /// Augmentations (None: off).
+    pub augment: Option<Augment>,
+    /// Modules left frozen (prefixes: `encoder`, `upsampler`, `backbone`, `head`).
+    pub freeze: Vec<String>,
+    /// Domain alignment to unlabelled target-room frames.
+    pub domain: Option<DomainMethod>,
+    /// Seed of initialisation, shuffling and augmentation.
+    pub seed: i64,
+    /// Keypoint heatmap target sigma, in head output cells.
+    pub heatmap_sigma: f32,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            preset: "lite".into(),
+            steps: 1000,
+            batch_size: 16,
+            lr: 1e-3,
+            backbone_lr_factor: 1.0,
+            weight_decay: 1e-4,
+            warmup_steps: 50,
+            restart_period: 1000,
+            restart_mult: 2,
+            min_lr: 1e-6,
+            clip_grad_norm: 5.0,
+            weights: Weights::default(),
+            augment: Some(Augment::default()),
+            freeze: Vec::new(),
+            domain: None,
+            seed: 0,
+            heatmap_sigma: 1.5,
+        }
+    }
+}
+
+/// Cosine annealing with warm restarts (SGDR) after a linear warm-up: the factor of the base
+/// learning rate at `step`.
+pub fn lr_at(config: &TrainConfig, step: usize) -> f64 {
+    let (base, floor) = (config.lr, config.min_lr.min(config.lr));
+    if step < config.warmup_steps {
+        return base * (step + 1) as f64 / config.warmup_steps as f64;
+    }
+    let mut t = step - config.warmup_steps;
+    let mut period = match config.restart_period {
+        0 => config.steps.saturating_sub(config.warmup_steps).max(1),
+        p => p,
+    };
+    while t >= period && config.restart_period > 0 {
+        t -= period;
+        period *= config.restart_mult.max(1);
+    }
+    floor + (base - floor) * 0.5 * (1.0 + (std::f64::consts::PI * t as f64 / period as f64).cos())
+}
+
+/// The losses of one step (plain numbers, for logs and metrics).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StepLosses {
+    /// Step index.
+    pub step: usize,
+    /// Weighted total.
+    pub total: f64,
+    /// Part mask CE.
+    pub mask: f64,
+    /// UV smooth-L1.
+    pub uv: f64,
+    /// Keypoint heatmap MSE.
+    pub keypoint: f64,
+    /// Centre focal.
+    pub center: f64,
+    /// Size/offset L1.
+    pub center_regression: f64,
+    /// Distillation terms.
+    pub distill: f64,
+    /// Domain term.
+    pub domain: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Learning rate used.
+    pub lr: f64,
+}
+
+/// A model being trained.
+pub struct Trainer {
+    /// Training configuration.
+    pub config: TrainConfig,
+    /// The model's variables.
+    pub vs: nn::VarStore,
+    /// The model.
+    pub model: WifiDensePose,
+    /// Geometry of the targets for this model.
+    pub geometry: TargetGeometry,
+    /// Steps taken (continues after a resume).
+    pub step: usize,
+    opt: COptimizer,
+    groups: Vec<(usize, f64)>,
+    params: Vec<Tensor>,
+    discriminator: Option<(nn::VarStore, DomainDiscriminator)>,
+    teacher: Option<(nn::VarStore, WifiDensePose)>,
+}
+
+/// Optimiser group of a variable and its learning-rate factor.
+fn group_of(name: &str, config: &TrainConfig) -> (usize, f64) {
+    match name.split('.').next().unwrap_or("") {
+        "backbone" => (1, config.backbone_lr_factor),
+        "head" => (2, 1.0),
+        "temporal" => (3, 1.0),
+        _ => (0, 1.0),
+    }
+}
+
+impl Trainer {
+    /// A fresh model for windows of `dims` on `device`.
+    pub fn new(config: TrainConfig, dims: InputDims, device: Device) -> Result<Self> {
+        tch::manual_seed(config.seed);
+        let preset = Preset::load(&config.preset)?;
+        let vs = nn::VarStore::new(device);
+        let model = WifiDensePose::new(&vs.root(), &preset, dims)?;
+        let geometry = TargetGeometry {
+            translated_wh: [preset.upsampler.out_width, preset.upsampler.out_height],
+            stride: model.stage.stride(),
+            roi_out: model.stage.output_size(),
+            heatmap_sigma: config.heatmap_sigma,
+        };
+        let mut opt = COptimizer::adamw(config.lr, 0.9, 0.999, config.weight_decay, 1e-8, false)?;
+        let mut names: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut params = Vec::new();
+        let mut groups = vec![(0usize, 1.0f64); 0];
+        for (name, t) in names {
+            let frozen = config
+                .freeze
+                .iter()
+                .any(|f| name.starts_with(&format!("{f}.")));
+            if !t.requires_grad() {
+                continue;
+            }
+            if frozen {
+                let _ = t.set_requires_grad(false);
+                continue;
+            }
+            let (g, factor) = group_of(&name, &config);
+            opt.add_parameters(&t, g)?;
+            if !groups.iter().any(|(gg, _)| *gg == g) {
+                groups.push((g, factor));
+            }
+            params.push(t);
+        }
+        groups.sort_by_key(|g| g.0);
+        let discriminator = match config.domain {
+            Some(DomainMethod::Adversarial) => {
+                let dvs = nn::VarStore::new(device);
+                let d = DomainDiscriminator::new(
+                    dvs.root() / "domain",
+                    preset.encoder.feature_dim,
+                    (128, 64),
+                    0.1,
+                );
+                let g = 4;
+                for t in dvs.trainable_variables() {
+                    opt.add_parameters(&t, g)?;
+                    params.push(t);
+                }
+                groups.push((g, 1.0));
+                Some((dvs, d))
+            }
+            _ => None,
+        };
+        Ok(Self {
+            config,
+            vs,
+            model,
+            geometry,
+            step: 0,
+            opt,
+            groups,
+            params,
+            discriminator,
+            teacher: None,
+        })
+    }
+
+    /// Loads weights (and the step count from the sidecar state file) to continue a run or
+    /// fine-tune a trained model. Optimiser moments start afresh.
+    pub fn load(&mut self, path: &Path) -> Result<()> {
+        checkpoint::load_prefix(&mut self.vs, path, "")
+            .wrap_err_with(|| format!("loading {}", path.display()))?;
+        if let Ok(text) = std::fs::read_to_string(state_path(path)) {
+            let state: serde_json::Value = serde_json::from_str(&text)?;
+            self.step = state["step"].as_u64().unwrap_or(0) as usize;
+        }
+        Ok(())
+    }
+
+    /// Distil from a trained model (any preset with the same input dims and translated size).
+    pub fn set_teacher(&mut self, preset: &str, path: &Path, dims: InputDims) -> Result<()> {
+        let preset = Preset::load(preset)?;
+        let mut vs = nn::VarStore::new(self.vs.device());
+        let model = WifiDensePose::new(&vs.root(), &preset, dims)?;
+        checkpoint::load_prefix(&mut vs, path, "")
+            .wrap_err_with(|| format!("teacher {}", path.display()))?;
+        vs.freeze();
+        self.teacher = Some((vs, model));
+        Ok(())
+    }
+
+    fn augment(&self, window: &Tensor) -> Tensor {
+        let Some(a) = &self.config.augment else {
+            return window.shallow_clone();
+        };
+        let b = window.size()[0];
+        let opts = (Kind::Float, window.device());
+        let (lo, hi) = a.amplitude_scale;
+        let scale = Tensor::rand([b, 1, 1, 1], opts) * (hi - lo) + lo;
+        let shift = (Tensor::rand([b, 1, 1, 1], opts) * 2.0 - 1.0) * a.phase_shift;
+        let amp = window.select(1, 0) * scale;
+        let phase = window.select(1, 1) + shift;
+        Tensor::stack(&[amp, phase], 1) + window.randn_like() * a.noise_level
+    }
+
+    /// One optimiser step on a labelled batch; `target_window` (unlabelled frames of the
+    /// target room) drives the domain term when domain alignment is on.
+    pub fn step(&mut self, batch: &Batch, target_window: Option<&Tensor>) -> Result<StepLosses> {
+        let lr = lr_at(&self.config, self.step);
+        for (g, factor) in &self.groups {
+            self.opt.set_learning_rate_group(*g, lr * factor)?;
+        }
+        let w = self.config.weights.clone();
+        let window = self.augment(&batch.window);
+        let out = self.model.forward_t(&window, Some(&batch.rois), true)?;
+        let k = batch.rois.size()[0];
+        let mut report = StepLosses {
+            step: self.step,
+            lr,
+            ..Default::default()
+        };
+        let center = losses::center_focal_loss(
+            &out.stage.person.center_logits,
+            &batch.targets.center.heatmap,
+        )?;
+        let t = &batch.targets;
+        let regression =
+            losses::center_regression_l1(&out.stage.person.size, &t.center.size, &t.center.mask)?
+                + losses::center_regression_l1(
+                    &out.stage.person.offset,
+                    &t.center.offset,
+                    &t.center.mask,
+                )?;
+        let mut total = &center * w.center + &regression * w.center_regression;
+        report.center = center.double_value(&[]);
+        report.center_regression = regression.double_value(&[]);
+        if k > 0 {
+            let dp = densepose_loss(
+                &out.stage,
+                t,
+                &losses::LossWeights {
+                    mask: w.mask,
+                    uv: w.uv,
+                    keypoint: w.keypoint,
+                    center: 0.0,
+                    center_regression: 0.0,
+                },
+            )?;
+            // Teacher recordings have no part labels: their cross-entropy is over nothing.
+            let has_parts = t.part_index.ge(0).any().int64_value(&[]) == 1;
+            let mask = if has_parts {
+                dp.mask.shallow_clone()
+            } else {
+                dp.mask.zeros_like()
+            };
+            total = total + &mask * w.mask + &dp.uv * w.uv + &dp.keypoint * w.keypoint;
+            report.mask = mask.double_value(&[]);
+            report.uv = dp.uv.double_value(&[]);
+            report.keypoint = dp.keypoint.double_value(&[]);
+        }
+        if let Some((_, teacher)) = &self.teacher {
+            let tout = tch::no_grad(|| teacher.forward_t(&window, Some(&batch.rois), false))?;
+            let mut distill =
+                losses::feature_distillation(&out.features, &tout.features)? * w.feature_distill;
+            if k > 0 {
+                distill += (losses::soft_target_kl(
+                    &out.stage.densepose.mask_logits,
+                    &tout.stage.densepose.mask_logits,
+                    w.temperature,
+                    1,
+                )? + out.stage.densepose.keypoint_heatmaps.mse_loss(
+                    &tout.stage.densepose.keypoint_heatmaps,
+                    tch::Reduction::Mean,
+                ) * w.keypoint)
+                    * w.soft_distill;
+            }
+            report.distill = distill.double_value(&[]);
+            total += distill;
+        }
+        if let (Some(method), Some(tw)) = (self.config.domain, target_window) {
+            let target_features = self
+                .model
+                .encoder
+                .encode_t(&self.augment(tw), true)?
+                .features;
+            let domain = match method {
+                DomainMethod::Mmd => {
+                    let bw = losses::default_bandwidths(&out.features, &target_features)?;
+                    losses::mmd(&out.features, &target_features, &bw)?
+                }
+                DomainMethod::Adversarial => {
+                    let (_, d) = self
+                        .discriminator
+                        .as_ref()
+                        .ok_or_else(|| eyre!("no domain discriminator"))?;
+                    // DANN's schedule for the reversal strength: 0 -> 1 over the run.
+                    let p = self.step as f64 / self.config.steps.max(1) as f64;
+                    let lambda = 2.0 / (1.0 + (-10.0 * p).exp()) - 1.0;
+                    let feats = Tensor::cat(&[&out.features, &target_features], 0);
+                    let labels = Tensor::cat(
+                        &[
+                            Tensor::zeros([out.features.size()[0]], (Kind::Float, feats.device())),
+                            Tensor::ones(
+                                [target_features.size()[0]],
+                                (Kind::Float, feats.device()),
+                            ),
+                        ],
+                        0,
+                    );
+                    DomainDiscriminator::loss(&d.forward_t(&feats, lambda, true), &labels)?
+                }
+            };
+            report.domain = domain.double_value(&[]);
+            total += domain * w.domain;
+        }
+        report.total = total.double_value(&[]);
+        if !report.total.is_finite() {
+            return Err(eyre!("step {}: loss is not finite ({report:?})", self.step));
+        }
+        self.opt.zero_grad()?;
+        total.backward();
+        report.grad_norm = self.clip_gradients();
+        self.opt.step()?;
+        self.step += 1;
+        Ok(report)
+    }
+
+    fn clip_gradients(&self) -> f64 {
+        tch::no_grad(|| {
+            let mut sq = 0f64;
+            for p in &self.params {
+                let g = p.grad();
+                if g.defined() {
+                    sq += g.square().sum(Kind::Double).double_value(&[]);
+                }
+            }
+            let norm = sq.sqrt();
+            let max = self.config.clip_grad_norm;
+            if max > 0.0 && norm > max {
+                let scale = max / (norm + 1e-6);
+                for p in &self.params {
+                    let mut g = p.grad();
+                    if g.defined() {
+                        let _ = g.f_mul_scalar_(scale);
+                    }
+                }
+            }
+            norm
+        })
+    }
+
+    /// Saves the weights atomically (written beside, then renamed) and a sidecar state file
+    /// (step, configuration) next to them.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("partial.safetensors");
+        // The discriminator lives in its own store: the checkpoint holds the model only.
+        checkpoint::save(&self.vs, &tmp)?;
+        std::fs::rename(&tmp, path)?;
+        let state = serde_json::json!({ "step": self.step, "config": self.config });
+        let sp = state_path(path);
+        let tmp = sp.with_extension("json.partial");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&state)?)?;
+        std::fs::rename(&tmp, &sp)?;
+        Ok(())
+    }
+}
+
+/// `model.safetensors` -> `model.state.json`.
+pub fn state_path(path: &Path) -> PathBuf {
+    path.with_extension("state.json")
+}
