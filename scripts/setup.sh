@@ -42,6 +42,27 @@ else
     echo "up to date"
 fi
 
+# The camera and the MediaPipe teacher (nodes/camera-py, nodes/teacher-mediapipe) get a venv of
+# their own: mediapipe 0.10.21 (the last release whose wheel carries the BlazePose weights, so it
+# runs offline) pins numpy below 2, which the main venv's torch does not want. OpenCV (video files,
+# V4L2 cameras, the test video's writer) comes with mediapipe; scikit-image ships the photo the
+# teacher test video is made from; pyarrow 22 and later need numpy 2.
+teacher_venv="$root/.venv-teacher"
+step "teacher venv ($teacher_venv)"
+if [ ! -x "$teacher_venv/bin/python" ]; then
+    "$python" -m venv "$teacher_venv"
+fi
+teacher_stamp="$teacher_venv/.wdp-requirements"
+teacher_wanted="mediapipe==0.10.21 numpy<2 pyarrow==21.0.0 dora-rs==$DORA_VERSION scikit-image"
+if [ "$(cat "$teacher_stamp" 2>/dev/null)" != "$teacher_wanted" ]; then
+    "$teacher_venv/bin/python" -m pip install --quiet --upgrade pip
+    # shellcheck disable=SC2086
+    "$teacher_venv/bin/python" -m pip install --quiet $teacher_wanted
+    echo "$teacher_wanted" > "$teacher_stamp"
+else
+    echo "up to date"
+fi
+
 step "cargo-fuzz (the capture readers' fuzz targets)"
 if ! cargo fuzz --version > /dev/null 2>&1; then
     cargo install cargo-fuzz --locked
