@@ -50,10 +50,32 @@ pub fn tensor_shapes(path: impl AsRef<Path>) -> Result<Vec<(String, Vec<i64>)>> 
 /// `load_prefix(&mut vs, path, "encoder")`. Fails, before changing anything, on
 /// the first missing or mis-shaped tensor (sorted by name), naming it with both shapes.
 pub fn load_prefix(vs: &mut VarStore, path: impl AsRef<Path>, prefix: &str) -> Result<()> {
-    let path = path.as_ref();
+    load_filtered(vs, path.as_ref(), prefix, |_| true)
+}
+
+/// Fills the variables of `vs` that belong to `stages` (the first segment of their name, e.g.
+/// `encoder` in `encoder.fusion.weight`) from the same names in the checkpoint; the store's
+/// other variables keep their values. Errors as [`load_prefix`]. Stored tensors are converted to
+/// each variable's kind, so a half-precision checkpoint loads into a float model.
+pub fn load_stages(vs: &mut VarStore, path: impl AsRef<Path>, stages: &[&str]) -> Result<()> {
+    load_filtered(vs, path.as_ref(), "", |name| {
+        stages.contains(&name.split('.').next().unwrap_or(""))
+    })
+}
+
+fn load_filtered(
+    vs: &mut VarStore,
+    path: &Path,
+    prefix: &str,
+    keep: impl Fn(&str) -> bool,
+) -> Result<()> {
     check_extension(path)?;
     let stored: HashMap<String, Tensor> = Tensor::read_safetensors(path)?.into_iter().collect();
-    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    let mut vars: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .filter(|(name, _)| keep(name))
+        .collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
     let full_name = |name: &str| {
         if prefix.is_empty() {

@@ -41,7 +41,7 @@ impl SmallBranch {
     fn new(p: nn::Path, cin: i64, hidden: i64, cout: i64, bias_init: Option<f64>) -> Self {
         let last = match bias_init {
             Some(b) => Conv2d::with_bias_init(&p / 2, hidden, cout, 1, b),
-            None => Conv2d::new(&p / 2, hidden, cout, Conv2dSpec::same(1)),
+            None => Conv2d::output_layer(&p / 2, hidden, cout, 1),
         };
         Self(Conv2d::new(&p / 0, cin, hidden, Conv2dSpec::same(3)), last)
     }
@@ -153,7 +153,7 @@ impl Branch3 {
         Self(
             Conv2d::new(&p / 0, cin, hidden, Conv2dSpec::same(3)),
             Conv2d::new(&p / 2, hidden, hidden, Conv2dSpec::same(3)),
-            Conv2d::new(&p / 4, hidden, cout, Conv2dSpec::same(1)),
+            Conv2d::output_layer(&p / 4, hidden, cout, 1),
         )
     }
 

@@ -81,7 +81,26 @@ impl Conv2d {
         }
     }
 
-    /// Same as [`Conv2d::new`] with the bias initialised to `bias_init` (focal-loss prior).
+    /// A prediction layer initialised as Detectron's heads are (weights N(0, 0.001), bias 0):
+    /// outputs start near zero, so the first large gradients cannot drive the ReLUs before it
+    /// into dead (constant-output) units.
+    pub fn output_layer(p: nn::Path, in_channels: i64, out_channels: i64, k: i64) -> Self {
+        let cfg = nn::ConvConfig {
+            padding: k / 2,
+            ws_init: nn::Init::Randn {
+                mean: 0.0,
+                stdev: 0.001,
+            },
+            bs_init: nn::Init::Const(0.0),
+            ..Default::default()
+        };
+        Self {
+            inner: nn::conv2d(p, in_channels, out_channels, k, cfg),
+            macs_per_output: in_channels * k * k,
+        }
+    }
+
+    /// An [`Conv2d::output_layer`] whose bias starts at `bias_init` (focal-loss prior).
     pub fn with_bias_init(
         p: nn::Path,
         in_channels: i64,
@@ -91,6 +110,10 @@ impl Conv2d {
     ) -> Self {
         let cfg = nn::ConvConfig {
             padding: k / 2,
+            ws_init: nn::Init::Randn {
+                mean: 0.0,
+                stdev: 0.001,
+            },
             bs_init: nn::Init::Const(bias_init),
             ..Default::default()
         };

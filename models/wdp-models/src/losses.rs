@@ -105,13 +105,18 @@ pub fn center_focal_loss(logits: &Tensor, target: &Tensor) -> Result<Tensor> {
             target.size()
         )
     })?;
-    let p = logits.sigmoid().clamp(1e-4, 1.0 - 1e-4);
+    // log p and log(1 - p) from log-sigmoid: exact and never flat. (Clamping the sigmoid, as
+    // CenterNet does, zeroes the gradient of a saturated logit, and a head pushed there by the
+    // first large steps then stays dead.)
+    let p = logits.sigmoid();
+    let log_p = logits.log_sigmoid();
+    let log_one_minus_p = (-logits).log_sigmoid();
     let pos = target.ge(1.0 - 1e-4).to_kind(Kind::Float);
     let neg = pos.ones_like() - &pos;
     let one_minus_p = p.ones_like() - &p;
-    let pos_loss = p.log() * one_minus_p.square() * &pos;
+    let pos_loss = log_p * one_minus_p.square() * &pos;
     let neg_loss =
-        one_minus_p.log() * p.square() * (target.ones_like() - target).pow_tensor_scalar(4) * neg;
+        log_one_minus_p * p.square() * (target.ones_like() - target).pow_tensor_scalar(4) * neg;
     let n = pos.sum(Kind::Float).clamp_min(1.0);
     Ok(-(pos_loss.sum(Kind::Float) + neg_loss.sum(Kind::Float)) / n)
 }

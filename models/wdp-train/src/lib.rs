@@ -9,14 +9,17 @@
 //! - [`trainer`]: the optimisation loop of seed 000 (per-module learning rates, SGDR,
 //!   augmentations, clipping, distillation, domain alignment), atomic checkpoints
 //! - [`predict`]: inference back to camera pixels
+//! - [`evaluate`]: COCO keypoint AP, PCK, part mIoU, UV error, people count, per room
 
 pub mod data;
+pub mod evaluate;
 pub mod predict;
 pub mod run;
 pub mod targets;
 pub mod trainer;
 
 pub use data::{load_dataset, LoadOptions, LoadReport, PersonLabel, Sample};
+pub use evaluate::evaluate;
 pub use predict::{predict, Detection};
 pub use run::{train, RunOptions, RunSummary};
 pub use targets::{make_batch, Batch, TargetGeometry};

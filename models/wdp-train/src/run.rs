@@ -114,8 +114,9 @@ pub fn train(
             window_losses.clear();
             let rate = (done * bs) as f64 / started.elapsed().as_secs_f64();
             tracing::info!(
-                "step {} loss {mean:.4} (mask {:.3} uv {:.3} kp {:.5} centre {:.3} reg {:.3} distill {:.3} domain {:.3}) lr {:.2e} |g| {:.2} {rate:.1} samples/s",
+                "step {} loss {mean:.4} (translation {:.4} mask {:.3} uv {:.3} kp {:.5} centre {:.3} reg {:.3} distill {:.3} domain {:.3}) lr {:.2e} |g| {:.2} {rate:.1} samples/s",
                 trainer.step,
+                losses.translation,
                 losses.mask,
                 losses.uv,
                 losses.keypoint,

@@ -27,6 +27,10 @@ pub struct Batch {
     pub rooms: Vec<String>,
     /// Persons per frame that became targets.
     pub people: Vec<usize>,
+    /// `[B, 3, H_t, W_t]` target of the translated image: the scene's dense pose as a picture
+    /// (foreground, U, V), what a camera teacher's DensePose output looks like. Trains the
+    /// modality translation to put people where the camera sees them.
+    pub spatial: Tensor,
 }
 
 /// Geometry of the targets.
@@ -156,6 +160,7 @@ pub fn make_batch(samples: &[&Sample], geo: &TargetGeometry, device: Device) -> 
             Tensor::from_slice(&flat).view([n, 4])
         });
     }
+    let spatial = spatial_targets(samples, geo);
     let k = rois.len() as i64 / 5;
     let ri = r as i64;
     let map_hw = (
@@ -197,5 +202,39 @@ pub fn make_batch(samples: &[&Sample], geo: &TargetGeometry, device: Device) -> 
         targets,
         rooms: samples.iter().map(|s| s.room.clone()).collect(),
         people,
+        spatial: spatial.to_device(device),
     })
+}
+
+/// Foreground, U and V of every translated-image pixel, from the nearest mask pixel.
+fn spatial_targets(samples: &[&Sample], geo: &TargetGeometry) -> Tensor {
+    let [tw, th] = geo.translated_wh.map(|v| v as usize);
+    let mut out = vec![0f32; samples.len() * 3 * th * tw];
+    for (b, s) in samples.iter().enumerate() {
+        let (p, mh, mw) = s.part_index.dim();
+        let base = b * 3 * th * tw;
+        for y in 0..th {
+            let my = ((y as f32 + 0.5) / th as f32 * mh as f32) as usize;
+            for x in 0..tw {
+                let mx = ((x as f32 + 0.5) / tw as f32 * mw as f32) as usize;
+                if my >= mh || mx >= mw {
+                    continue;
+                }
+                // Masks of different people do not overlap (nearest surface wins).
+                for i in 0..p {
+                    if s.part_index[[i, my, mx]] == 0 {
+                        continue;
+                    }
+                    let o = y * tw + x;
+                    out[base + o] = 1.0;
+                    if let Some(uv) = &s.uv {
+                        out[base + th * tw + o] = uv[[i, 0, my, mx]];
+                        out[base + 2 * th * tw + o] = uv[[i, 1, my, mx]];
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    Tensor::from_slice(&out).view([samples.len() as i64, 3, th as i64, tw as i64])
 }

@@ -12,6 +12,10 @@ use wdp_models::{
     WifiDensePose,
 };
 
+/// The stages this loop trains and saves (the temporal module needs sequences: see
+/// [`Trainer::save`]).
+pub const TRAINED_STAGES: [&str; 4] = ["encoder", "upsampler", "backbone", "head"];
+
 /// Loss weights (seed 000 section 7.2 plus distillation and domain terms).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -34,6 +38,13 @@ pub struct Weights {
     pub temperature: f64,
     /// Domain alignment (gradient reversal or MMD).
     pub domain: f64,
+    /// Keypoints as a spatial distribution: cross-entropy of each joint's softmax over its
+    /// heatmap against the normalised target Gaussian (sharp peaks quickly; the MSE alone
+    /// learns the flat background first).
+    pub keypoint_ce: f64,
+    /// Translated image against the scene's dense pose picture (foreground, U, V): the
+    /// camera-teacher supervision of the modality translation (seeds 000 and 002).
+    pub translation: f64,
 }
 
 impl Default for Weights {
@@ -48,6 +59,8 @@ impl Default for Weights {
             soft_distill: 1.0,
             temperature: 2.0,
             domain: 0.1,
+            translation: 10.0,
+            keypoint_ce: 1.0,
         }
     }
 }
@@ -189,6 +202,8 @@ pub struct StepLosses {
     pub distill: f64,
     /// Domain term.
     pub domain: f64,
+    /// Translation term.
+    pub translation: f64,
     /// Global gradient norm before clipping.
     pub grad_norm: f64,
     /// Learning rate used.
@@ -298,7 +313,7 @@ impl Trainer {
     /// Loads weights (and the step count from the sidecar state file) to continue a run or
     /// fine-tune a trained model. Optimiser moments start afresh.
     pub fn load(&mut self, path: &Path) -> Result<()> {
-        checkpoint::load_prefix(&mut self.vs, path, "")
+        checkpoint::load_stages(&mut self.vs, path, &TRAINED_STAGES)
             .wrap_err_with(|| format!("loading {}", path.display()))?;
         if let Ok(text) = std::fs::read_to_string(state_path(path)) {
             let state: serde_json::Value = serde_json::from_str(&text)?;
@@ -312,7 +327,7 @@ impl Trainer {
         let preset = Preset::load(preset)?;
         let mut vs = nn::VarStore::new(self.vs.device());
         let model = WifiDensePose::new(&vs.root(), &preset, dims)?;
-        checkpoint::load_prefix(&mut vs, path, "")
+        checkpoint::load_stages(&mut vs, path, &TRAINED_STAGES)
             .wrap_err_with(|| format!("teacher {}", path.display()))?;
         vs.freeze();
         self.teacher = Some((vs, model));
@@ -361,7 +376,12 @@ impl Trainer {
                     &t.center.offset,
                     &t.center.mask,
                 )?;
-        let mut total = &center * w.center + &regression * w.center_regression;
+        // Foreground pixels count 5x: people cover a small part of the picture.
+        let fg_weight = batch.spatial.select(1, 0).unsqueeze(1) * 4.0 + 1.0;
+        let translation = ((&out.spatial - &batch.spatial).square() * fg_weight).mean(Kind::Float);
+        report.translation = translation.double_value(&[]);
+        let mut total =
+            &center * w.center + &regression * w.center_regression + &translation * w.translation;
         report.center = center.double_value(&[]);
         report.center_regression = regression.double_value(&[]);
         if k > 0 {
@@ -383,7 +403,16 @@ impl Trainer {
             } else {
                 dp.mask.zeros_like()
             };
-            total = total + &mask * w.mask + &dp.uv * w.uv + &dp.keypoint * w.keypoint;
+            let ce = keypoint_ce(
+                &out.stage.densepose.keypoint_heatmaps,
+                &t.keypoint_heatmaps,
+                t.keypoint_visible.as_ref(),
+            );
+            total = total
+                + &mask * w.mask
+                + &dp.uv * w.uv
+                + &dp.keypoint * w.keypoint
+                + &ce * w.keypoint_ce;
             report.mask = mask.double_value(&[]);
             report.uv = dp.uv.double_value(&[]);
             report.keypoint = dp.keypoint.double_value(&[]);
@@ -486,8 +515,17 @@ impl Trainer {
             std::fs::create_dir_all(dir)?;
         }
         let tmp = path.with_extension("partial.safetensors");
-        // The discriminator lives in its own store: the checkpoint holds the model only.
-        checkpoint::save(&self.vs, &tmp)?;
+        // The model only (the discriminator lives in its own store), and only the stages this
+        // loop trains: the temporal module needs sequences and is left out rather than shipped
+        // as random weights under a trained name.
+        let mut named: Vec<(String, Tensor)> = self
+            .vs
+            .variables()
+            .into_iter()
+            .filter(|(name, _)| TRAINED_STAGES.contains(&name.split('.').next().unwrap_or("")))
+            .collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        Tensor::write_safetensors(&named, &tmp)?;
         std::fs::rename(&tmp, path)?;
         let state = serde_json::json!({ "step": self.step, "config": self.config });
         let sp = state_path(path);
@@ -496,6 +534,22 @@ impl Trainer {
         std::fs::rename(&tmp, &sp)?;
         Ok(())
     }
+}
+
+/// Cross-entropy between each joint's spatial softmax and its normalised target heatmap, over
+/// the visible joints: `pred`, `target [K, J, r, r]`, `visible [K, J]`.
+pub fn keypoint_ce(pred: &Tensor, target: &Tensor, visible: Option<&Tensor>) -> Tensor {
+    let s = pred.size();
+    let (n, cells) = (s[0] * s[1], s[2] * s[3]);
+    let logp = pred.reshape([n, cells]).log_softmax(1, Kind::Float);
+    let t = target.reshape([n, cells]);
+    let t = &t / t.sum_dim_intlist(1, true, Kind::Float).clamp_min(1e-6);
+    let per_joint = -(t * logp).sum_dim_intlist(1, false, Kind::Float);
+    let w = match visible {
+        Some(v) => v.reshape([n]).to_kind(Kind::Float),
+        None => per_joint.ones_like(),
+    };
+    (per_joint * &w).sum(Kind::Float) / w.sum(Kind::Float).clamp_min(1.0)
 }
 
 /// `model.safetensors` -> `model.state.json`.

@@ -69,6 +69,7 @@ fn run(mut node: DoraNode, mut events: EventStream, mut pipeline: Pipeline) -> R
             continue;
         }
         let start = Instant::now();
+        let received_ns = wdp_tensor::wall_ns();
         let input = match wdp_tensor::dora::receive::<f32>(&metadata, &data) {
             Ok(r) => r,
             Err(e) => {
@@ -108,7 +109,7 @@ fn run(mut node: DoraNode, mut events: EventStream, mut pipeline: Pipeline) -> R
         let processed = start.elapsed();
         let mut sent = false;
         while let Some(out) = pipeline.pop() {
-            wire::send(&mut node, out, &input.meta, &subcarriers)?;
+            wire::send(&mut node, out, &input.meta, &subcarriers, received_ns)?;
             sent = true;
         }
         if sent {

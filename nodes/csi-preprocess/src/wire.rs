@@ -35,6 +35,7 @@ pub fn send(
     out: Output,
     input: &TensorMeta,
     subcarriers: &[i32],
+    received_ns: i64,
 ) -> Result<()> {
     let base = |shape: &[usize], dims: [&str; 4], t_ns: i64, seq: u64| {
         TensorMeta::new(shape, dims)
@@ -64,6 +65,11 @@ pub fn send(
             ("spectrogram", Tensor::new(s.power.into_dyn(), meta)?)
         }
     };
+    // The latency trace starts here: the arrival of the packet that completed the output.
+    let mut tensor = tensor;
+    tensor
+        .meta
+        .push_trace("preprocess", received_ns, wdp_tensor::wall_ns());
     wdp_tensor::dora::send_tensor(node, output, tensor)
         .wrap_err_with(|| format!("sending {output}"))
 }

@@ -103,15 +103,14 @@ impl StageConfig {
         matches!(self.source, Source::Untrained { .. })
     }
 
-    /// Seeds libtorch (for an untrained stage), then, once `build` has created the stage's
-    /// variables on `vs.root()`, loads the stage's checkpoint prefix. Announces untrained weights.
+    /// Once the stage's module is built on `vs.root()` (its variables named with their stage
+    /// prefixes, e.g. `encoder.`), fills them from the checkpoint; tensors of other stages in the
+    /// file are ignored. Announces untrained weights.
     pub fn init_weights(&self, vs: &mut nn::VarStore, prefixes: &[&str]) -> Result<()> {
         match &self.source {
             Source::Checkpoint(path) => {
-                for prefix in prefixes {
-                    checkpoint::load_prefix(vs, path, prefix)
-                        .wrap_err_with(|| format!("CHECKPOINT={}", path.display()))?;
-                }
+                checkpoint::load_stages(vs, path, prefixes)
+                    .wrap_err_with(|| format!("CHECKPOINT={}", path.display()))?;
                 crate::announce(&format!(
                     "{}: loaded {} ({})",
                     self.stage,

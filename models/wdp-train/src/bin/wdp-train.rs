@@ -87,10 +87,80 @@ enum Domain {
     Mmd,
 }
 
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// The trained checkpoint.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Its preset.
+    #[arg(long, default_value = "lite")]
+    preset: String,
+    /// Labelled dataset folders to evaluate on.
+    #[arg(long = "data", required = true)]
+    data: Vec<PathBuf>,
+    /// Report folder (report.md, results.json, plots).
+    #[arg(long)]
+    report: PathBuf,
+    /// Report title.
+    #[arg(long, default_value = "Evaluation")]
+    title: String,
+    /// Keep every n-th frame.
+    #[arg(long, default_value_t = 1)]
+    every: usize,
+    /// Person score threshold (default: the preset's). COCO AP ranks detections by score, so a
+    /// low threshold only adds low-ranked candidates.
+    #[arg(long)]
+    score_threshold: Option<f64>,
+    /// CPU threads for libtorch.
+    #[arg(long)]
+    threads: Option<i32>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Train (or fine-tune / adapt) a model.
     Train(Box<TrainArgs>),
+    /// Evaluate a checkpoint: COCO keypoint AP, PCK, part mIoU, UV error, per room.
+    Eval(EvalArgs),
+}
+
+fn run_eval(args: &EvalArgs) -> Result<()> {
+    if let Some(n) = args.threads {
+        tch::set_num_threads(n);
+    }
+    let samples = load_all(&args.data, args.every)?;
+    let dims = dims_of(&samples)?;
+    let device = tch::Device::cuda_if_available();
+    let mut preset = wdp_models::Preset::load(&args.preset)?;
+    if let Some(t) = args.score_threshold {
+        preset.person.score_threshold = t;
+    }
+    let mut vs = tch::nn::VarStore::new(device);
+    let model = wdp_models::WifiDensePose::new(&vs.root(), &preset, dims)?;
+    wdp_models::checkpoint::load_stages(
+        &mut vs,
+        &args.checkpoint,
+        &wdp_train::trainer::TRAINED_STAGES,
+    )
+    .wrap_err_with(|| format!("--checkpoint {}", args.checkpoint.display()))?;
+    let refs: Vec<&Sample> = samples.iter().collect();
+    let started = std::time::Instant::now();
+    let detections = wdp_train::predict(&model, &refs, 16, device)?;
+    let infer_s = started.elapsed().as_secs_f64();
+    let report = wdp_train::evaluate(&refs, &detections)?;
+    wdp_eval::write_report(&report, &args.report, &args.title)?;
+    let kp = report.all.keypoints.as_ref().map(|k| k.stats.clone());
+    let summary = serde_json::json!({
+        "frames": samples.len(),
+        "inference_frames_per_s": samples.len() as f64 / infer_s.max(1e-9),
+        "keypoints": kp,
+        "pck": report.all.pck.as_ref().and_then(|p| p.mean),
+        "part_miou": report.all.parts.as_ref().map(|p| p.miou_parts),
+        "uv_error": report.all.uv.as_ref().map(|u| u.mean_foreground),
+        "report": args.report.join("report.md"),
+    });
+    println!("{summary}");
+    Ok(())
 }
 
 fn load_all(dirs: &[PathBuf], every: usize) -> Result<Vec<Sample>> {
@@ -206,5 +276,6 @@ fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Train(args) => run_train(&args),
+        Command::Eval(args) => run_eval(&args),
     }
 }
