@@ -1,0 +1,151 @@
+//! `dataflows/inference.yml`, the main job: the simulated room through every stage as its own
+//! node (preprocess, encoder, upsampler, densepose, temporal) into the pose sink. Checks each
+//! stage's output contract as the sink recorded it, `t_ns` carried from the radio to the sink,
+//! the latency trace through every stage, track ids, and the sink's files.
+
+mod common;
+
+use std::time::Duration;
+use wdp_tensor::view;
+
+#[test]
+fn split_pipeline_delivers_tracked_poses_with_a_trace_through_every_stage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("poses");
+    let flow = common::prepare(
+        "inference.yml",
+        dir.path(),
+        &[
+            ("csi-source", "PACING", "fast"),
+            ("csi-source", "DURATION_S", "3"),
+            ("pose-sink", "OUT_DIR", out.to_str().expect("utf8")),
+            ("pose-sink", "PNG_EVERY", "10"),
+            ("pose-sink", "GIF_FRAMES", "12"),
+        ],
+    );
+    let run = common::run_dataflow(&flow, Duration::from_secs(240));
+    assert!(run.success, "dataflow failed:\n{}", run.log);
+
+    // 3 s at 100 packets/s, windows of 100 with a hop of 5: about 41 frames.
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(out.join("poses.jsonl"))
+        .expect("poses.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert!(lines.len() >= 35, "{} frames", lines.len());
+    let mut last_t = 0i64;
+    for l in &lines {
+        let t = l["t_ns"].as_i64().expect("t_ns");
+        // Radio clock of the simulator: a window every 5 resampled packets (50 ms); its time is
+        // its newest received packet's, so lost packets and jitter move it by a packet or two.
+        assert!(t > last_t && t <= 3_100_000_000, "t_ns {t} after {last_t}");
+        if last_t > 0 {
+            assert!(
+                (25_000_000..=80_000_000).contains(&(t - last_t)),
+                "hop {}",
+                t - last_t
+            );
+        }
+        last_t = t;
+        assert_eq!(l["room"], "lab");
+        assert_eq!(l["model"], "lite");
+        for p in l["people"].as_array().expect("people") {
+            assert!(
+                p["track_id"].as_i64().is_some(),
+                "temporal assigns ids: {p}"
+            );
+        }
+    }
+
+    let first = lines[0]["t_ns"].as_i64().unwrap_or(0);
+    let mean_hop = (last_t - first) as f64 / (lines.len() - 1) as f64;
+    assert!((mean_hop - 50e6).abs() < 3e6, "mean hop {mean_hop} ns");
+
+    let arrow = |name: &str| wdp_record::read_dir(out.join("arrow").join(name)).expect(name);
+    let (keypoints, boxes, parts, uv) = (
+        arrow("keypoints"),
+        arrow("boxes"),
+        arrow("parts"),
+        arrow("uv"),
+    );
+    assert_eq!(keypoints.len(), lines.len());
+    assert_eq!(boxes.len(), lines.len());
+    assert_eq!(parts.len(), lines.len());
+    assert_eq!(uv.len(), lines.len());
+    for i in 0..keypoints.len() {
+        let (k, b, p, u) = (&keypoints[i], &boxes[i], &parts[i], &uv[i]);
+        let people = k.meta.shape[0];
+        assert!(people <= 5, "lite keeps at most 5 people");
+        assert_eq!(k.meta.shape[1..], [17, 3]);
+        assert_eq!(k.meta.dims, ["person", "keypoint", "xys"]);
+        assert_eq!(b.meta.shape, [people, 5]);
+        assert_eq!(b.meta_json["format"], "xyxy");
+        assert_eq!(p.meta.shape[0], people);
+        assert_eq!(u.meta.shape[..2], [people, 2]);
+        assert_eq!(u.meta.shape[2..], p.meta.shape[1..]);
+        assert_eq!(p.meta_json["region"], "box");
+        assert_eq!(k.meta_json["image_wh"], serde_json::json!([128, 96]));
+        for r in [k, b, p, u] {
+            assert_eq!(r.meta.t_ns, k.meta.t_ns, "one capture time per frame");
+            assert_eq!(r.meta.t_ns, lines[i]["t_ns"].as_i64().unwrap_or(-1));
+            // Every stage appended itself to the trace, in pipeline order.
+            assert_eq!(
+                r.meta_json["trace_stages"],
+                serde_json::json!([
+                    "preprocess",
+                    "encoder",
+                    "upsampler",
+                    "densepose",
+                    "temporal"
+                ])
+            );
+            let ns: Vec<i64> = r.meta_json["trace_ns"]
+                .as_array()
+                .expect("trace_ns")
+                .iter()
+                .filter_map(serde_json::Value::as_i64)
+                .collect();
+            assert_eq!(ns.len(), 10, "received and sent per stage");
+            assert!(
+                ns.windows(2).all(|w| w[1] >= w[0]),
+                "each stage receives after the previous one sent: {ns:?}"
+            );
+        }
+        let mask = view::<u8>(p.values.as_ref(), &p.meta).expect("parts");
+        assert!(mask.iter().all(|&v| v <= 24));
+    }
+
+    let latency: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("latency.json")).expect("latency.json"),
+    )
+    .expect("latency JSON");
+    assert_eq!(latency["frames"].as_u64(), Some(lines.len() as u64));
+    for stage in [
+        "preprocess",
+        "encoder",
+        "upsampler",
+        "densepose",
+        "temporal",
+    ] {
+        assert!(
+            latency["processing"][stage]["count"].as_u64() == Some(lines.len() as u64),
+            "{stage} in {latency}"
+        );
+    }
+    assert!(
+        run.log.contains("end to end p50"),
+        "latency printed at stop"
+    );
+
+    let pngs = std::fs::read_dir(out.join("png")).expect("png").count();
+    assert_eq!(pngs, lines.len().div_ceil(10));
+    let gif = std::fs::File::open(out.join("summary.gif")).expect("gif");
+    let mut decoder = gif::DecodeOptions::new()
+        .read_info(gif)
+        .expect("gif decodes");
+    let mut frames = 0;
+    while decoder.read_next_frame().expect("frame").is_some() {
+        frames += 1;
+    }
+    assert_eq!(frames, 12);
+}
