@@ -1,7 +1,8 @@
-//! `dataflows/inference.yml`, the main job: the simulated room through every stage as its own
-//! node (preprocess, encoder, upsampler, densepose, temporal) into the pose sink. Checks each
-//! stage's output contract as the sink recorded it, `t_ns` carried from the radio to the sink,
-//! the latency trace through every stage, track ids, and the sink's files.
+//! `dataflows/inference.yml`, the main job (the simulated room through every stage as its own
+//! node: preprocess, encoder, upsampler, densepose, temporal, pose sink), and
+//! `inference-fused.yml` (the model in one node). Checks the pose contract as the sink recorded
+//! it, `t_ns` carried from the radio to the sink, the latency trace through every stage, track
+//! ids, the sink's files, and the loud marking of untrained weights.
 
 mod common;
 
@@ -10,21 +11,60 @@ use wdp_tensor::view;
 
 #[test]
 fn split_pipeline_delivers_tracked_poses_with_a_trace_through_every_stage() {
+    check_pipeline(
+        "inference.yml",
+        &[
+            "preprocess",
+            "encoder",
+            "upsampler",
+            "densepose",
+            "temporal",
+        ],
+        &[],
+        false,
+    );
+}
+
+#[test]
+fn fused_pipeline_delivers_the_same_contract() {
+    check_pipeline(
+        "inference-fused.yml",
+        &["preprocess", "densepose-fused", "temporal"],
+        &[],
+        false,
+    );
+}
+
+#[test]
+fn untrained_weights_are_announced_and_marked() {
+    check_pipeline(
+        "inference-fused.yml",
+        &["preprocess", "densepose-fused", "temporal"],
+        &[("densepose-fused", "CHECKPOINT", "")],
+        true,
+    );
+}
+
+fn check_pipeline(dataflow: &str, stages: &[&str], extra: &[(&str, &str, &str)], untrained: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("poses");
-    let flow = common::prepare(
-        "inference.yml",
-        dir.path(),
-        &[
-            ("csi-source", "PACING", "fast"),
-            ("csi-source", "DURATION_S", "3"),
-            ("pose-sink", "OUT_DIR", out.to_str().expect("utf8")),
-            ("pose-sink", "PNG_EVERY", "10"),
-            ("pose-sink", "GIF_FRAMES", "12"),
-        ],
-    );
+    let mut overrides = vec![
+        ("csi-source", "PACING", "fast"),
+        ("csi-source", "DURATION_S", "3"),
+        ("pose-sink", "OUT_DIR", out.to_str().expect("utf8")),
+        ("pose-sink", "PNG_EVERY", "10"),
+        ("pose-sink", "GIF_FRAMES", "12"),
+    ];
+    overrides.extend_from_slice(extra);
+    let flow = common::prepare(dataflow, dir.path(), &overrides);
     let run = common::run_dataflow(&flow, Duration::from_secs(240));
     assert!(run.success, "dataflow failed:\n{}", run.log);
+    assert_eq!(
+        run.log.contains("UNTRAINED"),
+        untrained,
+        "untrained weights are announced, trained ones are not:\n{}",
+        run.log
+    );
 
     // 3 s at 100 packets/s, windows of 100 with a hop of 5: about 41 frames.
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(out.join("poses.jsonl"))
@@ -49,6 +89,7 @@ fn split_pipeline_delivers_tracked_poses_with_a_trace_through_every_stage() {
         last_t = t;
         assert_eq!(l["room"], "lab");
         assert_eq!(l["model"], "lite");
+        assert_eq!(l["untrained"], untrained);
         for p in l["people"].as_array().expect("people") {
             assert!(
                 p["track_id"].as_i64().is_some(),
@@ -89,23 +130,14 @@ fn split_pipeline_delivers_tracked_poses_with_a_trace_through_every_stage() {
             assert_eq!(r.meta.t_ns, k.meta.t_ns, "one capture time per frame");
             assert_eq!(r.meta.t_ns, lines[i]["t_ns"].as_i64().unwrap_or(-1));
             // Every stage appended itself to the trace, in pipeline order.
-            assert_eq!(
-                r.meta_json["trace_stages"],
-                serde_json::json!([
-                    "preprocess",
-                    "encoder",
-                    "upsampler",
-                    "densepose",
-                    "temporal"
-                ])
-            );
+            assert_eq!(r.meta_json["trace_stages"], serde_json::json!(stages));
             let ns: Vec<i64> = r.meta_json["trace_ns"]
                 .as_array()
                 .expect("trace_ns")
                 .iter()
                 .filter_map(serde_json::Value::as_i64)
                 .collect();
-            assert_eq!(ns.len(), 10, "received and sent per stage");
+            assert_eq!(ns.len(), 2 * stages.len(), "received and sent per stage");
             assert!(
                 ns.windows(2).all(|w| w[1] >= w[0]),
                 "each stage receives after the previous one sent: {ns:?}"
@@ -120,13 +152,7 @@ fn split_pipeline_delivers_tracked_poses_with_a_trace_through_every_stage() {
     )
     .expect("latency JSON");
     assert_eq!(latency["frames"].as_u64(), Some(lines.len() as u64));
-    for stage in [
-        "preprocess",
-        "encoder",
-        "upsampler",
-        "densepose",
-        "temporal",
-    ] {
+    for stage in stages {
         assert!(
             latency["processing"][stage]["count"].as_u64() == Some(lines.len() as u64),
             "{stage} in {latency}"

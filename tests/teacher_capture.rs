@@ -425,6 +425,27 @@ fn replay_labels_the_photo_and_pairs_frames_with_their_own_csi() {
     );
     let rate = f(&sync["clock"]["rate"]);
     assert!((rate * SPEED - 1.0).abs() < 0.01, "estimated rate {rate}");
+
+    // The trainer reads the recording as it reads a simulated dataset: a few steps on it.
+    let trainer = common::root().join("target/release/wdp-train");
+    let checkpoint = dir.path().join("student/lite.safetensors");
+    let out = Command::new(&trainer)
+        .args(["train", "--steps", "3", "--batch-size", "2", "--every", "1"])
+        .arg("--data")
+        .arg(&rec)
+        .arg("--out")
+        .arg(&checkpoint)
+        .output()
+        .expect("wdp-train runs");
+    assert!(
+        out.status.success(),
+        "training on the recording failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("training summary");
+    assert_eq!(summary["steps"], 3);
+    assert!(f(&summary["last_loss"]).is_finite());
+    assert!(checkpoint.is_file());
 }
 
 fn mirror_of(k: usize) -> usize {

@@ -4,7 +4,7 @@
 use crate::data::Sample;
 use crate::targets::make_batch;
 use crate::trainer::{StepLosses, Trainer};
-use eyre::Result;
+use eyre::{Context, Result};
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
@@ -72,12 +72,19 @@ pub fn train(
     let mut window_losses = Vec::new();
     let (mut first_loss, mut last_loss) = (f64::NAN, f64::NAN);
     let mut metrics = match options.metrics {
-        Some(p) => Some(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)?,
-        ),
+        Some(p) => {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .wrap_err_with(|| format!("creating {}", dir.display()))?;
+            }
+            Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .wrap_err_with(|| format!("opening {}", p.display()))?,
+            )
+        }
         None => None,
     };
     while trainer.step < steps {
@@ -136,7 +143,9 @@ pub fn train(
             }
         }
         if trainer.step.is_multiple_of(options.save_every.max(1)) || trainer.step == steps {
-            trainer.save(options.checkpoint)?;
+            trainer
+                .save(options.checkpoint)
+                .wrap_err_with(|| format!("saving {}", options.checkpoint.display()))?;
         }
     }
     let wall_s = started.elapsed().as_secs_f64();
