@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use wdp_csi::dsp::{CsiValues, Output, Packet, Pipeline, PipelineConfig};
 
 /// Part value of teacher recordings: a person pixel whose body part is unknown.
-pub const PART_UNKNOWN: u8 = 255;
+pub use wdp_eval::frame::PART_UNKNOWN;
 
 /// One person's labels in camera-image pixels.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,6 +7,7 @@
 //! | [`dense`] | body-part mask IoU (25 classes) and UV error on the gt foreground |
 //! | [`confusion`] | confusion matrix, accuracy, precision/recall/F1 of any classification head |
 //! | [`rooms`] | all of the above per room plus an `all` total |
+//! | [`frame`] | one dense-pose frame, truth against prediction, into the evaluator |
 //! | [`report`] | Markdown report, JSON results and PNG plots (built-in font, no system font) |
 //!
 //! ```
@@ -32,6 +33,7 @@ pub mod confusion;
 pub mod dense;
 mod error;
 mod font;
+pub mod frame;
 pub mod names;
 pub mod pck;
 mod plot;

@@ -149,7 +149,7 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
     let infer_s = started.elapsed().as_secs_f64();
     let report = wdp_train::evaluate(&refs, &detections)?;
     wdp_eval::write_report(&report, &args.report, &args.title)?;
-    let kp = report.all.keypoints.as_ref().map(|k| k.stats.clone());
+    let kp = report.all.keypoints.as_ref().map(|k| k.stats);
     let summary = serde_json::json!({
         "frames": samples.len(),
         "inference_frames_per_s": samples.len() as f64 / infer_s.max(1e-9),

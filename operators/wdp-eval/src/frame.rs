@@ -1,0 +1,202 @@
+//! One camera frame of dense pose, truth against prediction, into a [`RoomEvaluator`]: the
+//! glue every evaluator (the training tool, the eval dataflow's node) shares.
+//!
+//! Truth: every labelled person (at least one keypoint with `v > 0`); its OKS area is its
+//! part-mask pixel count scaled to image pixels (COCO uses the segment area), or the box area
+//! when there is no mask. Dense maps are compared on the truth's mask grid: each predicted
+//! person's box-relative maps are pasted into its box, higher scores on top. A truth whose masks
+//! hold [`PART_UNKNOWN`] (a teacher's person mask without parts) is scored on keypoints and
+//! people count only.
+
+use crate::coco::{area_from_bbox, area_from_mask, DetPerson, GtPerson};
+use crate::{EvalConfig, EvalError, RoomEvaluator};
+use ndarray::{Array2, Array3, Array4, Axis};
+
+/// Part value of a person pixel whose body part is unknown.
+pub const PART_UNKNOWN: u8 = 255;
+
+/// Largest people count of the `people` confusion matrix.
+pub const MAX_COUNT: usize = 5;
+
+/// The ground truth of one frame, in image pixels.
+#[derive(Debug, Clone)]
+pub struct TruthFrame {
+    /// COCO-17 `(x, y, v)` and `x0, y0, x1, y1` per person.
+    pub people: Vec<([[f32; 3]; 17], [f32; 4])>,
+    /// `[P, h, w]` part index per person over the whole image (0 background).
+    pub part_index: Array3<u8>,
+    /// `[P, 2, h, w]` UV, when known.
+    pub uv: Option<Array4<f32>>,
+    /// Image `[W, H]`.
+    pub image_wh: [usize; 2],
+}
+
+/// One predicted person, in image pixels, with maps over its box.
+#[derive(Debug, Clone)]
+pub struct PredictedPerson {
+    /// `(x, y, score)` per keypoint.
+    pub keypoints: [[f32; 3]; 17],
+    /// `x0, y0, x1, y1`.
+    pub bbox: [f32; 4],
+    /// Person score.
+    pub score: f32,
+    /// `[r, r]` part index over the box.
+    pub parts: Array2<u8>,
+    /// `[2, r, r]` UV over the box.
+    pub uv: Array3<f32>,
+}
+
+/// An evaluator with the `people` count head registered.
+pub fn frame_evaluator() -> Result<RoomEvaluator, EvalError> {
+    let labels: Vec<String> = (0..=MAX_COUNT).map(|n| n.to_string()).collect();
+    RoomEvaluator::new(EvalConfig {
+        heads: vec![("people".into(), labels)],
+        ..EvalConfig::default()
+    })
+}
+
+fn gt_people(t: &TruthFrame) -> Vec<GtPerson> {
+    let (_, mh, mw) = t.part_index.dim();
+    let px = (t.image_wh[0] * t.image_wh[1]) as f64 / (mh * mw).max(1) as f64;
+    t.people
+        .iter()
+        .enumerate()
+        .filter(|(_, (kp, _))| kp.iter().any(|k| k[2] > 0.0))
+        .map(|(i, (kp, b))| {
+            let xywh = [b[0], b[1], b[2] - b[0], b[3] - b[1]];
+            let mask_px = if i < t.part_index.dim().0 {
+                t.part_index
+                    .index_axis(Axis(0), i)
+                    .iter()
+                    .filter(|&&v| v > 0)
+                    .count()
+            } else {
+                0
+            };
+            let area = if mask_px > 0 {
+                area_from_mask((mask_px as f64 * px).round() as u64)
+            } else {
+                area_from_bbox(xywh)
+            };
+            GtPerson {
+                keypoints: kp.map(|k| [k[0], k[1], k[2].round()]),
+                bbox_xywh: xywh,
+                area,
+                iscrowd: false,
+            }
+        })
+        .collect()
+}
+
+/// Truth part label map and UV on the mask grid (people's masks do not overlap).
+fn gt_maps(t: &TruthFrame) -> (Array2<u8>, Option<Array3<f32>>) {
+    let (p, h, w) = t.part_index.dim();
+    let mut parts = Array2::<u8>::zeros((h, w));
+    let mut uv = t.uv.as_ref().map(|_| Array3::<f32>::zeros((2, h, w)));
+    for i in 0..p {
+        for y in 0..h {
+            for x in 0..w {
+                let v = t.part_index[[i, y, x]];
+                if v > 0 {
+                    parts[[y, x]] = v;
+                    if let (Some(out), Some(src)) = (uv.as_mut(), t.uv.as_ref()) {
+                        out[[0, y, x]] = src[[i, 0, y, x]];
+                        out[[1, y, x]] = src[[i, 1, y, x]];
+                    }
+                }
+            }
+        }
+    }
+    (parts, uv)
+}
+
+/// Predicted maps pasted on the `h x w` grid of an image of `image_wh`.
+fn pred_maps(
+    preds: &[PredictedPerson],
+    image_wh: [usize; 2],
+    h: usize,
+    w: usize,
+) -> (Array2<u8>, Array3<f32>) {
+    let mut parts = Array2::<u8>::zeros((h, w));
+    let mut uv = Array3::<f32>::zeros((2, h, w));
+    let mut order: Vec<&PredictedPerson> = preds.iter().filter(|d| !d.parts.is_empty()).collect();
+    order.sort_by(|a, b| a.score.total_cmp(&b.score));
+    let sx = w as f32 / image_wh[0].max(1) as f32;
+    let sy = h as f32 / image_wh[1].max(1) as f32;
+    for d in order {
+        let (rh, rw) = d.parts.dim();
+        let [x0, y0, x1, y1] = [
+            d.bbox[0] * sx,
+            d.bbox[1] * sy,
+            d.bbox[2] * sx,
+            d.bbox[3] * sy,
+        ];
+        if x1 <= x0 || y1 <= y0 {
+            continue;
+        }
+        let (ya, yb) = (
+            y0.floor().max(0.0) as usize,
+            (y1.ceil().max(0.0) as usize).min(h),
+        );
+        let (xa, xb) = (
+            x0.floor().max(0.0) as usize,
+            (x1.ceil().max(0.0) as usize).min(w),
+        );
+        for y in ya..yb {
+            let gy = ((y as f32 + 0.5 - y0) / (y1 - y0) * rh as f32).floor();
+            if !(0.0..rh as f32).contains(&gy) {
+                continue;
+            }
+            for x in xa..xb {
+                let gx = ((x as f32 + 0.5 - x0) / (x1 - x0) * rw as f32).floor();
+                if !(0.0..rw as f32).contains(&gx) {
+                    continue;
+                }
+                let (gy, gx) = (gy as usize, gx as usize);
+                let part = d.parts[[gy, gx]];
+                if part > 0 {
+                    parts[[y, x]] = part;
+                    uv[[0, y, x]] = d.uv[[0, gy, gx]];
+                    uv[[1, y, x]] = d.uv[[1, gy, gx]];
+                }
+            }
+        }
+    }
+    (parts, uv)
+}
+
+/// Adds one frame of `room` (image id `image_id`, unique within the room): keypoint AP/PCK,
+/// part IoU and UV error (when the truth has part labels), and the people count.
+pub fn add_frame(
+    eval: &mut RoomEvaluator,
+    room: &str,
+    image_id: u64,
+    truth: &TruthFrame,
+    preds: &[PredictedPerson],
+) -> Result<(), EvalError> {
+    let gts = gt_people(truth);
+    let dets: Vec<DetPerson> = preds
+        .iter()
+        .map(|d| DetPerson {
+            keypoints: d.keypoints,
+            score: d.score,
+        })
+        .collect();
+    eval.add_keypoints(room, image_id, &gts, &dets)?;
+    let (_, h, w) = truth.part_index.dim();
+    let has_parts = !truth.part_index.iter().any(|&v| v == PART_UNKNOWN);
+    if has_parts && h > 0 && w > 0 {
+        let (gt_parts, gt_uv) = gt_maps(truth);
+        let (pp, puv) = pred_maps(preds, truth.image_wh, h, w);
+        eval.add_parts(room, gt_parts.view(), pp.view())?;
+        if let Some(guv) = &gt_uv {
+            eval.add_uv(room, gt_parts.view(), guv.view(), pp.view(), puv.view())?;
+        }
+    }
+    eval.add_class(
+        room,
+        "people",
+        gts.len().min(MAX_COUNT),
+        dets.len().min(MAX_COUNT),
+    )
+}
