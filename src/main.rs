@@ -11,6 +11,7 @@ mod inspect;
 mod project;
 mod run;
 mod simulate;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,6 +44,20 @@ enum Command {
     Inspect(inspect::Args),
     /// Write a simulated dataset (Arrow IPC shards of CSI windows with ground truth).
     Simulate(simulate::Args),
+    /// Train, fine-tune or adapt a model on dataset folders (`wdp train --help`).
+    #[command(disable_help_flag = true)]
+    Train {
+        /// Arguments of `wdp-train train`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Evaluate a checkpoint on labelled dataset folders (`wdp eval --help`).
+    #[command(disable_help_flag = true)]
+    Eval {
+        /// Arguments of `wdp-train eval`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,6 +70,8 @@ fn main() -> ExitCode {
         Command::Doctor => doctor::doctor(),
         Command::Inspect(args) => inspect::inspect(&args),
         Command::Simulate(args) => simulate::simulate(&args),
+        Command::Train { args } => train::run("train", &args),
+        Command::Eval { args } => train::run("eval", &args),
     };
     match result {
         Ok(code) => code,
