@@ -116,12 +116,53 @@ struct EvalArgs {
     threads: Option<i32>,
 }
 
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// The checkpoint to export.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Where to write it (`.safetensors`).
+    #[arg(long)]
+    out: PathBuf,
+    /// Store half-precision values (half the size; models load them as f32).
+    #[arg(long)]
+    half: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Train (or fine-tune / adapt) a model.
     Train(Box<TrainArgs>),
     /// Evaluate a checkpoint: COCO keypoint AP, PCK, part mIoU, UV error, per room.
     Eval(EvalArgs),
+    /// Copy a checkpoint, optionally in half precision, for shipping.
+    Export(ExportArgs),
+}
+
+fn run_export(args: &ExportArgs) -> Result<()> {
+    let tensors = tch::Tensor::read_safetensors(&args.checkpoint)
+        .wrap_err_with(|| format!("reading {}", args.checkpoint.display()))?;
+    let kind = if args.half {
+        tch::Kind::Half
+    } else {
+        tch::Kind::Float
+    };
+    let converted: Vec<(String, tch::Tensor)> = tensors
+        .into_iter()
+        .map(|(name, t)| {
+            // Integer buffers (BatchNorm's step counter) keep their type.
+            let t = if t.is_floating_point() {
+                t.to_kind(kind)
+            } else {
+                t
+            };
+            (name, t)
+        })
+        .collect();
+    tch::Tensor::write_safetensors(&converted, &args.out)
+        .wrap_err_with(|| format!("writing {}", args.out.display()))?;
+    eprintln!("{} tensors -> {}", converted.len(), args.out.display());
+    Ok(())
 }
 
 fn run_eval(args: &EvalArgs) -> Result<()> {
@@ -277,5 +318,6 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Train(args) => run_train(&args),
         Command::Eval(args) => run_eval(&args),
+        Command::Export(args) => run_export(&args),
     }
 }
