@@ -64,9 +64,12 @@ def run(flow_path: str, timeout: float) -> None:
     log = flow_path + ".log"
     with open(log, "w") as f:
         done = subprocess.run([wdp, "run", flow_path], stdout=f, stderr=subprocess.STDOUT,
-                              timeout=timeout, cwd=os.path.dirname(flow_path))
+                              timeout=timeout, cwd=os.path.dirname(flow_path),
+                              env={**os.environ, "WDP_HOME": ROOT})
     if done.returncode != 0:
-        sys.exit(f"{flow_path} failed, see {log}")
+        with open(log) as f:
+            tail = f.read()[-3000:]
+        sys.exit(f"{flow_path} failed:\n{tail}")
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark protocol: regenerate the simulator data, train `lite`, evaluate it on held-out
 # sequences of the training rooms and on rooms never seen in training, adapt it to the unseen
-# rooms from their unlabelled CSI (MMD on the encoder features), evaluate again.
+# rooms from their unlabelled CSI (MMD on the encoder features), and with a few labelled frames
+# of them as well (semantic alignment), evaluate again.
 #
 #   scripts/protocol.sh [OUT] [STEPS]            (defaults: data/protocol, 6000)
 #
@@ -32,11 +33,14 @@ done
 for r in "${unseen[@]}"; do
     sim "$r" 101 "$train_s" "$out/data/adapt/$r"
     sim "$r" 202 "$test_s" "$out/data/test-unseen/$r"
+    # A few labelled frames of the new room (another sequence): semantic alignment.
+    sim "$r" 303 "${FEWSHOT_S:-20}" "$out/data/fewshot/$r"
 done
 data() { for r in "${@:2}"; do printf -- '--data\n%s\n' "$out/data/$1/$r"; done; }
 mapfile -t train_data < <(data train "${seen[@]}")
 mapfile -t seen_test < <(data test-seen "${seen[@]}")
 mapfile -t unseen_test < <(data test-unseen "${unseen[@]}")
+mapfile -t fewshot < <(data fewshot "${unseen[@]}")
 mapfile -t targets < <(for r in "${unseen[@]}"; do printf -- '--target\n%s\n' "$out/data/adapt/$r"; done)
 
 model="$out/lite-sim.safetensors"
@@ -45,6 +49,11 @@ model="$out/lite-sim.safetensors"
 adapted="$out/lite-sim-adapted.safetensors"
 [ -f "$adapted" ] || "$wdp" train "${train_data[@]}" "${targets[@]}" --domain mmd --init "$model" \
     --config "$config" --steps "$adapt_steps" --lr 2e-4 --out "$adapted" | tee "$out/adapt-summary.json"
+
+fewshot_model="$out/lite-sim-fewshot.safetensors"
+[ -f "$fewshot_model" ] || "$wdp" train "${train_data[@]}" "${fewshot[@]}" "${targets[@]}" --domain mmd \
+    --init "$model" --config "$config" --steps "$adapt_steps" --lr 2e-4 --out "$fewshot_model" \
+    | tee "$out/fewshot-summary.json"
 
 evaluate() { # name checkpoint data...
     local name="$1" ckpt="$2"
@@ -58,11 +67,12 @@ evaluate seen "$model" "${seen_test[@]}"
 evaluate unseen "$model" "${unseen_test[@]}"
 evaluate unseen-adapted "$adapted" "${unseen_test[@]}"
 evaluate seen-adapted "$adapted" "${seen_test[@]}"
+evaluate unseen-fewshot "$fewshot_model" "${unseen_test[@]}"
 
 python3 - "$out" <<'PY'
 import json, sys
 out = sys.argv[1]
-summary = {n: json.load(open(f"{out}/eval-{n}.json")) for n in ["seen", "unseen", "unseen-adapted", "seen-adapted"]}
+summary = {n: json.load(open(f"{out}/eval-{n}.json")) for n in ["seen", "unseen", "unseen-adapted", "seen-adapted", "unseen-fewshot"]}
 json.dump(summary, open(f"{out}/summary.json", "w"), indent=2)
 print("| split | AP | AP50 | AP75 | AR | PCK@0.2 | part mIoU | UV error |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")

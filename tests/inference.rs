@@ -56,7 +56,18 @@ fn check_pipeline(dataflow: &str, stages: &[&str], extra: &[(&str, &str, &str)],
         ("pose-sink", "GIF_FRAMES", "12"),
     ];
     overrides.extend_from_slice(extra);
-    let flow = common::prepare(dataflow, dir.path(), &overrides);
+    // The split pipeline's intermediate outputs, recorded beside it.
+    let taps: &[(&str, &str)] = if stages.contains(&"encoder") {
+        &[
+            ("window", "csi-preprocess/window"),
+            ("features", "encoder/features"),
+            ("spatial", "upsampler/spatial"),
+        ]
+    } else {
+        &[("window", "csi-preprocess/window")]
+    };
+    let tapped = dir.path().join("taps");
+    let flow = common::prepare_with_taps(dataflow, dir.path(), &overrides, taps, &tapped);
     let run = common::run_dataflow(&flow, Duration::from_secs(240));
     assert!(run.success, "dataflow failed:\n{}", run.log);
     assert_eq!(
@@ -145,6 +156,34 @@ fn check_pipeline(dataflow: &str, stages: &[&str], extra: &[(&str, &str, &str)],
         }
         let mask = view::<u8>(p.values.as_ref(), &p.meta).expect("parts");
         assert!(mask.iter().all(|&v| v <= 24));
+    }
+
+    // Every stage's own output: one per window, its shape and dims, the window's capture time.
+    let windows = wdp_record::read_dir(tapped.join("window")).expect("windows");
+    assert_eq!(windows.len(), lines.len(), "one pose frame per window");
+    for (w, l) in windows.iter().zip(&lines) {
+        assert_eq!(w.meta.shape, [2, 9, 30, 100]);
+        assert_eq!(
+            w.meta.t_ns,
+            l["t_ns"].as_i64().unwrap_or(-1),
+            "t_ns window -> sink"
+        );
+    }
+    if stages.contains(&"encoder") {
+        let features = wdp_record::read_dir(tapped.join("features")).expect("features");
+        let spatial = wdp_record::read_dir(tapped.join("spatial")).expect("spatial");
+        assert_eq!(features.len(), windows.len());
+        assert_eq!(spatial.len(), windows.len());
+        for ((w, f), s) in windows.iter().zip(&features).zip(&spatial) {
+            assert_eq!(f.meta.shape, [256]);
+            assert_eq!(f.meta.dims, ["feature"]);
+            assert_eq!(s.meta.shape, [3, 96, 128]);
+            assert_eq!(s.meta.dims, ["channel", "height", "width"]);
+            assert_eq!((f.meta.t_ns, s.meta.t_ns), (w.meta.t_ns, w.meta.t_ns));
+            assert_eq!(s.meta_json["untrained"], untrained);
+            let v = wdp_tensor::view::<f32>(s.values.as_ref(), &s.meta).expect("spatial");
+            assert!(v.iter().all(|x| (0.0..=1.0).contains(x)), "sigmoid image");
+        }
     }
 
     let latency: serde_json::Value = serde_json::from_str(

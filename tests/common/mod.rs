@@ -52,6 +52,20 @@ pub fn dora() -> PathBuf {
 /// A copy of a dataflow of `dataflows/` with node paths made absolute and some `env:` entries
 /// replaced, written into `dir`. Everything else (nodes, wiring, other settings) is the real file.
 pub fn prepare(dataflow: &str, dir: &Path, overrides: &[(&str, &str, &str)]) -> PathBuf {
+    prepare_with_taps(dataflow, dir, overrides, &[], dir)
+}
+
+/// [`prepare`], plus a recorder node (the real csi-recorder) subscribed to `taps`
+/// (`(input name, "node/output")`) writing into `tap_dir`: a test sees intermediate outputs of
+/// the unmodified pipeline.
+#[allow(dead_code)]
+pub fn prepare_with_taps(
+    dataflow: &str,
+    dir: &Path,
+    overrides: &[(&str, &str, &str)],
+    taps: &[(&str, &str)],
+    tap_dir: &Path,
+) -> PathBuf {
     let source = root().join("dataflows").join(dataflow);
     let base = source.parent().expect("dataflows folder").to_path_buf();
     let text = std::fs::read_to_string(&source).expect("dataflow readable");
@@ -85,6 +99,34 @@ pub fn prepare(dataflow: &str, dir: &Path, overrides: &[(&str, &str, &str)]) -> 
                 env[*key] = Value::String((*value).to_owned());
             }
         }
+    }
+    if !taps.is_empty() {
+        let mut inputs = serde_yaml::Mapping::new();
+        for (name, source) in taps {
+            let mut input = serde_yaml::Mapping::new();
+            input.insert("source".into(), Value::String((*source).to_owned()));
+            input.insert("queue_size".into(), Value::Number(100_000.into()));
+            input.insert("queue_policy".into(), Value::String("backpressure".into()));
+            inputs.insert(Value::String((*name).to_owned()), Value::Mapping(input));
+        }
+        let mut env = serde_yaml::Mapping::new();
+        env.insert(
+            "OUT_DIR".into(),
+            Value::String(tap_dir.to_string_lossy().into_owned()),
+        );
+        let mut node = serde_yaml::Mapping::new();
+        node.insert("id".into(), Value::String("tap-recorder".into()));
+        let recorder = base.join("../target/release/csi-recorder");
+        node.insert(
+            "path".into(),
+            Value::String(recorder.to_string_lossy().into_owned()),
+        );
+        node.insert("inputs".into(), Value::Mapping(inputs));
+        node.insert("env".into(), Value::Mapping(env));
+        doc["nodes"]
+            .as_sequence_mut()
+            .expect("nodes list")
+            .push(Value::Mapping(node));
     }
     let out = dir.join(dataflow);
     std::fs::write(&out, serde_yaml::to_string(&doc).expect("serialize")).expect("write dataflow");
