@@ -89,6 +89,32 @@ impl Default for LoadOptions {
     }
 }
 
+/// Loads several dataset folders (every `every`-th frame, default preprocessing) into one list,
+/// logging what each held.
+pub fn load_datasets(dirs: &[PathBuf], every: usize) -> Result<Vec<Sample>> {
+    let options = LoadOptions {
+        every,
+        ..LoadOptions::default()
+    };
+    let mut all = Vec::new();
+    for dir in dirs {
+        let (samples, report) =
+            load_dataset(dir, &options).wrap_err_with(|| format!("dataset {}", dir.display()))?;
+        let line = format!(
+            "{}: {} rows, {} frames kept, {} unpaired, {} packets",
+            dir.display(),
+            report.rows,
+            report.samples,
+            report.unpaired,
+            report.packets
+        );
+        tracing::info!("{line}");
+        eprintln!("{line}");
+        all.extend(samples);
+    }
+    Ok(all)
+}
+
 /// Loads every shard of a dataset folder (`dataset.json` lists them in order).
 pub fn load_dataset(dir: &Path, options: &LoadOptions) -> Result<(Vec<Sample>, LoadReport)> {
     let info_path = dir.join("dataset.json");

@@ -18,7 +18,7 @@ pub mod run;
 pub mod targets;
 pub mod trainer;
 
-pub use data::{load_dataset, LoadOptions, LoadReport, PersonLabel, Sample};
+pub use data::{load_dataset, load_datasets, LoadOptions, LoadReport, PersonLabel, Sample};
 pub use evaluate::evaluate;
 pub use predict::{predict, Detection};
 pub use run::{train, RunOptions, RunSummary};

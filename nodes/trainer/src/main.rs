@@ -32,9 +32,7 @@ use std::path::PathBuf;
 use wdp_models::InputDims;
 use wdp_tensor::ndarray::arr1;
 use wdp_tensor::{MetaValue, TensorMeta};
-use wdp_train::{
-    load_dataset, DomainMethod, LoadOptions, RunOptions, Sample, TrainConfig, Trainer,
-};
+use wdp_train::{DomainMethod, RunOptions, TrainConfig, Trainer};
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name)
@@ -47,29 +45,6 @@ fn paths(name: &str) -> Vec<PathBuf> {
     var(name)
         .map(|v| v.split(',').map(|p| PathBuf::from(p.trim())).collect())
         .unwrap_or_default()
-}
-
-fn load(dirs: &[PathBuf], every: usize) -> Result<Vec<Sample>> {
-    let options = LoadOptions {
-        every,
-        ..LoadOptions::default()
-    };
-    let mut all = Vec::new();
-    for dir in dirs {
-        let (samples, report) =
-            load_dataset(dir, &options).wrap_err_with(|| format!("DATASET {}", dir.display()))?;
-        let line = format!(
-            "trainer: {}: {} rows, {} frames, {} unpaired",
-            dir.display(),
-            report.rows,
-            report.samples,
-            report.unpaired
-        );
-        tracing::info!("{line}");
-        eprintln!("{line}");
-        all.extend(samples);
-    }
-    Ok(all)
 }
 
 fn main() -> Result<()> {
@@ -104,8 +79,8 @@ fn main() -> Result<()> {
         ));
     }
     let (mut node, events) = DoraNode::init_from_env()?;
-    let samples = load(&datasets, every)?;
-    let target = load(&paths("TARGET"), every)?;
+    let samples = wdp_train::data::load_datasets(&datasets, every)?;
+    let target = wdp_train::data::load_datasets(&paths("TARGET"), every)?;
     if config.domain.is_some() && target.is_empty() {
         return Err(eyre!("DOMAIN needs TARGET datasets"));
     }

@@ -107,6 +107,34 @@ pub const COCO_SKELETON: [(usize, usize); 19] = [
     (4, 6),
 ];
 
+/// DensePose body-part names: index `i` is part id `i + 1` (0 is background in the maps).
+pub const PART_NAMES: [&str; 24] = [
+    "torso_back",
+    "torso_front",
+    "right_hand",
+    "left_hand",
+    "left_foot",
+    "right_foot",
+    "upper_leg_right_back",
+    "upper_leg_left_back",
+    "upper_leg_right_front",
+    "upper_leg_left_front",
+    "lower_leg_right_back",
+    "lower_leg_left_back",
+    "lower_leg_right_front",
+    "lower_leg_left_front",
+    "upper_arm_left_inside",
+    "upper_arm_right_inside",
+    "upper_arm_left_outside",
+    "upper_arm_right_outside",
+    "lower_arm_left_inside",
+    "lower_arm_right_inside",
+    "lower_arm_left_outside",
+    "lower_arm_right_outside",
+    "head_right",
+    "head_left",
+];
+
 /// COCO per-keypoint OKS constants (sigmas), in COCO order.
 pub const COCO_SIGMAS: [f32; 17] = [
     0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107,

@@ -24,77 +24,8 @@
 
 use crate::geom::Vec3;
 
-/// COCO-17 keypoint names in COCO order.
-pub const COCO_KEYPOINTS: [&str; 17] = [
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-];
-
-/// COCO skeleton edges (0-based keypoint indices), for drawing.
-pub const COCO_SKELETON: [(usize, usize); 19] = [
-    (15, 13),
-    (13, 11),
-    (16, 14),
-    (14, 12),
-    (11, 12),
-    (5, 11),
-    (6, 12),
-    (5, 6),
-    (5, 7),
-    (6, 8),
-    (7, 9),
-    (8, 10),
-    (1, 2),
-    (0, 1),
-    (0, 2),
-    (1, 3),
-    (2, 4),
-    (3, 5),
-    (4, 6),
-];
-
-/// DensePose part names, index `i` is part id `i + 1`.
-pub const PART_NAMES: [&str; 24] = [
-    "torso_back",
-    "torso_front",
-    "right_hand",
-    "left_hand",
-    "left_foot",
-    "right_foot",
-    "upper_leg_right_back",
-    "upper_leg_left_back",
-    "upper_leg_right_front",
-    "upper_leg_left_front",
-    "lower_leg_right_back",
-    "lower_leg_left_back",
-    "lower_leg_right_front",
-    "lower_leg_left_front",
-    "upper_arm_left_inside",
-    "upper_arm_right_inside",
-    "upper_arm_left_outside",
-    "upper_arm_right_outside",
-    "lower_arm_left_inside",
-    "lower_arm_right_inside",
-    "lower_arm_left_outside",
-    "lower_arm_right_outside",
-    "head_right",
-    "head_left",
-];
+// The names and the skeleton are the pose contract's (wdp-pose): one definition everywhere.
+pub use wdp_pose::{COCO_KEYPOINTS, COCO_SKELETON, PART_NAMES};
 
 /// Number of joints in [`BodyPose::joints`]: the 17 COCO keypoints then neck, pelvis, head top,
 /// left/right hand tips and left/right toes.

@@ -9,9 +9,7 @@ use clap::{Parser, Subcommand};
 use eyre::{eyre, Context, Result};
 use std::path::{Path, PathBuf};
 use wdp_models::InputDims;
-use wdp_train::{
-    load_dataset, train, DomainMethod, LoadOptions, RunOptions, Sample, TrainConfig, Trainer,
-};
+use wdp_train::{train, DomainMethod, RunOptions, Sample, TrainConfig, Trainer};
 
 #[derive(Parser)]
 #[command(about = "Train, adapt and evaluate the WiFi-DensePose model on wdp datasets")]
@@ -169,7 +167,7 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
     if let Some(n) = args.threads {
         tch::set_num_threads(n);
     }
-    let samples = load_all(&args.data, args.every)?;
+    let samples = wdp_train::data::load_datasets(&args.data, args.every)?;
     let dims = dims_of(&samples)?;
     let device = tch::Device::cuda_if_available();
     let mut preset = wdp_models::Preset::load(&args.preset)?;
@@ -202,28 +200,6 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
     });
     println!("{summary}");
     Ok(())
-}
-
-fn load_all(dirs: &[PathBuf], every: usize) -> Result<Vec<Sample>> {
-    let options = LoadOptions {
-        every,
-        ..LoadOptions::default()
-    };
-    let mut all = Vec::new();
-    for dir in dirs {
-        let (samples, report) =
-            load_dataset(dir, &options).wrap_err_with(|| format!("dataset {}", dir.display()))?;
-        eprintln!(
-            "{}: {} rows, {} frames kept, {} unpaired, {} packets",
-            dir.display(),
-            report.rows,
-            report.samples,
-            report.unpaired,
-            report.packets
-        );
-        all.extend(samples);
-    }
-    Ok(all)
 }
 
 fn dims_of(samples: &[Sample]) -> Result<InputDims> {
@@ -272,8 +248,8 @@ fn run_train(args: &TrainArgs) -> Result<()> {
     if let Some(n) = args.threads {
         tch::set_num_threads(n);
     }
-    let samples = load_all(&args.data, args.every)?;
-    let target = load_all(&args.target, args.every)?;
+    let samples = wdp_train::data::load_datasets(&args.data, args.every)?;
+    let target = wdp_train::data::load_datasets(&args.target, args.every)?;
     let dims = dims_of(&samples)?;
     let device = tch::Device::cuda_if_available();
     let mut trainer = Trainer::new(config, dims, device)?;
