@@ -98,7 +98,7 @@ fn check_pipeline(dataflow: &str, stages: &[&str], extra: &[(&str, &str, &str)],
             );
         }
         last_t = t;
-        assert_eq!(l["room"], "lab");
+        assert_eq!(l["room"], "living-room");
         assert_eq!(l["model"], "lite");
         assert_eq!(l["untrained"], untrained);
         for p in l["people"].as_array().expect("people") {
