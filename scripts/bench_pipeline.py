@@ -44,7 +44,8 @@ def prepare(flow: str, work: str, preset: str, pacing: str, seconds: float, out:
             if isinstance(v, str) and v.startswith("../"):
                 env[k] = os.path.normpath(os.path.join(base, v))
         if node["id"] == "csi-source":
-            env.update({"PACING": pacing, "DURATION_S": str(seconds), "RGB": "false"})
+            # The figures in docs/BENCHMARKS.md are of the lab scene (one person).
+            env.update({"PACING": pacing, "DURATION_S": str(seconds), "RGB": "false", "SCENE": "lab"})
             node["outputs"] = [o for o in node["outputs"] if o != "frame"]
         if node["id"] in MODEL_NODES:
             env["PRESET"] = preset
