@@ -49,12 +49,6 @@ fn build(config: &StageConfig, shape: &[i64]) -> Result<(nn::VarStore, WifiDense
 fn main() -> Result<()> {
     let config = StageConfig::from_env("densepose-fused")?;
     let (node, events) = DoraNode::init_from_env()?;
-    let untrained = config.untrained();
-    let image_wh = [
-        config.preset.upsampler.out_width,
-        config.preset.upsampler.out_height,
-    ];
-    let model = config.preset.name.clone();
     wdp_stage::run(
         &config,
         "window",
@@ -64,18 +58,7 @@ fn main() -> Result<()> {
         |shape| build(&config, shape),
         |(_, net), node, x, frames| {
             let poses = net.infer(x)?;
-            for (pose, frame) in poses.iter().zip(frames) {
-                wdp_stage::send_pose(
-                    node,
-                    "densepose-fused",
-                    pose,
-                    frame,
-                    &model,
-                    image_wh,
-                    untrained,
-                )?;
-            }
-            Ok(())
+            wdp_stage::send_poses(node, &config, &poses, frames)
         },
     )?;
     Ok(())

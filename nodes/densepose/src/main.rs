@@ -64,12 +64,6 @@ fn build(config: &StageConfig, shape: &[i64]) -> Result<Stage> {
 fn main() -> Result<()> {
     let config = StageConfig::from_env("densepose")?;
     let (node, events) = DoraNode::init_from_env()?;
-    let untrained = config.untrained();
-    let image_wh = [
-        config.preset.upsampler.out_width,
-        config.preset.upsampler.out_height,
-    ];
-    let model = config.preset.name.clone();
     wdp_stage::run(
         &config,
         "spatial",
@@ -85,10 +79,7 @@ fn main() -> Result<()> {
                     .map(|i| m.forward_pose(&x.narrow(0, i, 1)))
                     .collect::<wdp_models::Result<Vec<_>>>()?,
             };
-            for (pose, frame) in poses.iter().zip(frames) {
-                wdp_stage::send_pose(node, "densepose", pose, frame, &model, image_wh, untrained)?;
-            }
-            Ok(())
+            wdp_stage::send_poses(node, &config, &poses, frames)
         },
     )?;
     Ok(())

@@ -34,9 +34,7 @@ use dora_node_api::{DoraNode, Event};
 use eyre::{eyre, Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
-use wdp_pose::{
-    AssemblerConfig, DenseStyle, GifWriter, PoseAssembler, PoseFrame, RenderOptions, RgbImage,
-};
+use wdp_pose::{DenseStyle, GifWriter, PoseFrame, RenderOptions, RgbImage};
 use wdp_record::{Recorder, RecorderOptions};
 
 struct Config {
@@ -159,18 +157,7 @@ impl Sink {
 fn main() -> Result<()> {
     let config = config_from_env()?;
     let (node, mut events) = DoraNode::init_from_env()?;
-    let inputs: Vec<String> = node
-        .node_config()
-        .inputs
-        .keys()
-        .map(|k| k.to_string())
-        .collect();
-    let has = |id: &str| inputs.iter().any(|i| i == id);
-    let mut assembler = PoseAssembler::new(AssemblerConfig {
-        expect_parts: has("parts"),
-        expect_uv: has("uv"),
-        max_pending: 32,
-    });
+    let mut assembler = wdp_pose::dora::assembler_for(&node, 32);
     let mut sink = Sink::create(config)?;
     let mut dropped = 0u64;
     while let Some(event) = events.recv() {

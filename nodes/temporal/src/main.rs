@@ -29,7 +29,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 use tch::{nn, Tensor};
 use wdp_models::TemporalModule;
-use wdp_pose::{AssemblerConfig, PoseAssembler, PoseSmoother, SmootherConfig};
+use wdp_pose::{AssemblerConfig, PoseSmoother, SmootherConfig};
 use wdp_stage::{announce, Frame, LatencyStats, StageConfig};
 use wdp_tensor::ndarray::Array1;
 
@@ -107,18 +107,8 @@ fn main() -> Result<()> {
     };
     let smoother = smoother_config()?;
     let (mut node, mut events) = DoraNode::init_from_env()?;
-    let inputs: Vec<String> = node
-        .node_config()
-        .inputs
-        .keys()
-        .map(|k| k.to_string())
-        .collect();
-    let has = |id: &str| inputs.iter().any(|i| i == id);
-    let mut assembler = PoseAssembler::new(AssemblerConfig {
-        expect_parts: has("parts"),
-        expect_uv: has("uv"),
-        ..AssemblerConfig::default()
-    });
+    let mut assembler =
+        wdp_pose::dora::assembler_for(&node, AssemblerConfig::default().max_pending);
     let mut smoothers: HashMap<(String, String), PoseSmoother> = HashMap::new();
     let mut learned: Option<Learned> = None;
     let mut stats = LatencyStats::default();

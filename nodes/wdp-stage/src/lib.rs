@@ -24,7 +24,7 @@ mod stats;
 
 pub use batch::{Batcher, Frame};
 pub use config::{Source, StageConfig};
-pub use pose::{pose_frame, send_pose};
+pub use pose::{pose_frame, send_poses};
 pub use run::{run, stack};
 pub use stats::LatencyStats;
 

@@ -8,7 +8,7 @@ use wdp_pose::{KeypointKind, Person, PoseFrame, Region};
 use wdp_tensor::ndarray::{Ix3, Ix4};
 use wdp_tensor::MetaValue;
 
-use crate::{to_array, Frame};
+use crate::{to_array, Frame, StageConfig};
 
 /// Converts a model output for one input frame. Keypoints and boxes are in the pixels of the
 /// translated image (`image_wh`); parts and UV cover each person's box (`region: box`).
@@ -57,17 +57,26 @@ pub fn pose_frame(
     Ok(frame)
 }
 
-/// Sends `keypoints`, `boxes`, `parts` and `uv` for one input frame (see [`pose_frame`]).
-pub fn send_pose(
+/// Sends `keypoints`, `boxes`, `parts` and `uv` for each input frame of a batch (see
+/// [`pose_frame`]): one [`PoseOutput`] per frame, in order. Stage name, model name, the
+/// translated image's size and the untrained marking come from the stage's configuration.
+pub fn send_poses(
     node: &mut DoraNode,
-    stage: &str,
-    pose: &PoseOutput,
-    input: &Frame,
-    model: &str,
-    image_wh: [i64; 2],
-    untrained: bool,
+    config: &StageConfig,
+    poses: &[PoseOutput],
+    inputs: &[Frame],
 ) -> Result<()> {
-    let frame = pose_frame(stage, pose, input, model, image_wh, untrained)?;
-    wdp_pose::dora::send_frame(node, &frame, "")?;
+    let up = &config.preset.upsampler;
+    for (pose, input) in poses.iter().zip(inputs) {
+        let frame = pose_frame(
+            &config.stage,
+            pose,
+            input,
+            &config.preset.name,
+            [up.out_width, up.out_height],
+            config.untrained(),
+        )?;
+        wdp_pose::dora::send_frame(node, &frame, "")?;
+    }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Pose frames over dora (feature `dora`).
 
-use crate::{PoseArray, PoseError, PoseFrame, PoseMessage};
+use crate::{AssemblerConfig, PoseArray, PoseAssembler, PoseError, PoseFrame, PoseMessage};
 use dora_node_api::{DoraArray, DoraNode, Metadata, NodeError};
 
 /// Sends a frame as its messages (`keypoints`, `boxes`, then `parts` and `uv` when present) on
@@ -15,6 +15,17 @@ pub fn send_frame(node: &mut DoraNode, frame: &PoseFrame, prefix: &str) -> Resul
         .map_err(|e| SendError::Node(id.clone(), e))?;
     }
     Ok(())
+}
+
+/// An assembler for the pose inputs this node is wired to: frames wait for `parts` and `uv`
+/// only when the dataflow declares inputs of those names.
+pub fn assembler_for(node: &DoraNode, max_pending: usize) -> PoseAssembler {
+    let declared = |id: &str| node.node_config().inputs.keys().any(|k| k.as_str() == id);
+    PoseAssembler::new(AssemblerConfig {
+        max_pending,
+        expect_parts: declared("parts"),
+        expect_uv: declared("uv"),
+    })
 }
 
 /// Decodes a received pose message; `output` is the pose output it carries (`keypoints`,
