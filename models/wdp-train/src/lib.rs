@@ -6,6 +6,7 @@
 //!
 //! - [`data`]: shards -> model-input windows (the inference preprocessing, replayed) + labels
 //! - [`targets`]: labels -> the heads' training targets
+//! - [`optim`]: AdamW whose moments are saved with the checkpoint, so a run resumes exactly
 //! - [`trainer`]: the optimisation loop of seed 000 (per-module learning rates, SGDR,
 //!   augmentations, clipping, distillation, domain alignment), atomic checkpoints
 //! - [`predict`]: inference back to camera pixels
@@ -13,6 +14,7 @@
 
 pub mod data;
 pub mod evaluate;
+pub mod optim;
 pub mod predict;
 pub mod run;
 pub mod targets;

@@ -1,15 +1,18 @@
 //! The training loop of seed 000 (section 7): AdamW with a learning rate per module, cosine
 //! annealing with warm restarts after a linear warm-up, the seed's CSI augmentations, gradient
-//! clipping, optional distillation from a teacher model and domain alignment to another room.
+//! clipping, optional distillation from a teacher model (seed 000's feature and soft-target
+//! terms, seed 003's keypoint-token, visual-token and coordinate-classification terms) and
+//! domain alignment to another room (seed 001: gradient reversal, MMD, LMMD).
 
+use crate::optim::{AdamW, AdamWConfig};
 use crate::targets::{Batch, TargetGeometry};
 use eyre::{eyre, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use tch::{nn, COptimizer, Device, Kind, Tensor};
+use tch::{nn, nn::Module, Device, Kind, Tensor};
 use wdp_models::{
     checkpoint, losses, model::densepose_loss, DomainDiscriminator, InputDims, Preset,
-    WifiDensePose,
+    TrainOutputs, WifiDensePose,
 };
 
 /// The stages this loop trains and saves (the temporal module needs sequences: see
@@ -45,6 +48,16 @@ pub struct Weights {
     /// Translated image against the scene's dense pose picture (foreground, U, V): the
     /// camera-teacher supervision of the modality translation (seeds 000 and 002).
     pub translation: f64,
+    /// Seed 003 `alpha_1`: keypoint tokens (each person's backbone features pooled under each
+    /// joint's heatmap) against the teacher's.
+    pub keypoint_token: f64,
+    /// Seed 003 `alpha_2`: visual tokens (the backbone map, token by token) against the
+    /// teacher's.
+    pub visual_token: f64,
+    /// Seed 003 `alpha_4`: coordinate classification, the x and y marginals of each joint's
+    /// heatmap against the teacher's (SimCC's 1-D form; `alpha_3`, the heatmap term, is part
+    /// of `soft_distill`).
+    pub coordinate: f64,
 }
 
 impl Default for Weights {
@@ -61,6 +74,9 @@ impl Default for Weights {
             domain: 0.1,
             translation: 10.0,
             keypoint_ce: 1.0,
+            keypoint_token: 1.0,
+            visual_token: 1.0,
+            coordinate: 1.0,
         }
     }
 }
@@ -95,6 +111,27 @@ pub enum DomainMethod {
     Adversarial,
     /// Multi-kernel MMD between source and target encoder features.
     Mmd,
+    /// Local MMD (DSAN): MMD per class, frames weighted by class. The classes are where the
+    /// people are: the zone of a `lmmd_grid x lmmd_grid` grid over the translated image that
+    /// holds a person's centre, or "empty". Source frames take them from their labels, target
+    /// frames from the model's own centre map (pseudo-labels), so features of frames with
+    /// someone in the same place are aligned across rooms rather than all frames at once.
+    Lmmd,
+}
+
+impl std::str::FromStr for DomainMethod {
+    type Err = eyre::Report;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "adversarial" => Ok(Self::Adversarial),
+            "mmd" => Ok(Self::Mmd),
+            "lmmd" => Ok(Self::Lmmd),
+            other => Err(eyre!(
+                "domain method `{other}`: expected adversarial, mmd or lmmd"
+            )),
+        }
+    }
 }
 
 /// Everything a training run is configured by.
@@ -136,6 +173,8 @@ pub struct TrainConfig {
     pub seed: i64,
     /// Keypoint heatmap target sigma, in head output cells.
     pub heatmap_sigma: f32,
+    /// Zones per side of the grid whose cells are LMMD's classes.
+    pub lmmd_grid: i64,
 }
 
 impl Default for TrainConfig {
@@ -158,6 +197,7 @@ impl Default for TrainConfig {
             domain: None,
             seed: 0,
             heatmap_sigma: 1.5,
+            lmmd_grid: 3,
         }
     }
 }
@@ -222,12 +262,22 @@ pub struct Trainer {
     pub geometry: TargetGeometry,
     /// Steps taken (continues after a resume).
     pub step: usize,
-    opt: COptimizer,
+    opt: AdamW,
     groups: Vec<(usize, f64)>,
-    params: Vec<Tensor>,
     discriminator: Option<(nn::VarStore, DomainDiscriminator)>,
-    teacher: Option<(nn::VarStore, WifiDensePose)>,
+    teacher: Option<Teacher>,
 }
+
+/// A frozen model to distil from, and the student-to-teacher channel projection of the
+/// token terms when their backbone widths differ (trained with the student, not saved).
+struct Teacher {
+    _vs: nn::VarStore,
+    model: WifiDensePose,
+    projection: Option<(nn::VarStore, nn::Linear)>,
+}
+
+/// Optimiser group of the distillation projection.
+const PROJECTION_GROUP: usize = 5;
 
 /// Optimiser group of a variable and its learning-rate factor.
 fn group_of(name: &str, config: &TrainConfig) -> (usize, f64) {
@@ -252,10 +302,12 @@ impl Trainer {
             roi_out: model.stage.output_size(),
             heatmap_sigma: config.heatmap_sigma,
         };
-        let mut opt = COptimizer::adamw(config.lr, 0.9, 0.999, config.weight_decay, 1e-8, false)?;
+        let mut opt = AdamW::new(AdamWConfig {
+            weight_decay: config.weight_decay,
+            ..AdamWConfig::default()
+        });
         let mut names: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
         names.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut params = Vec::new();
         let mut groups = vec![(0usize, 1.0f64); 0];
         for (name, t) in names {
             let frozen = config
@@ -270,11 +322,10 @@ impl Trainer {
                 continue;
             }
             let (g, factor) = group_of(&name, &config);
-            opt.add_parameters(&t, g)?;
+            opt.add(name, &t, g)?;
             if !groups.iter().any(|(gg, _)| *gg == g) {
                 groups.push((g, factor));
             }
-            params.push(t);
         }
         groups.sort_by_key(|g| g.0);
         let discriminator = match config.domain {
@@ -287,9 +338,10 @@ impl Trainer {
                     0.1,
                 );
                 let g = 4;
-                for t in dvs.trainable_variables() {
-                    opt.add_parameters(&t, g)?;
-                    params.push(t);
+                let mut dnames: Vec<(String, Tensor)> = dvs.variables().into_iter().collect();
+                dnames.sort_by(|a, b| a.0.cmp(&b.0));
+                for (name, t) in dnames {
+                    opt.add(name, &t, g)?;
                 }
                 groups.push((g, 1.0));
                 Some((dvs, d))
@@ -304,21 +356,48 @@ impl Trainer {
             step: 0,
             opt,
             groups,
-            params,
             discriminator,
             teacher: None,
         })
     }
 
-    /// Loads weights (and the step count from the sidecar state file) to continue a run or
-    /// fine-tune a trained model. Optimiser moments start afresh.
-    pub fn load(&mut self, path: &Path) -> Result<()> {
-        checkpoint::load_stages(&mut self.vs, path, &TRAINED_STAGES)
-            .wrap_err_with(|| format!("loading {}", path.display()))?;
+    /// Continues the run saved at `path`: weights, the step count (sidecar state file) and the
+    /// optimiser's moments (sidecar optimiser file, when the run wrote one).
+    pub fn resume(&mut self, path: &Path) -> Result<()> {
+        self.init_from(path)?;
         if let Ok(text) = std::fs::read_to_string(state_path(path)) {
-            let state: serde_json::Value = serde_json::from_str(&text)?;
+            let state: serde_json::Value = serde_json::from_str(&text)
+                .wrap_err_with(|| format!("reading {}", state_path(path).display()))?;
             self.step = state["step"].as_u64().unwrap_or(0) as usize;
         }
+        let optim = optimizer_path(path);
+        if optim.is_file() {
+            self.opt.load(&optim)?;
+        } else {
+            tracing::warn!(
+                "{}: no optimiser state beside the checkpoint; moments start afresh",
+                optim.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// Starts from the weights at `path` (fine-tuning, adaptation, a student initialised from
+    /// a teacher): step 0, fresh optimiser moments. `stages` limits what is taken (empty: all
+    /// trained stages).
+    pub fn init_from(&mut self, path: &Path) -> Result<()> {
+        self.init_stages(path, &TRAINED_STAGES)
+    }
+
+    /// [`Trainer::init_from`] for some of the trained stages only (e.g. a GFL student taking
+    /// the CSI encoder and translation of a `lite` teacher, its backbone staying its own).
+    pub fn init_stages(&mut self, path: &Path, stages: &[&str]) -> Result<()> {
+        if let Some(s) = stages.iter().find(|s| !TRAINED_STAGES.contains(s)) {
+            return Err(eyre!("stage `{s}`: expected one of {TRAINED_STAGES:?}"));
+        }
+        checkpoint::load_stages(&mut self.vs, path, stages)
+            .wrap_err_with(|| format!("loading {}", path.display()))?;
+        self.step = 0;
         Ok(())
     }
 
@@ -330,7 +409,32 @@ impl Trainer {
         checkpoint::load_stages(&mut vs, path, &TRAINED_STAGES)
             .wrap_err_with(|| format!("teacher {}", path.display()))?;
         vs.freeze();
-        self.teacher = Some((vs, model));
+        let (student_c, teacher_c) = (self.model.stage.out_channels(), model.stage.out_channels());
+        let projection = if student_c == teacher_c {
+            None
+        } else {
+            let pvs = nn::VarStore::new(self.vs.device());
+            let linear = nn::linear(
+                pvs.root() / "distill_projection",
+                student_c,
+                teacher_c,
+                Default::default(),
+            );
+            let mut names: Vec<(String, Tensor)> = pvs.variables().into_iter().collect();
+            names.sort_by(|a, b| a.0.cmp(&b.0));
+            for (name, t) in names {
+                self.opt.add(name, &t, PROJECTION_GROUP)?;
+            }
+            if !self.groups.iter().any(|(g, _)| *g == PROJECTION_GROUP) {
+                self.groups.push((PROJECTION_GROUP, 1.0));
+            }
+            Some((pvs, linear))
+        };
+        self.teacher = Some(Teacher {
+            _vs: vs,
+            model,
+            projection,
+        });
         Ok(())
     }
 
@@ -353,7 +457,7 @@ impl Trainer {
     pub fn step(&mut self, batch: &Batch, target_window: Option<&Tensor>) -> Result<StepLosses> {
         let lr = lr_at(&self.config, self.step);
         for (g, factor) in &self.groups {
-            self.opt.set_learning_rate_group(*g, lr * factor)?;
+            self.opt.set_lr(*g, lr * factor);
         }
         let w = self.config.weights.clone();
         let window = self.augment(&batch.window);
@@ -417,58 +521,13 @@ impl Trainer {
             report.uv = dp.uv.double_value(&[]);
             report.keypoint = dp.keypoint.double_value(&[]);
         }
-        if let Some((_, teacher)) = &self.teacher {
-            let tout = tch::no_grad(|| teacher.forward_t(&window, Some(&batch.rois), false))?;
-            let mut distill =
-                losses::feature_distillation(&out.features, &tout.features)? * w.feature_distill;
-            if k > 0 {
-                distill += (losses::soft_target_kl(
-                    &out.stage.densepose.mask_logits,
-                    &tout.stage.densepose.mask_logits,
-                    w.temperature,
-                    1,
-                )? + out.stage.densepose.keypoint_heatmaps.mse_loss(
-                    &tout.stage.densepose.keypoint_heatmaps,
-                    tch::Reduction::Mean,
-                ) * w.keypoint)
-                    * w.soft_distill;
-            }
+        if let Some(teacher) = &self.teacher {
+            let distill = self.distillation(teacher, &window, batch, &out)?;
             report.distill = distill.double_value(&[]);
             total += distill;
         }
         if let (Some(method), Some(tw)) = (self.config.domain, target_window) {
-            let target_features = self
-                .model
-                .encoder
-                .encode_t(&self.augment(tw), true)?
-                .features;
-            let domain = match method {
-                DomainMethod::Mmd => {
-                    let bw = losses::default_bandwidths(&out.features, &target_features)?;
-                    losses::mmd(&out.features, &target_features, &bw)?
-                }
-                DomainMethod::Adversarial => {
-                    let (_, d) = self
-                        .discriminator
-                        .as_ref()
-                        .ok_or_else(|| eyre!("no domain discriminator"))?;
-                    // DANN's schedule for the reversal strength: 0 -> 1 over the run.
-                    let p = self.step as f64 / self.config.steps.max(1) as f64;
-                    let lambda = 2.0 / (1.0 + (-10.0 * p).exp()) - 1.0;
-                    let feats = Tensor::cat(&[&out.features, &target_features], 0);
-                    let labels = Tensor::cat(
-                        &[
-                            Tensor::zeros([out.features.size()[0]], (Kind::Float, feats.device())),
-                            Tensor::ones(
-                                [target_features.size()[0]],
-                                (Kind::Float, feats.device()),
-                            ),
-                        ],
-                        0,
-                    );
-                    DomainDiscriminator::loss(&d.forward_t(&feats, lambda, true), &labels)?
-                }
-            };
+            let domain = self.domain_alignment(method, &out, batch, tw)?;
             report.domain = domain.double_value(&[]);
             total += domain * w.domain;
         }
@@ -476,18 +535,146 @@ impl Trainer {
         if !report.total.is_finite() {
             return Err(eyre!("step {}: loss is not finite ({report:?})", self.step));
         }
-        self.opt.zero_grad()?;
+        self.opt.zero_grad();
         total.backward();
         report.grad_norm = self.clip_gradients();
-        self.opt.step()?;
+        self.opt.step();
         self.step += 1;
         Ok(report)
+    }
+
+    /// Every distillation term against `teacher` on the same (augmented) input and ROIs:
+    /// seed 000's feature MSE and soft targets (part logits at temperature, heatmap MSE) and
+    /// seed 003's keypoint tokens, visual tokens and coordinate classification.
+    fn distillation(
+        &self,
+        teacher: &Teacher,
+        window: &Tensor,
+        batch: &Batch,
+        out: &TrainOutputs,
+    ) -> Result<Tensor> {
+        let w = &self.config.weights;
+        let tout = tch::no_grad(|| teacher.model.forward_t(window, Some(&batch.rois), false))?;
+        let mut distill =
+            losses::feature_distillation(&out.features, &tout.features)? * w.feature_distill;
+        let project = |t: &Tensor| match &teacher.projection {
+            Some((_, linear)) => linear.forward(t),
+            None => t.shallow_clone(),
+        };
+        if w.visual_token > 0.0 {
+            let (s, t) = (&out.stage.backbone_features, &tout.stage.backbone_features);
+            if s.size()[2..] != t.size()[2..] {
+                return Err(eyre!(
+                    "visual tokens: student map {:?} and teacher map {:?} differ in size",
+                    s.size(),
+                    t.size()
+                ));
+            }
+            // [B, C, h, w] -> tokens [B, h*w, C].
+            let tokens = |m: &Tensor| m.flatten(2, 3).transpose(1, 2);
+            distill += losses::token_mse(&project(&tokens(s)), &tokens(t))? * w.visual_token;
+        }
+        if batch.rois.size()[0] > 0 {
+            let (sd, td) = (&out.stage.densepose, &tout.stage.densepose);
+            distill +=
+                (losses::soft_target_kl(&sd.mask_logits, &td.mask_logits, w.temperature, 1)?
+                    + sd.keypoint_heatmaps
+                        .mse_loss(&td.keypoint_heatmaps, tch::Reduction::Mean)
+                        * w.keypoint)
+                    * w.soft_distill;
+            if w.keypoint_token > 0.0 {
+                let sampling = self.model.preset().head.sampling_ratio;
+                let tokens = |features: &Tensor, heat: &Tensor, stride: i64| {
+                    losses::keypoint_tokens(features, &batch.rois, heat, stride, sampling)
+                };
+                let s = tokens(
+                    &out.stage.backbone_features,
+                    &sd.keypoint_heatmaps,
+                    self.model.stage.stride(),
+                )?;
+                let t = tokens(
+                    &tout.stage.backbone_features,
+                    &td.keypoint_heatmaps,
+                    teacher.model.stage.stride(),
+                )?;
+                distill += losses::token_mse(&project(&s), &t)? * w.keypoint_token;
+            }
+            if w.coordinate > 0.0 {
+                distill += losses::coordinate_kl(
+                    &sd.keypoint_heatmaps,
+                    &td.keypoint_heatmaps,
+                    w.temperature,
+                )? * w.coordinate;
+            }
+        }
+        Ok(distill)
+    }
+
+    /// The domain term between the labelled batch's features and the target room's.
+    fn domain_alignment(
+        &self,
+        method: DomainMethod,
+        out: &TrainOutputs,
+        batch: &Batch,
+        target_window: &Tensor,
+    ) -> Result<Tensor> {
+        let target_features = self
+            .model
+            .encoder
+            .encode_t(&self.augment(target_window), true)?
+            .features;
+        Ok(match method {
+            DomainMethod::Mmd => {
+                let bw = losses::default_bandwidths(&out.features, &target_features)?;
+                losses::mmd(&out.features, &target_features, &bw)?
+            }
+            DomainMethod::Lmmd => {
+                let source = zone_labels(
+                    &batch.rois,
+                    batch.window.size()[0],
+                    self.geometry.translated_wh,
+                    self.config.lmmd_grid,
+                )?;
+                let target = tch::no_grad(|| -> Result<Tensor> {
+                    let spatial = self
+                        .model
+                        .upsampler
+                        .forward_checked(&target_features.detach(), false)?;
+                    let person = self.model.stage.person_maps(&spatial, false)?;
+                    Ok(zone_probabilities(
+                        &person.center_logits,
+                        self.config.lmmd_grid,
+                    ))
+                })?;
+                let bw = losses::default_bandwidths(&out.features, &target_features)?;
+                losses::lmmd_weighted(&out.features, &target_features, &source, &target, &bw)?
+            }
+            DomainMethod::Adversarial => {
+                let (_, d) = self
+                    .discriminator
+                    .as_ref()
+                    .ok_or_else(|| eyre!("no domain discriminator"))?;
+                // DANN's schedule for the reversal strength: 0 -> 1 over the run.
+                let p = self.step as f64 / self.config.steps.max(1) as f64;
+                let lambda = 2.0 / (1.0 + (-10.0 * p).exp()) - 1.0;
+                let feats = Tensor::cat(&[&out.features, &target_features], 0);
+                let opts = (Kind::Float, feats.device());
+                let labels = Tensor::cat(
+                    &[
+                        Tensor::zeros([out.features.size()[0]], opts),
+                        Tensor::ones([target_features.size()[0]], opts),
+                    ],
+                    0,
+                );
+                DomainDiscriminator::loss(&d.forward_t(&feats, lambda, true), &labels)?
+            }
+        })
     }
 
     fn clip_gradients(&self) -> f64 {
         tch::no_grad(|| {
             let mut sq = 0f64;
-            for p in &self.params {
+            for p in self.opt.parameters() {
                 let g = p.grad();
                 if g.defined() {
                     sq += g.square().sum(Kind::Double).double_value(&[]);
@@ -497,7 +684,7 @@ impl Trainer {
             let max = self.config.clip_grad_norm;
             if max > 0.0 && norm > max {
                 let scale = max / (norm + 1e-6);
-                for p in &self.params {
+                for p in self.opt.parameters() {
                     let mut g = p.grad();
                     if g.defined() {
                         let _ = g.f_mul_scalar_(scale);
@@ -508,8 +695,8 @@ impl Trainer {
         })
     }
 
-    /// Saves the weights atomically (written beside, then renamed) and a sidecar state file
-    /// (step, configuration) next to them.
+    /// Saves the weights atomically (written beside, then renamed), a sidecar state file
+    /// (step, configuration) and the optimiser's moments (`.optim.safetensors`) next to them.
     pub fn save(&self, path: &Path) -> Result<()> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
@@ -532,7 +719,7 @@ impl Trainer {
         let tmp = sp.with_extension("json.partial");
         std::fs::write(&tmp, serde_json::to_vec_pretty(&state)?)?;
         std::fs::rename(&tmp, &sp)?;
-        Ok(())
+        self.opt.save(&optimizer_path(path))
     }
 }
 
@@ -555,4 +742,64 @@ pub fn keypoint_ce(pred: &Tensor, target: &Tensor, visible: Option<&Tensor>) -> 
 /// `model.safetensors` -> `model.state.json`.
 pub fn state_path(path: &Path) -> PathBuf {
     path.with_extension("state.json")
+}
+
+/// `model.safetensors` -> `model.optim.safetensors` (the optimiser's moments, for resuming).
+pub fn optimizer_path(path: &Path) -> PathBuf {
+    path.with_extension("optim.safetensors")
+}
+
+/// LMMD's classes of labelled frames: for each of `frames`, the share of its people whose box
+/// centre falls in each zone of a `grid x grid` split of the translated image (`wh`), and a
+/// last class for a frame with nobody. `rois [K, 5]` (frame, x1, y1, x2, y2) -> `[B, grid^2 + 1]`.
+pub fn zone_labels(rois: &Tensor, frames: i64, wh: [i64; 2], grid: i64) -> Result<Tensor> {
+    if grid < 1 {
+        return Err(eyre!("lmmd_grid {grid}: must be at least 1"));
+    }
+    let zones = (grid * grid) as usize;
+    let mut weights = vec![0f32; frames as usize * (zones + 1)];
+    let rows = Vec::<f32>::try_from(rois.to_kind(Kind::Float).contiguous().view([-1]))?;
+    for roi in rows.chunks_exact(5) {
+        let b = roi[0] as usize;
+        if b >= frames as usize {
+            return Err(eyre!("ROI of frame {b} in a batch of {frames}"));
+        }
+        let zone = |centre: f32, size: i64| {
+            ((centre / size as f32 * grid as f32).floor() as i64).clamp(0, grid - 1) as usize
+        };
+        let (zx, zy) = (
+            zone((roi[1] + roi[3]) / 2.0, wh[0]),
+            zone((roi[2] + roi[4]) / 2.0, wh[1]),
+        );
+        weights[b * (zones + 1) + zy * grid as usize + zx] += 1.0;
+    }
+    for frame in weights.chunks_exact_mut(zones + 1) {
+        let people: f32 = frame.iter().sum();
+        if people == 0.0 {
+            frame[zones] = 1.0;
+        } else {
+            frame.iter_mut().for_each(|v| *v /= people);
+        }
+    }
+    Ok(Tensor::from_slice(&weights)
+        .view([frames, zones as i64 + 1])
+        .to_device(rois.device()))
+}
+
+/// LMMD's pseudo-labels of unlabelled frames from the model's centre map
+/// `[B, 1, h, w]` logits: each zone's peak person probability, and "empty" as the chance that
+/// no zone holds anyone; normalised per frame -> `[B, grid^2 + 1]`.
+pub fn zone_probabilities(center_logits: &Tensor, grid: i64) -> Tensor {
+    let b = center_logits.size()[0];
+    let peaks = center_logits
+        .sigmoid()
+        .adaptive_max_pool2d([grid, grid])
+        .0
+        .view([b, grid * grid]);
+    let empty = peaks
+        .ones_like()
+        .g_sub(&peaks)
+        .prod_dim_int(1, true, Kind::Float);
+    let all = Tensor::cat(&[peaks, empty], 1);
+    &all / all.sum_dim_intlist(1, true, Kind::Float).clamp_min(1e-6)
 }

@@ -1,10 +1,16 @@
 //! The optional terms of the training loop run and contribute: distillation of a `gfl` student
-//! from a `lite` teacher checkpoint, and both domain-alignment methods against a second room.
+//! from a `lite` teacher checkpoint (seed 000's and seed 003's terms), the domain-alignment
+//! methods against a second room; and a resumed run continues exactly.
 #![allow(clippy::unwrap_used)]
 
+use wdp_train::trainer::Weights;
 use wdp_train::{
     load_dataset, make_batch, DomainMethod, LoadOptions, Sample, TrainConfig, Trainer,
 };
+
+/// libtorch's random generator is global to the process: tests that seed it for repeatable
+/// dropout must not interleave with tests that draw from it.
+static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn room(name: &str, dir: &std::path::Path) -> Vec<Sample> {
     let scene = wdp_sim::Scene::preset(name).unwrap();
@@ -19,6 +25,7 @@ fn room(name: &str, dir: &std::path::Path) -> Vec<Sample> {
 
 #[test]
 fn distillation_and_domain_terms_train() {
+    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
     let tmp = tempfile::tempdir().unwrap();
     let source = room("office", &tmp.path().join("office"));
     let target = room("corridor", &tmp.path().join("corridor"));
@@ -54,8 +61,50 @@ fn distillation_and_domain_terms_train() {
     let l = student.step(&batch, None).unwrap();
     assert!(l.distill.is_finite() && l.distill > 0.0, "{l:?}");
 
+    // Seed 003's terms one at a time: keypoint tokens, visual tokens, coordinate classes.
+    let only = |pick: fn(&mut Weights)| {
+        let mut w = Weights {
+            feature_distill: 0.0,
+            soft_distill: 0.0,
+            keypoint_token: 0.0,
+            visual_token: 0.0,
+            coordinate: 0.0,
+            ..Weights::default()
+        };
+        pick(&mut w);
+        w
+    };
+    for (name, weights) in [
+        ("keypoint tokens", only(|w| w.keypoint_token = 1.0)),
+        ("visual tokens", only(|w| w.visual_token = 1.0)),
+        ("coordinate classification", only(|w| w.coordinate = 1.0)),
+        ("none", only(|_| {})),
+    ] {
+        let mut s = Trainer::new(
+            TrainConfig {
+                preset: "gfl".into(),
+                weights,
+                ..base.clone()
+            },
+            dims,
+            cpu,
+        )
+        .unwrap();
+        s.set_teacher("lite", &teacher_path, dims).unwrap();
+        let l = s.step(&batch, None).unwrap();
+        if name == "none" {
+            assert_eq!(l.distill, 0.0, "no weight, no term");
+        } else {
+            assert!(l.distill.is_finite() && l.distill > 0.0, "{name}: {l:?}");
+        }
+    }
+
     let target_picked: Vec<&Sample> = target.iter().rev().take(4).collect();
-    for method in [DomainMethod::Mmd, DomainMethod::Adversarial] {
+    for method in [
+        DomainMethod::Mmd,
+        DomainMethod::Lmmd,
+        DomainMethod::Adversarial,
+    ] {
         let mut t = Trainer::new(
             TrainConfig {
                 domain: Some(method),
@@ -87,4 +136,81 @@ fn distillation_and_domain_terms_train() {
     frozen.step(&batch, None).unwrap();
     let after = &frozen.vs.variables()["encoder.amplitude_encoder.0.weight"];
     assert!(before.equal(after), "a frozen module does not move");
+}
+
+#[test]
+fn a_resumed_run_continues_with_its_optimiser_state() {
+    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let data = room("lab", &tmp.path().join("lab"));
+    let w = data[0].window_shape.map(|d| d as i64);
+    let dims = wdp_models::InputDims::from_window_shape(&w).unwrap();
+    let cpu = tch::Device::Cpu;
+    let config = TrainConfig {
+        batch_size: 2,
+        steps: 4,
+        augment: None,
+        warmup_steps: 1,
+        ..TrainConfig::default()
+    };
+    let batches: Vec<_> = (0..4)
+        .map(|i| {
+            let picked: Vec<&Sample> = data.iter().skip(2 * i).take(2).collect();
+            make_batch(
+                &picked,
+                &Trainer::new(config.clone(), dims, cpu).unwrap().geometry,
+                cpu,
+            )
+            .unwrap()
+        })
+        .collect();
+    // Dropout draws from libtorch's generator: seed it per step so both runs see the same masks.
+    let run = |t: &mut Trainer, steps: std::ops::Range<usize>| {
+        for i in steps {
+            tch::manual_seed(1000 + i as i64);
+            t.step(&batches[i], None).unwrap();
+        }
+    };
+    // Largest difference over every weight of two models.
+    let gap_between = |a: &Trainer, b: &Trainer| {
+        let b = b.vs.variables();
+        a.vs.variables()
+            .iter()
+            .map(|(name, t)| (t - &b[name]).abs().max().double_value(&[]))
+            .fold(0.0f64, f64::max)
+    };
+
+    let mut whole = Trainer::new(config.clone(), dims, cpu).unwrap();
+    run(&mut whole, 0..4);
+
+    let path = tmp.path().join("run.safetensors");
+    let mut first = Trainer::new(config.clone(), dims, cpu).unwrap();
+    run(&mut first, 0..2);
+    first.save(&path).unwrap();
+    assert!(wdp_train::trainer::optimizer_path(&path).is_file());
+    let mut resumed = Trainer::new(config.clone(), dims, cpu).unwrap();
+    resumed.resume(&path).unwrap();
+    assert_eq!(resumed.step, 2);
+    assert_eq!(
+        gap_between(&resumed, &first),
+        0.0,
+        "the checkpoint holds the weights"
+    );
+    run(&mut resumed, 2..4);
+    let diff = gap_between(&resumed, &whole);
+    assert!(
+        diff < 1e-5,
+        "resumed run differs from the uninterrupted one by {diff}"
+    );
+
+    // Starting from the same weights without the moments is a different run.
+    let mut restarted = Trainer::new(config, dims, cpu).unwrap();
+    restarted.init_from(&path).unwrap();
+    restarted.step = 2;
+    run(&mut restarted, 2..4);
+    let gap = gap_between(&restarted, &whole);
+    assert!(
+        gap > 1e-5,
+        "fresh moments move the weights differently ({gap})"
+    );
 }

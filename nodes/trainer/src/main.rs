@@ -91,10 +91,9 @@ fn main() -> Result<()> {
     let dims = InputDims::from_window_shape(&w)?;
     let mut trainer = Trainer::new(config, dims, tch::Device::cuda_if_available())?;
     if var("RESUME").as_deref() == Some("true") {
-        trainer.load(&out)?;
+        trainer.resume(&out)?;
     } else if let Some(init) = var("INIT") {
-        trainer.load(std::path::Path::new(&init))?;
-        trainer.step = 0;
+        trainer.init_from(std::path::Path::new(&init))?;
     }
     if let Some(t) = var("TEACHER") {
         let preset = var("TEACHER_PRESET").unwrap_or_else(|| "lite".into());

@@ -47,7 +47,11 @@ struct TrainArgs {
     /// Start from this checkpoint's weights (fine-tuning, adaptation).
     #[arg(long)]
     init: Option<PathBuf>,
-    /// Continue the run in `--out` (weights and step count).
+    /// Take only these stages from `--init` (e.g. `encoder,upsampler` for a GFL student that
+    /// starts from a lite teacher's CSI encoder and translation); default all.
+    #[arg(long, value_delimiter = ',')]
+    init_stages: Vec<String>,
+    /// Continue the run in `--out` (weights, step count and optimiser moments).
     #[arg(long)]
     resume: bool,
     /// Unlabelled target-room datasets for domain alignment.
@@ -83,6 +87,7 @@ struct TrainArgs {
 enum Domain {
     Adversarial,
     Mmd,
+    Lmmd,
 }
 
 #[derive(clap::Args)]
@@ -241,6 +246,7 @@ fn run_train(args: &TrainArgs) -> Result<()> {
     config.domain = args.domain.map(|d| match d {
         Domain::Adversarial => DomainMethod::Adversarial,
         Domain::Mmd => DomainMethod::Mmd,
+        Domain::Lmmd => DomainMethod::Lmmd,
     });
     if config.domain.is_some() && args.target.is_empty() {
         return Err(eyre!("--domain needs --target datasets"));
@@ -254,11 +260,15 @@ fn run_train(args: &TrainArgs) -> Result<()> {
     let device = tch::Device::cuda_if_available();
     let mut trainer = Trainer::new(config, dims, device)?;
     if args.resume {
-        trainer.load(&args.out)?;
+        trainer.resume(&args.out)?;
         eprintln!("resuming {} at step {}", args.out.display(), trainer.step);
     } else if let Some(init) = &args.init {
-        trainer.load(init)?;
-        trainer.step = 0;
+        if args.init_stages.is_empty() {
+            trainer.init_from(init)?;
+        } else {
+            let stages: Vec<&str> = args.init_stages.iter().map(String::as_str).collect();
+            trainer.init_stages(init, &stages)?;
+        }
     }
     if let Some(t) = &args.teacher {
         trainer.set_teacher(&args.teacher_preset, t, dims)?;
