@@ -280,14 +280,43 @@ pub fn lmmd(
     target_probs: &Tensor,
     bandwidths: &[f64],
 ) -> Result<Tensor> {
+    let n = source.size().first().copied().unwrap_or(0);
+    let c = target_probs.size().get(1).copied().unwrap_or(0);
+    check(source_labels.size() == [n] && c > 0, || {
+        format!(
+            "lmmd: labels {:?} / probs {:?} do not match n={n}",
+            source_labels.size(),
+            target_probs.size()
+        )
+    })?;
+    let one_hot = source_labels
+        .to_kind(Kind::Int64)
+        .one_hot(c)
+        .to_kind(Kind::Float);
+    lmmd_weighted(source, target, &one_hot, target_probs, bandwidths)
+}
+
+/// [`lmmd`] with soft source labels: `source_weights [n, C]` (one-hot rows for hard labels,
+/// or a frame's share of each class when it belongs to several).
+pub fn lmmd_weighted(
+    source: &Tensor,
+    target: &Tensor,
+    source_weights: &Tensor,
+    target_probs: &Tensor,
+    bandwidths: &[f64],
+) -> Result<Tensor> {
     check_pair("lmmd", source, target)?;
     let (n, m) = (source.size()[0], target.size()[0]);
     check(
-        source_labels.size() == [n] && target_probs.dim() == 2 && target_probs.size()[0] == m,
+        source_weights.dim() == 2
+            && source_weights.size()[0] == n
+            && target_probs.dim() == 2
+            && target_probs.size()[0] == m
+            && target_probs.size()[1] == source_weights.size()[1],
         || {
             format!(
-                "lmmd: labels {:?} / probs {:?} do not match n={n}, m={m}",
-                source_labels.size(),
+                "lmmd: source weights {:?} / target probs {:?} do not match n={n}, m={m}",
+                source_weights.size(),
                 target_probs.size()
             )
         },
@@ -298,15 +327,12 @@ pub fn lmmd(
     } else {
         bandwidths.to_vec()
     };
-    let ws = source_labels
-        .to_kind(Kind::Int64)
-        .one_hot(c)
-        .to_kind(Kind::Float); // [n, C]
+    let ws = source_weights.detach().to_kind(Kind::Float); // [n, C]
     let wt = target_probs.detach().to_kind(Kind::Float); // [m, C]
     let s_mass = ws.sum_dim_intlist(0, true, Kind::Float); // [1, C]
     let t_mass = wt.sum_dim_intlist(0, true, Kind::Float);
     let used = s_mass
-        .gt(0.0)
+        .gt(1e-6)
         .logical_and(&t_mass.gt(1e-6))
         .to_kind(Kind::Float); // [1, C]
     let ws = ws / s_mass.clamp_min(1e-6);
@@ -320,6 +346,87 @@ pub fn lmmd(
         - (ws.tr().matmul(&kst) * wt.tr()).sum_dim_intlist(1, false, Kind::Float) * 2.0;
     let used = used.view([c]);
     Ok((per_class * &used).sum(Kind::Float) / used.sum(Kind::Float).clamp_min(1.0))
+}
+
+/// Keypoint tokens (seed 003, after DistillPose): one feature vector per person and joint,
+/// the person's feature map pooled under the joint's heatmap softmax. `features [B, C, h, w]`
+/// (stride `stride`), `rois [K, 5]`, `heatmaps [K, J, r, r]` -> `[K, J, C]`.
+pub fn keypoint_tokens(
+    features: &Tensor,
+    rois: &Tensor,
+    heatmaps: &Tensor,
+    stride: i64,
+    sampling_ratio: i64,
+) -> Result<Tensor> {
+    let hs = heatmaps.size();
+    check(hs.len() == 4 && hs[2] == hs[3] && stride > 0, || {
+        format!("keypoint_tokens: heatmaps {hs:?} must be [K, J, r, r]")
+    })?;
+    let (k, j, r) = (hs[0], hs[1], hs[2]);
+    let pooled = crate::roi::roi_align(features, rois, 1.0 / stride as f64, r, sampling_ratio)?;
+    let c = pooled.size()[1];
+    let attention = heatmaps.reshape([k, j, r * r]).softmax(-1, Kind::Float);
+    Ok(attention.bmm(&pooled.reshape([k, c, r * r]).transpose(1, 2)))
+}
+
+/// Token MSE of seed 003's `L_kt` and `L_vt`: student and (detached) teacher tokens
+/// `[..., C]`, each normalised over its channels first (a teacher of another width or scale
+/// is compared by pattern, not by magnitude).
+pub fn token_mse(student: &Tensor, teacher: &Tensor) -> Result<Tensor> {
+    check(
+        student.size() == teacher.size() && student.dim() >= 1,
+        || {
+            format!(
+                "token_mse: student {:?} and teacher {:?} disagree",
+                student.size(),
+                teacher.size()
+            )
+        },
+    )?;
+    let norm = |t: &Tensor| {
+        let mean = t.mean_dim(-1, true, Kind::Float);
+        let centred = t - mean;
+        let std = (centred.square().mean_dim(-1, true, Kind::Float) + 1e-5).sqrt();
+        centred / std
+    };
+    Ok(norm(student).mse_loss(&norm(&teacher.detach()), Reduction::Mean))
+}
+
+/// Coordinate classification (seed 003's `L_cs`, SimCC's 1-D form): each joint's heatmap
+/// read as a distribution over x and over y (the marginals of its spatial softmax at
+/// `temperature`), and the student's marginals pulled to the teacher's by
+/// `T^2 * KL(teacher || student)`, averaged over people, joints and both axes.
+/// `student`, `teacher`: `[K, J, r, r]` heatmap logits.
+pub fn coordinate_kl(student: &Tensor, teacher: &Tensor, temperature: f64) -> Result<Tensor> {
+    let s = student.size();
+    check(
+        s == teacher.size() && s.len() == 4 && temperature > 0.0,
+        || {
+            format!(
+                "coordinate_kl: student {s:?} and teacher {:?} must be equal [K, J, h, w], T > 0",
+                teacher.size()
+            )
+        },
+    )?;
+    let (k, j, h, w) = (s[0], s[1], s[2], s[3]);
+    let log_joint = |t: &Tensor| {
+        (t / temperature)
+            .reshape([k, j, h * w])
+            .log_softmax(-1, Kind::Float)
+            .reshape([k, j, h, w])
+    };
+    let ls = log_joint(student);
+    let lt = log_joint(&teacher.detach());
+    let mut kl = student.sum(Kind::Float) * 0.0;
+    // dim 2 summed out: distribution over x; dim 3: over y.
+    for dim in [2i64, 3] {
+        let ms = ls.logsumexp([dim], false);
+        let mt = lt.logsumexp([dim], false);
+        kl += (mt.exp() * (&mt - ms))
+            .sum_dim_intlist(-1, false, Kind::Float)
+            .mean(Kind::Float);
+    }
+    Ok(kl * (0.5 * temperature * temperature))
 }
 
 /// Weights of the total DensePose loss (seed 000, section 7.2 defaults).

@@ -66,6 +66,11 @@ impl DensePoseStage {
         self.backbone.stride()
     }
 
+    /// Channels of the backbone map (the visual tokens).
+    pub fn out_channels(&self) -> i64 {
+        self.backbone.out_channels()
+    }
+
     /// Side of the per-person output maps.
     pub fn output_size(&self) -> i64 {
         self.preset.head.output_size()
@@ -107,6 +112,15 @@ impl DensePoseStage {
             &person.offset.get(b),
             &self.decode_cfg(),
         )
+    }
+
+    /// The person maps alone (centres, sizes, offsets) of `spatial [B, 3, H, W]`: what
+    /// class-aware domain alignment reads its pseudo-labels from.
+    pub fn person_maps(&self, spatial: &Tensor, train: bool) -> Result<PersonMaps> {
+        self.check_spatial(spatial)?;
+        Ok(self
+            .person
+            .forward(&self.backbone.features_t(spatial, train)))
     }
 
     /// Training forward. `rois [K, 5]` (batch index, x1, y1, x2, y2) are the ground-truth

@@ -235,6 +235,132 @@ fn mmd_is_zero_for_identical_and_positive_for_shifted() {
 }
 
 #[test]
+fn lmmd_aligns_classes_not_just_the_pooled_distribution() {
+    tch::manual_seed(1);
+    // Two classes at different places; the target has the same two clusters but the
+    // predicted labels are swapped: plain MMD sees nothing, LMMD sees the class mismatch.
+    let a = Tensor::randn([32, 4], F32) * 0.1;
+    let b = Tensor::randn([32, 4], F32) * 0.1 + 3.0;
+    let source = Tensor::cat(&[&a, &b], 0);
+    let target = Tensor::cat(&[&a.copy(), &b.copy()], 0);
+    let labels = Tensor::cat(
+        &[
+            Tensor::zeros([32], (Kind::Int64, Device::Cpu)),
+            Tensor::ones([32], (Kind::Int64, Device::Cpu)),
+        ],
+        0,
+    );
+    let right = labels.one_hot(2).to_kind(Kind::Float);
+    let swapped = right.flip([1]);
+    let bw = [1.0, 2.0];
+    let pooled = losses::mmd(&source, &target, &bw)
+        .unwrap()
+        .double_value(&[]);
+    let aligned = losses::lmmd_weighted(&source, &target, &right, &right, &bw)
+        .unwrap()
+        .double_value(&[]);
+    let crossed = losses::lmmd_weighted(&source, &target, &right, &swapped, &bw)
+        .unwrap()
+        .double_value(&[]);
+    assert!(
+        pooled.abs() < 1e-5 && aligned.abs() < 1e-5,
+        "{pooled} {aligned}"
+    );
+    assert!(crossed > 0.5, "{crossed}");
+    // Hard labels through `lmmd` are the one-hot case of `lmmd_weighted`.
+    let hard = losses::lmmd(&source, &target, &labels, &swapped, &bw)
+        .unwrap()
+        .double_value(&[]);
+    assert!(close(hard, crossed, 1e-6), "{hard} {crossed}");
+    // A class with no source mass is left out instead of dividing by zero.
+    let only_first = Tensor::cat(
+        &[Tensor::ones([64, 1], F32), Tensor::zeros([64, 1], F32)],
+        1,
+    );
+    let partial = losses::lmmd_weighted(&source, &target, &only_first, &right, &bw)
+        .unwrap()
+        .double_value(&[]);
+    assert!(partial.is_finite(), "{partial}");
+    assert!(losses::lmmd_weighted(&source, &target, &right.narrow(0, 0, 3), &right, &bw).is_err());
+}
+
+#[test]
+fn keypoint_tokens_pool_the_features_under_each_joint() {
+    // Features = the x coordinate in one channel and the y coordinate in another; a joint
+    // whose heatmap peaks at a cell gets (about) that cell's coordinates as its token.
+    let (h, w) = (8i64, 8i64);
+    let xs = Tensor::arange(w, F32)
+        .view([1, 1, 1, w])
+        .expand([1, 1, h, w], false);
+    let ys = Tensor::arange(h, F32)
+        .view([1, 1, h, 1])
+        .expand([1, 1, h, w], false);
+    let features = Tensor::cat(&[xs, ys], 1); // stride 1, whole image as the ROI
+    let rois = Tensor::from_slice(&[0f32, 0.0, 0.0, 8.0, 8.0]).view([1, 5]);
+    let r = 8i64;
+    let heat = Tensor::full([1, 2, r, r], -30.0, F32);
+    let _ = heat.get(0).get(0).get(2).get(5).fill_(30.0); // joint 0 at (x 5, y 2)
+    let _ = heat.get(0).get(1).get(6).get(1).fill_(30.0); // joint 1 at (x 1, y 6)
+    let tokens = losses::keypoint_tokens(&features, &rois, &heat, 1, 2).unwrap();
+    assert_eq!(tokens.size(), [1, 2, 2]);
+    let t: Vec<f32> = Vec::try_from(tokens.reshape([-1])).unwrap();
+    // ROIAlign samples at cell centres: a cell's value is its coordinate (+0.5 - 0.5).
+    for (got, want) in t.iter().zip([5.0f32, 2.0, 1.0, 6.0]) {
+        assert!((got - want).abs() < 0.3, "{t:?}");
+    }
+    assert!(losses::keypoint_tokens(&features, &rois, &heat.view([1, 2, 64]), 1, 2).is_err());
+}
+
+#[test]
+fn token_and_coordinate_distillation_terms() {
+    tch::manual_seed(2);
+    let teacher = Tensor::randn([3, 17, 64], F32);
+    // Tokens are compared by pattern: a scaled and shifted copy matches, noise does not.
+    let scaled = &teacher * 4.0 + 1.0;
+    let same = losses::token_mse(&scaled, &teacher)
+        .unwrap()
+        .double_value(&[]);
+    let other = losses::token_mse(&Tensor::randn([3, 17, 64], F32), &teacher)
+        .unwrap()
+        .double_value(&[]);
+    assert!(same < 1e-4 && other > 0.5, "{same} {other}");
+    assert!(losses::token_mse(&teacher.narrow(2, 0, 8), &teacher).is_err());
+
+    // Coordinate classification: zero for equal heatmaps, positive when the peak moves along
+    // x (a classification: any wrong bin costs alike), and the student's gradient points
+    // towards the teacher's peak.
+    let peak = |x: i64| {
+        let t = Tensor::zeros([1, 1, 8, 8], F32);
+        let _ = t.get(0).get(0).get(4).get(x).fill_(6.0);
+        t
+    };
+    let teacher = peak(2);
+    let zero = losses::coordinate_kl(&teacher, &teacher, 1.0)
+        .unwrap()
+        .double_value(&[]);
+    let near = losses::coordinate_kl(&peak(3), &teacher, 1.0)
+        .unwrap()
+        .double_value(&[]);
+    let far = losses::coordinate_kl(&peak(7), &teacher, 1.0)
+        .unwrap()
+        .double_value(&[]);
+    assert!(
+        zero.abs() < 1e-6 && near > 0.1 && (far - near).abs() < 1e-3,
+        "{zero} {near} {far}"
+    );
+    let student = peak(6).set_requires_grad(true);
+    losses::coordinate_kl(&student, &teacher, 1.0)
+        .unwrap()
+        .backward();
+    let g = student.grad();
+    assert!(
+        g.double_value(&[0, 0, 4, 2]) < 0.0 && g.double_value(&[0, 0, 4, 6]) > 0.0,
+        "descent raises the teacher's peak and lowers the student's"
+    );
+    assert!(losses::coordinate_kl(&peak(1), &peak(1).view([1, 1, 64, 1]), 1.0).is_err());
+}
+
+#[test]
 fn losses_on_known_inputs() {
     // UV loss sees only foreground pixels.
     let parts = Tensor::from_slice(&[0i64, 3, 0, 0]).view([1, 2, 2]);
