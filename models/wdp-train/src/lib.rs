@@ -7,6 +7,7 @@
 //! - [`data`]: shards -> model-input windows (the inference preprocessing, replayed) + labels
 //! - [`targets`]: labels -> the heads' training targets
 //! - [`optim`]: AdamW whose moments are saved with the checkpoint, so a run resumes exactly
+//! - [`sequence`]: consecutive frames for training the temporal module
 //! - [`trainer`]: the optimisation loop of seed 000 (per-module learning rates, SGDR,
 //!   augmentations, clipping, distillation, domain alignment), atomic checkpoints
 //! - [`predict`]: inference back to camera pixels
@@ -14,15 +15,18 @@
 
 pub mod data;
 pub mod evaluate;
+pub mod live;
 pub mod optim;
 pub mod predict;
 pub mod run;
+pub mod sequence;
 pub mod targets;
 pub mod trainer;
 
 pub use data::{load_dataset, load_datasets, LoadOptions, LoadReport, PersonLabel, Sample};
 pub use evaluate::evaluate;
-pub use predict::{predict, Detection};
+pub use predict::{predict, predict_sequence, Detection};
 pub use run::{train, RunOptions, RunSummary};
+pub use sequence::{make_sequence_batch, sequence_starts, SequenceBatch};
 pub use targets::{make_batch, Batch, TargetGeometry};
 pub use trainer::{lr_at, DomainMethod, StepLosses, TrainConfig, Trainer};

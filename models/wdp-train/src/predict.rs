@@ -1,6 +1,8 @@
 //! Running a model over samples and mapping its poses back to camera pixels.
 
 use crate::data::Sample;
+use crate::sequence::same_recording;
+use crate::targets::sample_windows;
 use eyre::Result;
 use tch::{Device, Kind, Tensor};
 use wdp_models::WifiDensePose;
@@ -29,24 +31,62 @@ pub fn predict(
     batch_size: usize,
     device: Device,
 ) -> Result<Vec<Vec<Detection>>> {
+    predict_with(model, samples, batch_size, device, None)
+}
+
+/// [`predict`] with the temporal module between encoder and translation, as the `temporal`
+/// node runs it: each frame's features refined over the last `sequence` frames of its
+/// recording (fewer at a recording's start; samples in recording order).
+pub fn predict_sequence(
+    model: &WifiDensePose,
+    samples: &[&Sample],
+    batch_size: usize,
+    device: Device,
+    sequence: usize,
+) -> Result<Vec<Vec<Detection>>> {
+    predict_with(model, samples, batch_size, device, Some(sequence.max(1)))
+}
+
+fn predict_with(
+    model: &WifiDensePose,
+    samples: &[&Sample],
+    batch_size: usize,
+    device: Device,
+    sequence: Option<usize>,
+) -> Result<Vec<Vec<Detection>>> {
     let p = model.preset();
     let (tw, th) = (p.upsampler.out_width as f32, p.upsampler.out_height as f32);
     let mut all = Vec::with_capacity(samples.len());
+    // Encoder features of the frames before the current chunk (same recording), newest last.
+    let mut history: std::collections::VecDeque<Tensor> = Default::default();
+    let mut previous: Option<&Sample> = None;
     for chunk in samples.chunks(batch_size.max(1)) {
-        let shape = chunk[0].window_shape;
-        let mut values = Vec::with_capacity(chunk.len() * chunk[0].window.len());
-        for s in chunk {
-            values.extend_from_slice(&s.window);
-        }
-        let dims = [
-            chunk.len() as i64,
-            shape[0] as i64,
-            shape[1] as i64,
-            shape[2] as i64,
-            shape[3] as i64,
-        ];
-        let x = Tensor::from_slice(&values).reshape(dims).to_device(device);
-        let poses = model.infer(&x)?;
+        let x = sample_windows(chunk, device)?;
+        let poses = tch::no_grad(|| -> Result<_> {
+            let features = model.encoder.encode_t(&x, false)?.features;
+            let features = match sequence {
+                None => features,
+                Some(t) => {
+                    let mut refined = Vec::with_capacity(chunk.len());
+                    for (i, s) in chunk.iter().enumerate() {
+                        if previous.is_some_and(|p| !same_recording(p, s)) {
+                            history.clear();
+                        }
+                        previous = Some(s);
+                        history.push_back(features.get(i as i64));
+                        if history.len() > t {
+                            history.pop_front();
+                        }
+                        let seq = Tensor::stack(history.make_contiguous(), 0).unsqueeze(0);
+                        let out = model.temporal_t(&seq, false)?;
+                        refined.push(out.get(0).get(seq.size()[1] - 1));
+                    }
+                    Tensor::stack(&refined, 0)
+                }
+            };
+            let spatial = model.upsampler.forward_checked(&features, false)?;
+            Ok(model.stage.infer(&spatial)?)
+        })?;
         for (s, pose) in chunk.iter().zip(poses) {
             let sx = s.image_wh[0] as f32 / tw;
             let sy = s.image_wh[1] as f32 / th;

@@ -67,25 +67,47 @@ pub fn target_people(sample: &Sample, geo: &TargetGeometry) -> Vec<(usize, [f32;
         .collect()
 }
 
-/// Stacks samples into a batch on `device`.
-pub fn make_batch(samples: &[&Sample], geo: &TargetGeometry, device: Device) -> Result<Batch> {
-    let first = samples.first().ok_or_else(|| eyre!("empty batch"))?;
-    let shape = first.window_shape;
-    let mut values = Vec::with_capacity(samples.len() * first.window.len());
-    for s in samples {
-        if s.window_shape != shape {
-            return Err(eyre!(
-                "windows of shapes {:?} and {:?} in one batch",
-                shape,
-                s.window_shape
-            ));
+/// Stacks windows of one shape into a `[B, 2, A, S, T]` batch on `device`.
+pub fn stack_windows<'w>(
+    windows: impl IntoIterator<Item = (&'w [f32], [usize; 4])>,
+    device: Device,
+) -> Result<Tensor> {
+    let mut values = Vec::new();
+    let mut shape: Option<[usize; 4]> = None;
+    let mut n = 0i64;
+    for (w, s) in windows {
+        match shape {
+            None => shape = Some(s),
+            Some(first) if first != s => {
+                return Err(eyre!("windows of shapes {first:?} and {s:?} in one batch"))
+            }
+            Some(_) => {}
         }
-        values.extend_from_slice(&s.window);
+        values.extend_from_slice(w);
+        n += 1;
     }
-    let dims: Vec<i64> = std::iter::once(samples.len() as i64)
+    let shape = shape.ok_or_else(|| eyre!("empty window batch"))?;
+    let dims: Vec<i64> = std::iter::once(n)
         .chain(shape.iter().map(|&d| d as i64))
         .collect();
-    let window = Tensor::from_slice(&values).reshape(&dims[..]);
+    Ok(Tensor::from_slice(&values)
+        .reshape(&dims[..])
+        .to_device(device))
+}
+
+/// The windows of `samples` stacked on `device`.
+pub fn sample_windows(samples: &[&Sample], device: Device) -> Result<Tensor> {
+    stack_windows(
+        samples
+            .iter()
+            .map(|s| (s.window.as_slice(), s.window_shape)),
+        device,
+    )
+}
+
+/// Stacks samples into a batch on `device`.
+pub fn make_batch(samples: &[&Sample], geo: &TargetGeometry, device: Device) -> Result<Batch> {
+    let window = sample_windows(samples, Device::Cpu)?;
 
     let r = geo.roi_out as usize;
     let mut rois = Vec::new();

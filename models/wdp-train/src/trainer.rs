@@ -5,6 +5,7 @@
 //! domain alignment to another room (seed 001: gradient reversal, MMD, LMMD).
 
 use crate::optim::{AdamW, AdamWConfig};
+use crate::sequence::SequenceBatch;
 use crate::targets::{Batch, TargetGeometry};
 use eyre::{eyre, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -15,9 +16,25 @@ use wdp_models::{
     TrainOutputs, WifiDensePose,
 };
 
-/// The stages this loop trains and saves (the temporal module needs sequences: see
-/// [`Trainer::save`]).
+/// The stages frame-by-frame training trains and saves.
 pub const TRAINED_STAGES: [&str; 4] = ["encoder", "upsampler", "backbone", "head"];
+
+/// The stage sequence training adds (see [`TrainConfig::sequence`]).
+pub const TEMPORAL_STAGE: &str = "temporal";
+
+/// The stages a checkpoint holds: the frame model, and the temporal module when it was trained.
+pub fn stages_in(path: &Path) -> Result<Vec<&'static str>> {
+    let shapes =
+        checkpoint::tensor_shapes(path).wrap_err_with(|| format!("reading {}", path.display()))?;
+    let mut stages = TRAINED_STAGES.to_vec();
+    if shapes
+        .iter()
+        .any(|(name, _)| name.starts_with(&format!("{TEMPORAL_STAGE}.")))
+    {
+        stages.push(TEMPORAL_STAGE);
+    }
+    Ok(stages)
+}
 
 /// Loss weights (seed 000 section 7.2 plus distillation and domain terms).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,6 +71,11 @@ pub struct Weights {
     /// Seed 003 `alpha_2`: visual tokens (the backbone map, token by token) against the
     /// teacher's.
     pub visual_token: f64,
+    /// Temporal smoothness of the translated images over a sequence (seed 000 section 6.2;
+    /// sequence training only).
+    pub temporal: f64,
+    /// Weight of the constant-velocity (motion) part inside the temporal term.
+    pub temporal_motion: f64,
     /// Seed 003 `alpha_4`: coordinate classification, the x and y marginals of each joint's
     /// heatmap against the teacher's (SimCC's 1-D form; `alpha_3`, the heatmap term, is part
     /// of `soft_distill`).
@@ -77,6 +99,8 @@ impl Default for Weights {
             keypoint_token: 1.0,
             visual_token: 1.0,
             coordinate: 1.0,
+            temporal: 0.2,
+            temporal_motion: 0.5,
         }
     }
 }
@@ -175,6 +199,10 @@ pub struct TrainConfig {
     pub heatmap_sigma: f32,
     /// Zones per side of the grid whose cells are LMMD's classes.
     pub lmmd_grid: i64,
+    /// Frames per training sequence: 0 trains frame by frame; `T > 1` trains the temporal
+    /// module (saved under `temporal.`) on `T` consecutive frames, supervising the newest as
+    /// the `temporal` node uses it, with the temporal smoothness term over all of them.
+    pub sequence: usize,
 }
 
 impl Default for TrainConfig {
@@ -198,6 +226,7 @@ impl Default for TrainConfig {
             seed: 0,
             heatmap_sigma: 1.5,
             lmmd_grid: 3,
+            sequence: 0,
         }
     }
 }
@@ -244,6 +273,8 @@ pub struct StepLosses {
     pub domain: f64,
     /// Translation term.
     pub translation: f64,
+    /// Temporal smoothness term (sequence training).
+    pub temporal: f64,
     /// Global gradient norm before clipping.
     pub grad_norm: f64,
     /// Learning rate used.
@@ -361,10 +392,19 @@ impl Trainer {
         })
     }
 
+    /// The stages this run trains (and saves).
+    pub fn trained_stages(&self) -> Vec<&'static str> {
+        let mut stages = TRAINED_STAGES.to_vec();
+        if self.config.sequence > 0 {
+            stages.push(TEMPORAL_STAGE);
+        }
+        stages
+    }
+
     /// Continues the run saved at `path`: weights, the step count (sidecar state file) and the
     /// optimiser's moments (sidecar optimiser file, when the run wrote one).
     pub fn resume(&mut self, path: &Path) -> Result<()> {
-        self.init_from(path)?;
+        self.init_stages(path, &self.trained_stages())?;
         if let Ok(text) = std::fs::read_to_string(state_path(path)) {
             let state: serde_json::Value = serde_json::from_str(&text)
                 .wrap_err_with(|| format!("reading {}", state_path(path).display()))?;
@@ -383,17 +423,21 @@ impl Trainer {
     }
 
     /// Starts from the weights at `path` (fine-tuning, adaptation, a student initialised from
-    /// a teacher): step 0, fresh optimiser moments. `stages` limits what is taken (empty: all
-    /// trained stages).
+    /// a teacher): every stage the checkpoint holds, step 0, fresh optimiser moments.
     pub fn init_from(&mut self, path: &Path) -> Result<()> {
-        self.init_stages(path, &TRAINED_STAGES)
+        self.init_stages(path, &stages_in(path)?)
     }
 
     /// [`Trainer::init_from`] for some of the trained stages only (e.g. a GFL student taking
     /// the CSI encoder and translation of a `lite` teacher, its backbone staying its own).
     pub fn init_stages(&mut self, path: &Path, stages: &[&str]) -> Result<()> {
-        if let Some(s) = stages.iter().find(|s| !TRAINED_STAGES.contains(s)) {
-            return Err(eyre!("stage `{s}`: expected one of {TRAINED_STAGES:?}"));
+        if let Some(s) = stages
+            .iter()
+            .find(|s| !TRAINED_STAGES.contains(s) && **s != TEMPORAL_STAGE)
+        {
+            return Err(eyre!(
+                "stage `{s}`: expected one of {TRAINED_STAGES:?} or {TEMPORAL_STAGE}"
+            ));
         }
         checkpoint::load_stages(&mut self.vs, path, stages)
             .wrap_err_with(|| format!("loading {}", path.display()))?;
@@ -455,19 +499,98 @@ impl Trainer {
     /// One optimiser step on a labelled batch; `target_window` (unlabelled frames of the
     /// target room) drives the domain term when domain alignment is on.
     pub fn step(&mut self, batch: &Batch, target_window: Option<&Tensor>) -> Result<StepLosses> {
+        let mut report = self.begin_step();
+        let window = self.augment(&batch.window);
+        let out = self.model.forward_t(&window, Some(&batch.rois), true)?;
+        let total = self.objective(&out, &window, batch, target_window, &mut report)?;
+        self.finish_step(total, report)
+    }
+
+    /// One optimiser step on sequences (see [`TrainConfig::sequence`]): the encoder runs on
+    /// every frame, the temporal module over each sequence, and the newest frame's refined
+    /// features are supervised like a single frame; the temporal smoothness term covers the
+    /// translated images of all frames.
+    pub fn step_sequence(
+        &mut self,
+        seq: &SequenceBatch,
+        target_window: Option<&Tensor>,
+    ) -> Result<StepLosses> {
+        let mut report = self.begin_step();
+        let (b, t) = (seq.last.window.size()[0], seq.length);
+        let windows = self.augment(&seq.windows);
+        let enc = self.model.encoder.encode_t(&windows, true)?;
+        let f = enc.features.size()[1];
+        let refined = self.model.temporal_t(&enc.features.view([b, t, f]), true)?;
+        let translated = self
+            .model
+            .upsampler
+            .forward_checked(&refined.reshape([b * t, f]), true)?;
+        let ts = translated.size();
+        let translated = translated.view([b, t, ts[1], ts[2], ts[3]]);
+        let spatial = translated.select(1, t - 1);
+        let out = TrainOutputs {
+            // The encoder's own features of the newest frame: what distillation and domain
+            // alignment compare, as in frame training.
+            features: enc.features.view([b, t, f]).select(1, t - 1),
+            branch_weights: enc.branch_weights.view([b, t, -1]).select(1, t - 1),
+            stage: self
+                .model
+                .stage
+                .forward_t(&spatial, Some(&seq.last.rois), true)?,
+            spatial,
+        };
+        let ws = windows.size();
+        let mut newest_shape = vec![b, t];
+        newest_shape.extend_from_slice(&ws[1..]);
+        let newest = windows.view(newest_shape.as_slice()).select(1, t - 1);
+        let mut total = self.objective(&out, &newest, &seq.last, target_window, &mut report)?;
+        let w = &self.config.weights;
+        let smooth =
+            losses::temporal_smoothness(&translated.flatten(2, -1), 1.0, w.temporal_motion)?;
+        report.temporal = smooth.double_value(&[]);
+        total += smooth * w.temporal;
+        self.finish_step(total, report)
+    }
+
+    /// Sets this step's learning rates; the report to fill.
+    fn begin_step(&mut self) -> StepLosses {
         let lr = lr_at(&self.config, self.step);
         for (g, factor) in &self.groups {
             self.opt.set_lr(*g, lr * factor);
         }
-        let w = self.config.weights.clone();
-        let window = self.augment(&batch.window);
-        let out = self.model.forward_t(&window, Some(&batch.rois), true)?;
-        let k = batch.rois.size()[0];
-        let mut report = StepLosses {
+        StepLosses {
             step: self.step,
             lr,
             ..Default::default()
-        };
+        }
+    }
+
+    /// Backward pass, clipping and the update.
+    fn finish_step(&mut self, total: Tensor, mut report: StepLosses) -> Result<StepLosses> {
+        report.total = total.double_value(&[]);
+        if !report.total.is_finite() {
+            return Err(eyre!("step {}: loss is not finite ({report:?})", self.step));
+        }
+        self.opt.zero_grad();
+        total.backward();
+        report.grad_norm = self.clip_gradients();
+        self.opt.step();
+        self.step += 1;
+        Ok(report)
+    }
+
+    /// The loss of one forward pass `out` of the (augmented) `window` against `batch`: the
+    /// supervised terms, distillation when a teacher is set, domain alignment with a target.
+    fn objective(
+        &self,
+        out: &TrainOutputs,
+        window: &Tensor,
+        batch: &Batch,
+        target_window: Option<&Tensor>,
+        report: &mut StepLosses,
+    ) -> Result<Tensor> {
+        let w = &self.config.weights;
+        let k = batch.rois.size()[0];
         let center = losses::center_focal_loss(
             &out.stage.person.center_logits,
             &batch.targets.center.heatmap,
@@ -522,25 +645,16 @@ impl Trainer {
             report.keypoint = dp.keypoint.double_value(&[]);
         }
         if let Some(teacher) = &self.teacher {
-            let distill = self.distillation(teacher, &window, batch, &out)?;
+            let distill = self.distillation(teacher, window, batch, out)?;
             report.distill = distill.double_value(&[]);
             total += distill;
         }
         if let (Some(method), Some(tw)) = (self.config.domain, target_window) {
-            let domain = self.domain_alignment(method, &out, batch, tw)?;
+            let domain = self.domain_alignment(method, out, batch, tw)?;
             report.domain = domain.double_value(&[]);
             total += domain * w.domain;
         }
-        report.total = total.double_value(&[]);
-        if !report.total.is_finite() {
-            return Err(eyre!("step {}: loss is not finite ({report:?})", self.step));
-        }
-        self.opt.zero_grad();
-        total.backward();
-        report.grad_norm = self.clip_gradients();
-        self.opt.step();
-        self.step += 1;
-        Ok(report)
+        Ok(total)
     }
 
     /// Every distillation term against `teacher` on the same (augmented) input and ROIs:
@@ -703,13 +817,14 @@ impl Trainer {
         }
         let tmp = path.with_extension("partial.safetensors");
         // The model only (the discriminator lives in its own store), and only the stages this
-        // loop trains: the temporal module needs sequences and is left out rather than shipped
-        // as random weights under a trained name.
+        // run trains: an untrained temporal module is left out rather than shipped as random
+        // weights under a trained name.
+        let stages = self.trained_stages();
         let mut named: Vec<(String, Tensor)> = self
             .vs
             .variables()
             .into_iter()
-            .filter(|(name, _)| TRAINED_STAGES.contains(&name.split('.').next().unwrap_or("")))
+            .filter(|(name, _)| stages.contains(&name.split('.').next().unwrap_or("")))
             .collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         Tensor::write_safetensors(&named, &tmp)?;

@@ -5,7 +5,8 @@
 
 use wdp_train::trainer::Weights;
 use wdp_train::{
-    load_dataset, make_batch, DomainMethod, LoadOptions, Sample, TrainConfig, Trainer,
+    load_dataset, make_batch, make_sequence_batch, predict, predict_sequence, sequence_starts,
+    DomainMethod, LoadOptions, Sample, TrainConfig, Trainer,
 };
 
 /// libtorch's random generator is global to the process: tests that seed it for repeatable
@@ -213,4 +214,60 @@ fn a_resumed_run_continues_with_its_optimiser_state() {
         gap > 1e-5,
         "fresh moments move the weights differently ({gap})"
     );
+}
+
+#[test]
+fn sequence_training_trains_and_saves_the_temporal_module() {
+    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut data = room("lab", &tmp.path().join("lab"));
+    let n = data.len();
+    // A second recording after the first: no sequence may straddle the two.
+    let mut other = room("office", &tmp.path().join("office"));
+    data.append(&mut other);
+    let length = 4;
+    let starts = sequence_starts(&data, length);
+    assert!(!starts.is_empty());
+    assert!(
+        starts.iter().all(|&s| s + length <= n || s >= n),
+        "sequences stay inside one recording"
+    );
+    assert_eq!(starts.len(), data.len() - 2 * (length - 1));
+
+    let w = data[0].window_shape.map(|d| d as i64);
+    let dims = wdp_models::InputDims::from_window_shape(&w).unwrap();
+    let cpu = tch::Device::Cpu;
+    let mut t = Trainer::new(
+        TrainConfig {
+            batch_size: 2,
+            steps: 2,
+            sequence: length,
+            augment: None,
+            freeze: vec!["encoder".into()],
+            ..TrainConfig::default()
+        },
+        dims,
+        cpu,
+    )
+    .unwrap();
+    let before = t.vs.variables()["temporal.output_projection.weight"].copy();
+    let batch = make_sequence_batch(&data, &starts[..2], length, &t.geometry, cpu).unwrap();
+    assert_eq!(batch.windows.size()[0], 2 * length as i64);
+    let l = t.step_sequence(&batch, None).unwrap();
+    assert!(l.temporal.is_finite() && l.temporal > 0.0, "{l:?}");
+    assert!(l.total.is_finite() && l.mask > 0.0, "{l:?}");
+    let after = &t.vs.variables()["temporal.output_projection.weight"];
+    assert!(!before.equal(after), "the temporal module learns");
+
+    let path = tmp.path().join("seq.safetensors");
+    t.save(&path).unwrap();
+    let stages = wdp_train::trainer::stages_in(&path).unwrap();
+    assert!(stages.contains(&"temporal"), "{stages:?}");
+
+    // Evaluation with the module over each recording's frames, and frame by frame.
+    let refs: Vec<&Sample> = data.iter().take(6).collect();
+    let seq = predict_sequence(&t.model, &refs, 4, cpu, length).unwrap();
+    let frame = predict(&t.model, &refs, 4, cpu).unwrap();
+    assert_eq!(seq.len(), refs.len());
+    assert_eq!(frame.len(), refs.len());
 }

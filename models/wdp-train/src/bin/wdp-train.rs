@@ -47,6 +47,9 @@ struct TrainArgs {
     /// Start from this checkpoint's weights (fine-tuning, adaptation).
     #[arg(long)]
     init: Option<PathBuf>,
+    /// Train the temporal module on sequences of this many frames (0: frame by frame).
+    #[arg(long)]
+    sequence: Option<usize>,
     /// Take only these stages from `--init` (e.g. `encoder,upsampler` for a GFL student that
     /// starts from a lite teacher's CSI encoder and translation); default all.
     #[arg(long, value_delimiter = ',')]
@@ -117,6 +120,10 @@ struct EvalArgs {
     /// CPU threads for libtorch.
     #[arg(long)]
     threads: Option<i32>,
+    /// Run the checkpoint's trained temporal module over the last N frames of each recording
+    /// (as the `temporal` node does); 0: frame by frame.
+    #[arg(long, default_value_t = 0)]
+    sequence: usize,
 }
 
 #[derive(clap::Args)]
@@ -181,15 +188,23 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
     }
     let mut vs = tch::nn::VarStore::new(device);
     let model = wdp_models::WifiDensePose::new(&vs.root(), &preset, dims)?;
-    wdp_models::checkpoint::load_stages(
-        &mut vs,
-        &args.checkpoint,
-        &wdp_train::trainer::TRAINED_STAGES,
-    )
-    .wrap_err_with(|| format!("--checkpoint {}", args.checkpoint.display()))?;
+    let stages = wdp_train::trainer::stages_in(&args.checkpoint)?;
+    if args.sequence > 0 && !stages.contains(&wdp_train::trainer::TEMPORAL_STAGE) {
+        return Err(eyre!(
+            "--sequence {}: {} has no trained temporal module",
+            args.sequence,
+            args.checkpoint.display()
+        ));
+    }
+    wdp_models::checkpoint::load_stages(&mut vs, &args.checkpoint, &stages)
+        .wrap_err_with(|| format!("--checkpoint {}", args.checkpoint.display()))?;
     let refs: Vec<&Sample> = samples.iter().collect();
     let started = std::time::Instant::now();
-    let detections = wdp_train::predict(&model, &refs, 16, device)?;
+    let detections = if args.sequence > 0 {
+        wdp_train::predict_sequence(&model, &refs, 16, device, args.sequence)?
+    } else {
+        wdp_train::predict(&model, &refs, 16, device)?
+    };
     let infer_s = started.elapsed().as_secs_f64();
     let report = wdp_train::evaluate(&refs, &detections)?;
     wdp_eval::write_report(&report, &args.report, &args.title)?;
@@ -236,6 +251,9 @@ fn run_train(args: &TrainArgs) -> Result<()> {
     }
     if let Some(v) = args.batch_size {
         config.batch_size = v;
+    }
+    if let Some(v) = args.sequence {
+        config.sequence = v;
     }
     if let Some(v) = args.lr {
         config.lr = v;
