@@ -1,6 +1,9 @@
 //! Training as a dataflow (`dataflows/train.yml`, the trainer node) on a small simulated
 //! dataset: the loss falls, the checkpoint and its state file are written, every step's losses
 //! are recorded, and `wdp-train eval` measures the result with the COCO/PCK/mIoU/UV report.
+//! Live training from a running simulator (`dataflows/train-live.yml`), to `STEPS` or to the
+//! dataflow's stop, and adaptation of the shipped model to an unseen room from its live,
+//! unlabelled CSI (`dataflows/adapt.yml`).
 
 mod common;
 
@@ -32,45 +35,237 @@ fn simulate(room: &str, seconds: &str, out: &Path) {
     assert!(status.success(), "wdp simulate {room}");
 }
 
+/// A temporary folder and where a training dataflow writes into it.
+struct Job {
+    dir: tempfile::TempDir,
+    checkpoint: PathBuf,
+    losses: PathBuf,
+}
+
+impl Job {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self {
+            checkpoint: dir.path().join("model/trained.safetensors"),
+            losses: dir.path().join("losses"),
+            dir,
+        }
+    }
+
+    /// `dataflow` writing its checkpoint and loss recordings here, with `overrides`.
+    fn prepare(&self, dataflow: &str, overrides: &[(&str, &str, &str)]) -> PathBuf {
+        let mut all = vec![
+            ("trainer", "OUT", self.checkpoint.to_str().expect("utf8")),
+            (
+                "csi-recorder",
+                "OUT_DIR",
+                self.losses.to_str().expect("utf8"),
+            ),
+        ];
+        all.extend_from_slice(overrides);
+        common::prepare(dataflow, self.dir.path(), &all)
+    }
+}
+
+/// Terms of the trainer's `loss` output.
+const TOTAL: usize = 0;
+const MASK: usize = 1;
+const DOMAIN: usize = 8;
+const TERMS: usize = 11;
+
+/// Every recorded `loss` message in recording order: its step (`seq`) and its terms.
+fn recorded_losses(dir: &Path) -> Vec<(u64, [f32; TERMS])> {
+    wdp_record::read_dir(dir.join("loss"))
+        .expect("loss recording")
+        .iter()
+        .map(|r| {
+            assert_eq!(r.meta.shape, [TERMS]);
+            let v = wdp_tensor::view::<f32>(r.values.as_ref(), &r.meta).expect("loss tensor");
+            (r.meta.seq, std::array::from_fn(|i| v[[i]]))
+        })
+        .collect()
+}
+
+/// The state file beside a checkpoint.
+fn state(checkpoint: &Path) -> serde_json::Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(checkpoint.with_extension("state.json")).expect("state file"),
+    )
+    .expect("state JSON")
+}
+
+/// The metrics lines beside a checkpoint.
+fn metrics(checkpoint: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(checkpoint.with_extension("metrics.jsonl"))
+        .expect("metrics file")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("metrics line is JSON"))
+        .collect()
+}
+
+/// Checks what a run that took `steps` steps saved: checkpoint, state at `steps` and the
+/// metrics line of its last step.
+fn check_saved(checkpoint: &Path, steps: u64) {
+    assert!(checkpoint.is_file(), "checkpoint written");
+    assert_eq!(state(checkpoint)["step"], steps);
+    let lines = metrics(checkpoint);
+    let last = lines.last().expect("a metrics line");
+    assert_eq!(last["step"], steps - 1, "the last step's metrics");
+}
+
+/// Checks the recorded losses of the first `steps` steps: one per step, in order, finite.
+fn check_recorded(losses: &Path, steps: u64) -> Vec<(u64, [f32; TERMS])> {
+    let recorded = recorded_losses(losses);
+    let seqs: Vec<u64> = recorded.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, (0..steps).collect::<Vec<_>>(), "one loss per step");
+    for (step, l) in &recorded {
+        assert!(l.iter().all(|v| v.is_finite()), "step {step}: {l:?}");
+    }
+    recorded
+}
+
+/// A finished run of `steps` steps: saved, and every step's losses recorded.
+fn check_run(checkpoint: &Path, losses: &Path, steps: u64) -> Vec<(u64, [f32; TERMS])> {
+    check_saved(checkpoint, steps);
+    check_recorded(losses, steps)
+}
+
 #[test]
-fn a_short_training_dataflow_lowers_the_loss_and_the_model_is_evaluated() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    simulate("lab", "8", &data);
-    let checkpoint = dir.path().join("model/lite.safetensors");
-    let losses = dir.path().join("losses");
-    let flow = common::prepare(
-        "train.yml",
-        dir.path(),
+fn live_training_from_a_running_simulator_takes_its_steps_and_drops_misshapen_windows() {
+    let job = Job::new();
+    let flow = job.prepare(
+        "train-live.yml",
         &[
-            ("trainer", "DATASET", data.to_str().expect("utf8")),
-            ("trainer", "OUT", checkpoint.to_str().expect("utf8")),
-            ("trainer", "STEPS", "40"),
-            ("trainer", "EVERY", "1"),
-            ("csi-recorder", "OUT_DIR", losses.to_str().expect("utf8")),
+            ("csi-source", "DURATION_S", "15"),
+            ("trainer", "STEPS", "12"),
         ],
     );
+    // A second preprocessing with shorter windows feeds `target_window`: every one of its
+    // windows breaks the model's input shape and must be reported and dropped while the
+    // training goes on (no DOMAIN: target windows are only checked).
+    let mut doc: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&flow).expect("flow")).expect("YAML");
+    let nodes = doc["nodes"].as_sequence_mut().expect("nodes");
+    let preprocess = nodes
+        .iter()
+        .find(|n| n["id"] == "csi-preprocess")
+        .expect("csi-preprocess node")
+        .clone();
+    let mut short = preprocess.clone();
+    short["id"] = "short-preprocess".into();
+    short["env"]["WDP_PREPROCESS_CONFIG"] = "window: {length: 50, hop: 5}".into();
+    nodes.push(short);
+    let trainer = nodes
+        .iter_mut()
+        .find(|n| n["id"] == "trainer")
+        .expect("trainer node");
+    trainer["inputs"]["target_window"] = "short-preprocess/window".into();
+    std::fs::write(&flow, serde_yaml::to_string(&doc).expect("YAML")).expect("write flow");
+
+    let run = common::run_dataflow(&flow, Duration::from_secs(90));
+    assert!(run.success, "live training dataflow failed:\n{}", run.log);
+    check_run(&job.checkpoint, &job.losses, 12);
+    assert!(
+        run.log.contains("trainer: 12 steps"),
+        "summary line:\n{}",
+        run.log
+    );
+    assert!(
+        run.log.contains(
+            "dropping `target_window` message: window: shape [2, 9, 30, 50] differs from [2, 9, 30, 100]"
+        ),
+        "misshapen windows reported:\n{}",
+        run.log
+    );
+    assert!(
+        run.log.contains("`target_window`") && run.log.contains("dropped bad messages:"),
+        "dropped windows counted:\n{}",
+        run.log
+    );
+}
+
+#[test]
+fn a_live_run_stopped_by_the_dataflow_saves_what_it_has() {
+    let job = Job::new();
+    let flow = job.prepare("train-live.yml", &[("trainer", "STEPS", "100000")]);
+    let run = common::run_dataflow(&flow, Duration::from_secs(20));
+    assert!(run.success, "live training dataflow failed:\n{}", run.log);
+    let (checkpoint, losses) = (&job.checkpoint, &job.losses);
+    let steps = state(checkpoint)["step"].as_u64().expect("step");
+    assert!(
+        (1..100000).contains(&steps),
+        "stopped part way: {steps} steps"
+    );
+    check_saved(checkpoint, steps);
+    // The recorder stops with the dataflow: the loss of the step under way at the stop (and
+    // one still in flight) may miss it; every earlier one is there.
+    let recorded = recorded_losses(losses).len() as u64;
+    assert!(
+        recorded <= steps && recorded + 2 >= steps,
+        "{recorded} losses recorded of {steps} steps"
+    );
+    check_recorded(losses, recorded);
+}
+
+#[test]
+fn adaptation_aligns_the_shipped_model_to_an_unseen_rooms_live_csi() {
+    let job = Job::new();
+    let data = job.dir.path().join("lab");
+    simulate("lab", "4", &data);
+    let flow = job.prepare(
+        "adapt.yml",
+        &[
+            ("trainer", "DATASET", data.to_str().expect("utf8")),
+            ("trainer", "STEPS", "6"),
+            ("trainer", "EVERY", "1"),
+            // The corridor's radio ends long before the steps: training goes on from the
+            // windows the target buffer holds.
+            ("target-source", "DURATION_S", "3"),
+        ],
+    );
+    let run = common::run_dataflow(&flow, Duration::from_secs(90));
+    assert!(run.success, "adaptation dataflow failed:\n{}", run.log);
+    let recorded = check_run(&job.checkpoint, &job.losses, 6);
+    assert_eq!(state(&job.checkpoint)["config"]["domain"], "mmd");
+    for line in metrics(&job.checkpoint) {
+        let domain = line["domain"].as_f64().expect("domain term");
+        assert!(domain > 0.0, "the rooms' features differ: {line}");
+    }
+    assert!(
+        recorded.iter().all(|(_, l)| l[DOMAIN] > 0.0),
+        "{recorded:?}"
+    );
+    // Started from the shipped model, not from scratch: its part masks on a training room are
+    // far better than chance (ln 25 = 3.2 nats).
+    let (_, first) = recorded[0];
+    assert!(first[MASK] < 2.5, "first step's mask loss {}", first[MASK]);
+}
+
+#[test]
+fn a_short_training_dataflow_lowers_the_loss_and_the_model_is_evaluated() {
+    let job = Job::new();
+    let data = job.dir.path().join("data");
+    simulate("lab", "8", &data);
+    let flow = job.prepare(
+        "train.yml",
+        &[
+            ("trainer", "DATASET", data.to_str().expect("utf8")),
+            ("trainer", "STEPS", "40"),
+            ("trainer", "EVERY", "1"),
+        ],
+    );
+    let (checkpoint, losses, dir) = (&job.checkpoint, &job.losses, &job.dir);
     let run = common::run_dataflow(&flow, Duration::from_secs(300));
     assert!(run.success, "training dataflow failed:\n{}", run.log);
     assert!(checkpoint.is_file(), "checkpoint written");
-    let state: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(checkpoint.with_extension("state.json")).expect("state file"),
-    )
-    .expect("state JSON");
+    let state = state(checkpoint);
     assert_eq!(state["step"], 40);
     assert_eq!(state["config"]["preset"], "lite");
 
     // Every step's losses reached the recorder, `total` first.
-    let recorded = wdp_record::read_dir(losses.join("loss")).expect("loss recording");
+    let recorded = recorded_losses(losses);
     assert_eq!(recorded.len(), 40);
-    let totals: Vec<f32> = recorded
-        .iter()
-        .map(|r| {
-            let v = wdp_tensor::view::<f32>(r.values.as_ref(), &r.meta).expect("loss tensor");
-            assert_eq!(r.meta.shape, [9]);
-            v[[0]]
-        })
-        .collect();
+    let totals: Vec<f32> = recorded.iter().map(|(_, l)| l[TOTAL]).collect();
     assert!(totals.iter().all(|t| t.is_finite()));
     let mean = |s: &[f32]| s.iter().sum::<f32>() / s.len() as f32;
     let (first, last) = (mean(&totals[..10]), mean(&totals[30..]));
@@ -84,7 +279,7 @@ fn a_short_training_dataflow_lowers_the_loss_and_the_model_is_evaluated() {
     let out = Command::new(wdp_train())
         .args(["eval", "--every", "2"])
         .arg("--checkpoint")
-        .arg(&checkpoint)
+        .arg(checkpoint)
         .arg("--data")
         .arg(&data)
         .arg("--report")
