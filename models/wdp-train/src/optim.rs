@@ -188,6 +188,70 @@ impl AdamW {
     }
 }
 
+/// Dynamic loss scaling for half-precision training (as `torch.cuda.amp.GradScaler`): the loss
+/// is multiplied by `scale` before the backward pass so small gradients survive float16; the
+/// gradients are divided back before clipping and the update. A step whose gradients overflowed
+/// is skipped and the scale halved; after `growth_interval` good steps it doubles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradScaler {
+    /// Current loss scale.
+    pub scale: f64,
+    /// Good steps before the scale grows.
+    pub growth_interval: usize,
+    good_steps: usize,
+}
+
+impl Default for GradScaler {
+    fn default() -> Self {
+        Self {
+            scale: 65536.0,
+            growth_interval: 2000,
+            good_steps: 0,
+        }
+    }
+}
+
+impl GradScaler {
+    /// The loss to call `backward` on.
+    pub fn scale_loss(&self, loss: &Tensor) -> Tensor {
+        loss * self.scale
+    }
+
+    /// Divides the gradients of `params` by the scale; false (and the gradients cleared) when
+    /// any is not finite: the caller skips the update. Adjusts the scale either way.
+    pub fn unscale<'p>(&mut self, params: impl IntoIterator<Item = &'p Tensor>) -> bool {
+        let params: Vec<&Tensor> = params.into_iter().collect();
+        let finite = tch::no_grad(|| {
+            let mut finite = true;
+            for p in &params {
+                let mut g = p.grad();
+                if g.defined() {
+                    let _ = g.g_div_scalar_(self.scale);
+                    finite &= g.isfinite().all().int64_value(&[]) == 1;
+                }
+            }
+            finite
+        });
+        if finite {
+            self.good_steps += 1;
+            if self.good_steps >= self.growth_interval {
+                self.scale *= 2.0;
+                self.good_steps = 0;
+            }
+        } else {
+            for p in &params {
+                let mut g = p.grad();
+                if g.defined() {
+                    let _ = g.zero_();
+                }
+            }
+            self.scale = (self.scale / 2.0).max(1.0);
+            self.good_steps = 0;
+        }
+        finite
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,5 +358,40 @@ mod tests {
         shaped.add("a", &wide, 0).expect("add");
         let err = shaped.load(&state).expect_err("refused").to_string();
         assert!(err.contains("shape"), "{err}");
+    }
+
+    #[test]
+    fn scaled_gradients_come_back_unscaled_and_overflow_skips_and_backs_off() {
+        let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0]).set_requires_grad(true);
+        let mut scaler = GradScaler {
+            growth_interval: 2,
+            ..GradScaler::default()
+        };
+        let start = scaler.scale;
+        scaler.scale_loss(&x.square().sum(Kind::Float)).backward();
+        assert!(scaler.unscale([&x]));
+        let g: Vec<f32> = Vec::try_from(x.grad()).expect("grad");
+        assert_eq!(g, vec![2.0, 4.0, 6.0], "the loss's own gradient");
+        assert_eq!(scaler.scale, start, "one good step: no growth yet");
+
+        let _ = x.grad().zero_();
+        (x.sum(Kind::Float) * f64::INFINITY).backward();
+        assert!(!scaler.unscale([&x]), "overflow detected");
+        assert_eq!(scaler.scale, start / 2.0, "backs off");
+        let g: Vec<f32> = Vec::try_from(x.grad()).expect("grad");
+        assert!(
+            g.iter().all(|v| *v == 0.0),
+            "no update from an overflowed step"
+        );
+
+        for _ in 0..2 {
+            let _ = x.grad().zero_();
+            scaler.scale_loss(&x.sum(Kind::Float)).backward();
+            assert!(scaler.unscale([&x]));
+        }
+        assert_eq!(
+            scaler.scale, start,
+            "grows back after growth_interval good steps"
+        );
     }
 }

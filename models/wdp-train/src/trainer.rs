@@ -4,7 +4,7 @@
 //! terms, seed 003's keypoint-token, visual-token and coordinate-classification terms) and
 //! domain alignment to another room (seed 001: gradient reversal, MMD, LMMD).
 
-use crate::optim::{AdamW, AdamWConfig};
+use crate::optim::{AdamW, AdamWConfig, GradScaler};
 use crate::sequence::SequenceBatch;
 use crate::targets::{Batch, TargetGeometry};
 use eyre::{eyre, Context, Result};
@@ -199,6 +199,9 @@ pub struct TrainConfig {
     pub heatmap_sigma: f32,
     /// Zones per side of the grid whose cells are LMMD's classes.
     pub lmmd_grid: i64,
+    /// Mixed precision where the device has it (CUDA: float16 autocast of the forward pass and
+    /// dynamic loss scaling); CPUs train in float32 whatever this says.
+    pub mixed_precision: bool,
     /// Frames per training sequence: 0 trains frame by frame; `T > 1` trains the temporal
     /// module (saved under `temporal.`) on `T` consecutive frames, supervising the newest as
     /// the `temporal` node uses it, with the temporal smoothness term over all of them.
@@ -226,6 +229,7 @@ impl Default for TrainConfig {
             seed: 0,
             heatmap_sigma: 1.5,
             lmmd_grid: 3,
+            mixed_precision: true,
             sequence: 0,
         }
     }
@@ -294,6 +298,7 @@ pub struct Trainer {
     /// Steps taken (continues after a resume).
     pub step: usize,
     opt: AdamW,
+    scaler: Option<GradScaler>,
     groups: Vec<(usize, f64)>,
     discriminator: Option<(nn::VarStore, DomainDiscriminator)>,
     teacher: Option<Teacher>,
@@ -379,6 +384,7 @@ impl Trainer {
             }
             _ => None,
         };
+        let scaler = (config.mixed_precision && device.is_cuda()).then(GradScaler::default);
         Ok(Self {
             config,
             vs,
@@ -386,6 +392,7 @@ impl Trainer {
             geometry,
             step: 0,
             opt,
+            scaler,
             groups,
             discriminator,
             teacher: None,
@@ -500,9 +507,11 @@ impl Trainer {
     /// target room) drives the domain term when domain alignment is on.
     pub fn step(&mut self, batch: &Batch, target_window: Option<&Tensor>) -> Result<StepLosses> {
         let mut report = self.begin_step();
-        let window = self.augment(&batch.window);
-        let out = self.model.forward_t(&window, Some(&batch.rois), true)?;
-        let total = self.objective(&out, &window, batch, target_window, &mut report)?;
+        let total = tch::autocast(self.scaler.is_some(), || -> Result<Tensor> {
+            let window = self.augment(&batch.window);
+            let out = self.model.forward_t(&window, Some(&batch.rois), true)?;
+            self.objective(&out, &window, batch, target_window, &mut report)
+        })?;
         self.finish_step(total, report)
     }
 
@@ -516,6 +525,18 @@ impl Trainer {
         target_window: Option<&Tensor>,
     ) -> Result<StepLosses> {
         let mut report = self.begin_step();
+        let total = tch::autocast(self.scaler.is_some(), || {
+            self.sequence_objective(seq, target_window, &mut report)
+        })?;
+        self.finish_step(total, report)
+    }
+
+    fn sequence_objective(
+        &self,
+        seq: &SequenceBatch,
+        target_window: Option<&Tensor>,
+        report: &mut StepLosses,
+    ) -> Result<Tensor> {
         let (b, t) = (seq.last.window.size()[0], seq.length);
         let windows = self.augment(&seq.windows);
         let enc = self.model.encoder.encode_t(&windows, true)?;
@@ -543,13 +564,12 @@ impl Trainer {
         let mut newest_shape = vec![b, t];
         newest_shape.extend_from_slice(&ws[1..]);
         let newest = windows.view(newest_shape.as_slice()).select(1, t - 1);
-        let mut total = self.objective(&out, &newest, &seq.last, target_window, &mut report)?;
+        let total = self.objective(&out, &newest, &seq.last, target_window, report)?;
         let w = &self.config.weights;
         let smooth =
             losses::temporal_smoothness(&translated.flatten(2, -1), 1.0, w.temporal_motion)?;
         report.temporal = smooth.double_value(&[]);
-        total += smooth * w.temporal;
-        self.finish_step(total, report)
+        Ok(total + smooth * w.temporal)
     }
 
     /// Sets this step's learning rates; the report to fill.
@@ -565,14 +585,25 @@ impl Trainer {
         }
     }
 
-    /// Backward pass, clipping and the update.
+    /// Backward pass, clipping and the update (with mixed precision: on the scaled loss, and
+    /// no update when the scaled gradients overflowed).
     fn finish_step(&mut self, total: Tensor, mut report: StepLosses) -> Result<StepLosses> {
         report.total = total.double_value(&[]);
         if !report.total.is_finite() {
             return Err(eyre!("step {}: loss is not finite ({report:?})", self.step));
         }
         self.opt.zero_grad();
-        total.backward();
+        match &mut self.scaler {
+            None => total.backward(),
+            Some(scaler) => {
+                scaler.scale_loss(&total).backward();
+                if !scaler.unscale(self.opt.parameters()) {
+                    tracing::debug!("step {}: gradients overflowed, update skipped", self.step);
+                    self.step += 1;
+                    return Ok(report);
+                }
+            }
+        }
         report.grad_norm = self.clip_gradients();
         self.opt.step();
         self.step += 1;
