@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The benchmark protocol: regenerate the simulator data, train `lite`, evaluate it on held-out
 # sequences of the training rooms and on rooms never seen in training, adapt it to the unseen
-# rooms from their unlabelled CSI (MMD on the encoder features), and with a few labelled frames
-# of them as well (semantic alignment), evaluate again.
+# rooms from their unlabelled CSI (MMD on the encoder features; LMMD per class of where the
+# people are), and with a few labelled frames of them as well (semantic alignment), evaluate
+# again. Then seed 003's GFL student, with and without distillation from the trained model, and
+# the temporal module trained on sequences on top of it.
 #
 #   scripts/protocol.sh [OUT] [STEPS]            (defaults: data/protocol, 6000)
 #
@@ -50,10 +52,34 @@ adapted="$out/lite-sim-adapted.safetensors"
 [ -f "$adapted" ] || "$wdp" train "${train_data[@]}" "${targets[@]}" --domain mmd --init "$model" \
     --config "$config" --steps "$adapt_steps" --lr 2e-4 --out "$adapted" | tee "$out/adapt-summary.json"
 
+adapted_lmmd="$out/lite-sim-adapted-lmmd.safetensors"
+[ -f "$adapted_lmmd" ] || "$wdp" train "${train_data[@]}" "${targets[@]}" --domain lmmd --init "$model" \
+    --config "$config" --steps "$adapt_steps" --lr 2e-4 --out "$adapted_lmmd" | tee "$out/adapt-lmmd-summary.json"
+
 fewshot_model="$out/lite-sim-fewshot.safetensors"
 [ -f "$fewshot_model" ] || "$wdp" train "${train_data[@]}" "${fewshot[@]}" "${targets[@]}" --domain mmd \
     --init "$model" --config "$config" --steps "$adapt_steps" --lr 2e-4 --out "$fewshot_model" \
     | tee "$out/fewshot-summary.json"
+
+# Seed 003: a GFL-backbone student, from the trained model's CSI encoder and translation, with
+# and without distillation from it (same data, steps and seed).
+student_steps="${STUDENT_STEPS:-3000}"
+gfl_config="$root/models/train/gfl-distill.yaml"
+student() { # name extra-args...
+    local ckpt="$out/$1.safetensors"
+    shift
+    [ -f "$ckpt" ] || "$wdp" train "${train_data[@]}" --every 3 --config "$gfl_config" --steps "$student_steps" \
+        --init "$model" --init-stages encoder,upsampler --out "$ckpt" "$@" | tee "${ckpt%.safetensors}-summary.json"
+}
+student gfl-student --teacher "$model" --teacher-preset lite
+student gfl-plain
+
+# The temporal module on sequences of 8 consecutive frames (every frame, as the temporal node
+# sees them), everything else left as trained.
+temporal_model="$out/lite-sim-temporal.safetensors"
+[ -f "$temporal_model" ] || "$wdp" train "${train_data[@]}" --every 1 --config "$config" --sequence 8 \
+    --freeze encoder,upsampler,backbone,head --init "$model" --steps "${TEMPORAL_STEPS:-1500}" \
+    --out "$temporal_model" | tee "$out/temporal-summary.json"
 
 evaluate() { # name checkpoint data...
     local name="$1" ckpt="$2"
@@ -67,12 +93,18 @@ evaluate seen "$model" "${seen_test[@]}"
 evaluate unseen "$model" "${unseen_test[@]}"
 evaluate unseen-adapted "$adapted" "${unseen_test[@]}"
 evaluate seen-adapted "$adapted" "${seen_test[@]}"
+evaluate unseen-adapted-lmmd "$adapted_lmmd" "${unseen_test[@]}"
 evaluate unseen-fewshot "$fewshot_model" "${unseen_test[@]}"
+evaluate seen-gfl-student "$out/gfl-student.safetensors" "${seen_test[@]}" --preset gfl
+evaluate seen-gfl-plain "$out/gfl-plain.safetensors" "${seen_test[@]}" --preset gfl
+evaluate seen-temporal "$temporal_model" "${seen_test[@]}" --sequence 8
 
 python3 - "$out" <<'PY'
 import json, sys
 out = sys.argv[1]
-summary = {n: json.load(open(f"{out}/eval-{n}.json")) for n in ["seen", "unseen", "unseen-adapted", "seen-adapted", "unseen-fewshot"]}
+names = ["seen", "unseen", "unseen-adapted", "unseen-adapted-lmmd", "seen-adapted", "unseen-fewshot",
+         "seen-gfl-student", "seen-gfl-plain", "seen-temporal"]
+summary = {n: json.load(open(f"{out}/eval-{n}.json")) for n in names}
 json.dump(summary, open(f"{out}/summary.json", "w"), indent=2)
 print("| split | AP | AP50 | AP75 | AR | PCK@0.2 | part mIoU | UV error |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")

@@ -303,4 +303,21 @@ fn a_short_training_dataflow_lowers_the_loss_and_the_model_is_evaluated() {
     assert!(md.contains("COCO OKS AP") && md.contains("lab"), "{md}");
     assert!(report.join("results.json").is_file());
     assert!(report.join("keypoints_pr.png").is_file());
+
+    // Frame training leaves no temporal module: evaluating with one is refused by name.
+    let out = Command::new(wdp_train())
+        .args(["eval", "--every", "4", "--sequence", "8"])
+        .arg("--checkpoint")
+        .arg(checkpoint)
+        .arg("--data")
+        .arg(&data)
+        .arg("--report")
+        .arg(dir.path().join("report-seq"))
+        .output()
+        .expect("wdp-train eval runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("no trained temporal module"),
+        "{err}"
+    );
 }
