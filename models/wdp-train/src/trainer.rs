@@ -509,7 +509,7 @@ impl Trainer {
         let mut report = self.begin_step();
         let total = tch::autocast(self.scaler.is_some(), || -> Result<Tensor> {
             let window = self.augment(&batch.window);
-            let out = self.model.forward_t(&window, Some(&batch.rois), true)?;
+            let out = self.forward(&window, &batch.rois)?;
             self.objective(&out, &window, batch, target_window, &mut report)
         })?;
         self.finish_step(total, report)
@@ -539,13 +539,15 @@ impl Trainer {
     ) -> Result<Tensor> {
         let (b, t) = (seq.last.window.size()[0], seq.length);
         let windows = self.augment(&seq.windows);
-        let enc = self.model.encoder.encode_t(&windows, true)?;
+        let enc = self.model.encoder.encode_t(&windows, self.trains("encoder"))?;
         let f = enc.features.size()[1];
-        let refined = self.model.temporal_t(&enc.features.view([b, t, f]), true)?;
+        let refined = self
+            .model
+            .temporal_t(&enc.features.view([b, t, f]), self.trains(TEMPORAL_STAGE))?;
         let translated = self
             .model
             .upsampler
-            .forward_checked(&refined.reshape([b * t, f]), true)?;
+            .forward_checked(&refined.reshape([b * t, f]), self.trains("upsampler"))?;
         let ts = translated.size();
         let translated = translated.view([b, t, ts[1], ts[2], ts[3]]);
         let spatial = translated.select(1, t - 1);
@@ -557,7 +559,7 @@ impl Trainer {
             stage: self
                 .model
                 .stage
-                .forward_t(&spatial, Some(&seq.last.rois), true)?,
+                .forward_t(&spatial, Some(&seq.last.rois), self.trains("backbone"))?,
             spatial,
         };
         let ws = windows.size();
@@ -570,6 +572,30 @@ impl Trainer {
             losses::temporal_smoothness(&translated.flatten(2, -1), 1.0, w.temporal_motion)?;
         report.temporal = smooth.double_value(&[]);
         Ok(total + smooth * w.temporal)
+    }
+
+    /// Whether `module` trains: a frozen one runs as at inference (BatchNorm statistics kept,
+    /// no dropout), so freezing leaves it exactly as it was.
+    fn trains(&self, module: &str) -> bool {
+        !self.config.freeze.iter().any(|f| f == module)
+    }
+
+    /// The training forward pass, module by module in train or inference mode.
+    fn forward(&self, window: &Tensor, rois: &Tensor) -> Result<TrainOutputs> {
+        let enc = self.model.encoder.encode_t(window, self.trains("encoder"))?;
+        let spatial = self
+            .model
+            .upsampler
+            .forward_checked(&enc.features, self.trains("upsampler"))?;
+        Ok(TrainOutputs {
+            stage: self
+                .model
+                .stage
+                .forward_t(&spatial, Some(rois), self.trains("backbone"))?,
+            features: enc.features,
+            branch_weights: enc.branch_weights,
+            spatial,
+        })
     }
 
     /// Sets this step's learning rates; the report to fill.
@@ -766,7 +792,7 @@ impl Trainer {
         let target_features = self
             .model
             .encoder
-            .encode_t(&self.augment(target_window), true)?
+            .encode_t(&self.augment(target_window), self.trains("encoder"))?
             .features;
         Ok(match method {
             DomainMethod::Mmd => {
