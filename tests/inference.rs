@@ -214,3 +214,115 @@ fn check_pipeline(dataflow: &str, stages: &[&str], extra: &[(&str, &str, &str)],
     }
     assert_eq!(frames, 12);
 }
+
+#[test]
+fn learned_temporal_module_refines_the_features_with_the_shipped_weights() {
+    // inference.yml with a second temporal node between encoder and upsampler: the shipped
+    // checkpoint's trained temporal module over the last 8 frames' features.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("poses");
+    let tapped = dir.path().join("taps");
+    let flow = common::prepare_with_taps(
+        "inference.yml",
+        dir.path(),
+        &[
+            ("csi-source", "PACING", "fast"),
+            ("csi-source", "DURATION_S", "2"),
+            ("csi-source", "RGB", "false"),
+            ("pose-sink", "OUT_DIR", out.to_str().expect("utf8")),
+        ],
+        &[
+            ("features", "encoder/features"),
+            ("refined", "temporal-features/features"),
+        ],
+        &tapped,
+    );
+    let mut doc: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&flow).expect("flow")).expect("YAML");
+    let nodes = doc["nodes"].as_sequence_mut().expect("nodes");
+    let encoder = nodes
+        .iter()
+        .find(|n| n["id"] == "encoder")
+        .expect("encoder")
+        .clone();
+    let temporal = nodes
+        .iter()
+        .find(|n| n["id"] == "temporal")
+        .expect("temporal")
+        .clone();
+    let mut learned = serde_yaml::Mapping::new();
+    learned.insert("id".into(), "temporal-features".into());
+    learned.insert("path".into(), temporal["path"].clone());
+    let mut features = serde_yaml::Mapping::new();
+    features.insert("source".into(), "encoder/features".into());
+    features.insert("queue_size".into(), 1000.into());
+    features.insert("queue_policy".into(), "backpressure".into());
+    let mut inputs = serde_yaml::Mapping::new();
+    inputs.insert("features".into(), features.into());
+    learned.insert("inputs".into(), inputs.into());
+    learned.insert(
+        "outputs".into(),
+        vec![serde_yaml::Value::from("features")].into(),
+    );
+    let mut env = serde_yaml::Mapping::new();
+    env.insert("PRESET".into(), "lite".into());
+    env.insert("CHECKPOINT".into(), encoder["env"]["CHECKPOINT"].clone());
+    env.insert("SEQUENCE".into(), "8".into());
+    learned.insert("env".into(), env.into());
+    nodes.push(learned.into());
+    let upsampler = nodes
+        .iter_mut()
+        .find(|n| n["id"] == "upsampler")
+        .expect("upsampler");
+    // Same queue settings as before, another source.
+    upsampler["inputs"]["features"]["source"] = "temporal-features/features".into();
+    std::fs::write(&flow, serde_yaml::to_string(&doc).expect("YAML")).expect("write flow");
+
+    let run = common::run_dataflow(&flow, Duration::from_secs(240));
+    assert!(run.success, "dataflow failed:\n{}", run.log);
+    assert!(
+        !run.log.contains("UNTRAINED"),
+        "the shipped checkpoint holds a trained temporal module:\n{}",
+        run.log
+    );
+    assert!(
+        run.log.contains("temporal (learned, features)"),
+        "{}",
+        run.log
+    );
+
+    let raw = wdp_record::read_dir(tapped.join("features")).expect("features");
+    let refined = wdp_record::read_dir(tapped.join("refined")).expect("refined");
+    assert!(raw.len() >= 20, "{} frames", raw.len());
+    assert_eq!(raw.len(), refined.len(), "one refined vector per frame");
+    let mut changed = 0;
+    for (a, b) in raw.iter().zip(&refined) {
+        assert_eq!(b.meta.shape, [256]);
+        assert_eq!(a.meta.t_ns, b.meta.t_ns, "the frame's capture time is kept");
+        let a = view::<f32>(a.values.as_ref(), &a.meta).expect("features");
+        let b = view::<f32>(b.values.as_ref(), &b.meta).expect("refined");
+        assert!(b.iter().all(|v| v.is_finite()));
+        let diff: f32 = a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).sum();
+        changed += usize::from(diff > 1e-3);
+    }
+    assert_eq!(changed, raw.len(), "the module refines every frame");
+
+    let poses = wdp_record::read_dir(out.join("arrow").join("keypoints")).expect("keypoints");
+    assert_eq!(
+        poses.len(),
+        raw.len(),
+        "every refined frame reaches the sink:\n{}",
+        run.log
+    );
+    assert_eq!(
+        poses[0].meta_json["trace_stages"],
+        serde_json::json!([
+            "preprocess",
+            "encoder",
+            "temporal",
+            "upsampler",
+            "densepose",
+            "temporal"
+        ])
+    );
+}
