@@ -539,7 +539,10 @@ impl Trainer {
     ) -> Result<Tensor> {
         let (b, t) = (seq.last.window.size()[0], seq.length);
         let windows = self.augment(&seq.windows);
-        let enc = self.model.encoder.encode_t(&windows, self.trains("encoder"))?;
+        let enc = self
+            .model
+            .encoder
+            .encode_t(&windows, self.trains("encoder"))?;
         let f = enc.features.size()[1];
         let refined = self
             .model
@@ -556,10 +559,11 @@ impl Trainer {
             // alignment compare, as in frame training.
             features: enc.features.view([b, t, f]).select(1, t - 1),
             branch_weights: enc.branch_weights.view([b, t, -1]).select(1, t - 1),
-            stage: self
-                .model
-                .stage
-                .forward_t(&spatial, Some(&seq.last.rois), self.trains("backbone"))?,
+            stage: self.model.stage.forward_t(
+                &spatial,
+                Some(&seq.last.rois),
+                self.trains("backbone"),
+            )?,
             spatial,
         };
         let ws = windows.size();
@@ -582,7 +586,10 @@ impl Trainer {
 
     /// The training forward pass, module by module in train or inference mode.
     fn forward(&self, window: &Tensor, rois: &Tensor) -> Result<TrainOutputs> {
-        let enc = self.model.encoder.encode_t(window, self.trains("encoder"))?;
+        let enc = self
+            .model
+            .encoder
+            .encode_t(window, self.trains("encoder"))?;
         let spatial = self
             .model
             .upsampler

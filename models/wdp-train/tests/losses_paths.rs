@@ -137,7 +137,11 @@ fn distillation_and_domain_terms_train() {
         .vs
         .variables()
         .into_keys()
-        .filter(|n| ["encoder.", "upsampler.", "backbone."].iter().any(|p| n.starts_with(p)))
+        .filter(|n| {
+            ["encoder.", "upsampler.", "backbone."]
+                .iter()
+                .any(|p| n.starts_with(p))
+        })
         .collect();
     assert!(frozen_names.iter().any(|n| n.contains("running_mean")));
     let before: Vec<tch::Tensor> = frozen_names
