@@ -70,6 +70,7 @@ impl Job {
 /// Terms of the trainer's `loss` output.
 const TOTAL: usize = 0;
 const MASK: usize = 1;
+const DISTILL: usize = 7;
 const DOMAIN: usize = 8;
 const TERMS: usize = 11;
 
@@ -132,6 +133,8 @@ fn check_run(checkpoint: &Path, losses: &Path, steps: u64) -> Vec<(u64, [f32; TE
 
 #[test]
 fn live_training_from_a_running_simulator_takes_its_steps_and_drops_misshapen_windows() {
+    // Also a teacher node's features of the same moments: the shipped model's encoder on the
+    // same windows, distilled into the student without a teacher checkpoint.
     let job = Job::new();
     let flow = job.prepare(
         "train-live.yml",
@@ -160,11 +163,34 @@ fn live_training_from_a_running_simulator_takes_its_steps_and_drops_misshapen_wi
         .find(|n| n["id"] == "trainer")
         .expect("trainer node");
     trainer["inputs"]["target_window"] = "short-preprocess/window".into();
+    trainer["inputs"]["teacher_features"] = serde_yaml::from_str(
+        "{source: teacher-encoder/features, queue_size: 1000, queue_policy: backpressure}",
+    )
+    .expect("input");
+    let checkpoint = common::root().join("models/weights/lite-sim.safetensors");
+    let teacher: serde_yaml::Value = serde_yaml::from_str(&format!(
+        "{{id: teacher-encoder, path: {:?}, inputs: {{window: {{source: csi-preprocess/window, queue_size: 1000, queue_policy: backpressure}}}}, outputs: [features], env: {{PRESET: lite, CHECKPOINT: {:?}, THREADS: '1'}}}}",
+        common::root().join("target/release/encoder"),
+        checkpoint
+    ))
+    .expect("node");
+    nodes.push(teacher);
     std::fs::write(&flow, serde_yaml::to_string(&doc).expect("YAML")).expect("write flow");
 
     let run = common::run_dataflow(&flow, Duration::from_secs(90));
     assert!(run.success, "live training dataflow failed:\n{}", run.log);
-    check_run(&job.checkpoint, &job.losses, 12);
+    let recorded = check_run(&job.checkpoint, &job.losses, 12);
+    for (step, l) in &recorded {
+        assert!(
+            l[DISTILL] > 0.0,
+            "step {step}: transfer term from the teacher's features"
+        );
+    }
+    assert!(
+        run.log.contains("teacher features:") && run.log.contains("frames matched"),
+        "teacher features counted:\n{}",
+        run.log
+    );
     assert!(
         run.log.contains("trainer: 12 steps"),
         "summary line:\n{}",

@@ -50,6 +50,9 @@ pub struct Sample {
     pub uv: Option<Array4<f32>>,
     /// Camera image size `[W, H]` the keypoints and boxes refer to.
     pub image_wh: [usize; 2],
+    /// A teacher's features of this moment (a live teacher node's `teacher_features`): the
+    /// target of feature distillation. Datasets on disk have none.
+    pub teacher_features: Option<Vec<f32>>,
 }
 
 /// What loading a dataset folder found.
@@ -329,6 +332,7 @@ fn read_batch(
             part_index,
             uv,
             image_wh: layout.image_wh,
+            teacher_features: None,
         });
     }
     Ok(())

@@ -291,6 +291,121 @@ pub fn sample(window: &LiveWindow, labels: Labels) -> Sample {
         part_index: labels.part_index,
         uv: labels.uv,
         image_wh: labels.image_wh,
+        teacher_features: None,
+    }
+}
+
+/// What a [`FeatureMatch`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FeatureMatchStats {
+    /// Feature vectors received.
+    pub features: u64,
+    /// Samples given their teacher's features.
+    pub matched: u64,
+    /// Samples without teacher features within the largest lag (not trained on).
+    pub unmatched: u64,
+}
+
+/// Gives each paired sample the teacher features (a teacher node's `teacher_features`, one
+/// vector per moment it saw) nearest to the sample's capture time, within `max_lag_ns`.
+/// Features arrive in time order, so a sample is decided once a feature later than its time
+/// plus the lag has come (nothing nearer can follow) or the features have ended.
+#[derive(Debug)]
+pub struct FeatureMatch {
+    dim: usize,
+    max_lag_ns: i64,
+    features: VecDeque<(i64, Vec<f32>)>,
+    waiting: VecDeque<Sample>,
+    ended: bool,
+    stats: FeatureMatchStats,
+}
+
+impl FeatureMatch {
+    /// Matches vectors of `dim` features (the student's encoder width) within `max_lag_ns`.
+    pub fn new(dim: usize, max_lag_ns: i64) -> Self {
+        Self {
+            dim,
+            max_lag_ns,
+            features: VecDeque::new(),
+            waiting: VecDeque::new(),
+            ended: false,
+            stats: FeatureMatchStats::default(),
+        }
+    }
+
+    /// Adds a teacher's feature vector of capture time `t_ns`; a wrong length or a non-finite
+    /// value is refused by name. One older than the last (its sender restarted) drops those
+    /// held.
+    pub fn push_features(&mut self, t_ns: i64, values: Vec<f32>) -> Result<()> {
+        if values.len() != self.dim {
+            bail!(
+                "teacher_features: {} values, the student's encoder has {} features",
+                values.len(),
+                self.dim
+            );
+        }
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            bail!("teacher_features: value {i} is {}", values[i]);
+        }
+        self.stats.features += 1;
+        if self.features.back().is_some_and(|(t, _)| *t > t_ns) {
+            self.features.clear();
+        }
+        self.features.push_back((t_ns, values));
+        Ok(())
+    }
+
+    /// Adds a paired sample to be given its features.
+    pub fn push_sample(&mut self, sample: Sample) {
+        self.waiting.push_back(sample);
+    }
+
+    /// No more features will come: every waiting sample is decided with what is there.
+    pub fn end(&mut self) {
+        self.ended = true;
+    }
+
+    /// What was matched so far.
+    pub fn stats(&self) -> FeatureMatchStats {
+        self.stats
+    }
+
+    /// The next sample whose features are decided, with them; samples without any within the
+    /// lag are counted and passed over.
+    pub fn pop(&mut self) -> Option<Sample> {
+        loop {
+            let t = self.waiting.front()?.t_ns;
+            let newest = self.features.back().map(|(ft, _)| *ft);
+            let newest_sample = self.waiting.back().map_or(t, |s| s.t_ns);
+            let decided = self.ended
+                || newest.is_some_and(|ft| ft > t + self.max_lag_ns)
+                || newest_sample - t > HOLD_NS;
+            if !decided {
+                return None;
+            }
+            let mut sample = self.waiting.pop_front()?;
+            // Features too old for this sample serve no later one either.
+            while self
+                .features
+                .front()
+                .is_some_and(|(ft, _)| *ft < t - self.max_lag_ns)
+            {
+                self.features.pop_front();
+            }
+            let nearest = self
+                .features
+                .iter()
+                .filter(|(ft, _)| (ft - t).abs() <= self.max_lag_ns)
+                .min_by_key(|(ft, _)| (ft - t).abs());
+            match nearest {
+                Some((_, values)) => {
+                    sample.teacher_features = Some(values.clone());
+                    self.stats.matched += 1;
+                    return Some(sample);
+                }
+                None => self.stats.unmatched += 1,
+            }
+        }
     }
 }
 
@@ -517,6 +632,60 @@ mod tests {
 
     fn labels(t_ns: i64) -> Labels {
         Labels::from_frame(&frame(t_ns, 1)).expect("good labels")
+    }
+
+    #[test]
+    fn teacher_features_go_to_the_nearest_sample_within_the_lag() {
+        const MS: i64 = 1_000_000;
+        let mut m = FeatureMatch::new(3, 20 * MS);
+        let at = |t: i64| sample(&window(t), labels(t));
+        m.push_sample(at(100 * MS));
+        m.push_sample(at(150 * MS));
+        m.push_sample(at(400 * MS));
+        assert!(m.pop().is_none(), "undecided before any feature");
+        m.push_features(95 * MS, vec![1.0; 3]).expect("features");
+        m.push_features(104 * MS, vec![2.0; 3]).expect("features");
+        assert!(m.pop().is_none(), "a nearer one may still come");
+        m.push_features(130 * MS, vec![3.0; 3]).expect("features");
+        let first = m.pop().expect("decided");
+        assert_eq!(first.t_ns, 100 * MS);
+        assert_eq!(
+            first.teacher_features,
+            Some(vec![2.0; 3]),
+            "the nearest, 4 ms after"
+        );
+        m.push_features(500 * MS, vec![4.0; 3]).expect("features");
+        let second = m.pop().expect("decided");
+        assert_eq!(second.t_ns, 150 * MS);
+        assert_eq!(
+            second.teacher_features,
+            Some(vec![3.0; 3]),
+            "20 ms before: within"
+        );
+        assert!(
+            m.pop().is_none(),
+            "nothing within 20 ms of 400 ms: passed over"
+        );
+        assert_eq!(
+            m.stats(),
+            FeatureMatchStats {
+                features: 4,
+                matched: 2,
+                unmatched: 1
+            }
+        );
+        let err = m
+            .push_features(600 * MS, vec![1.0; 4])
+            .expect_err("wrong length");
+        assert!(err.to_string().contains("3 features"), "{err}");
+        let err = m
+            .push_features(600 * MS, vec![1.0, f32::NAN, 0.0])
+            .expect_err("NaN");
+        assert!(err.to_string().contains("value 1"), "{err}");
+        m.push_sample(at(700 * MS));
+        m.end();
+        assert!(m.pop().is_none(), "ended: decided, no features near it");
+        assert_eq!(m.stats().unmatched, 2);
     }
 
     #[test]

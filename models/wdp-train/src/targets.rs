@@ -31,6 +31,8 @@ pub struct Batch {
     /// (foreground, U, V), what a camera teacher's DensePose output looks like. Trains the
     /// modality translation to put people where the camera sees them.
     pub spatial: Tensor,
+    /// `[B, F]` a teacher's features of each frame, when every frame of the batch has them.
+    pub teacher_features: Option<Tensor>,
 }
 
 /// Geometry of the targets.
@@ -225,7 +227,27 @@ pub fn make_batch(samples: &[&Sample], geo: &TargetGeometry, device: Device) -> 
         rooms: samples.iter().map(|s| s.room.clone()).collect(),
         people,
         spatial: spatial.to_device(device),
+        teacher_features: teacher_features(samples)?.map(|t| t.to_device(device)),
     })
+}
+
+/// The samples' teacher features stacked `[B, F]`, when every sample has them.
+fn teacher_features(samples: &[&Sample]) -> Result<Option<Tensor>> {
+    let rows: Option<Vec<&Vec<f32>>> = samples
+        .iter()
+        .map(|s| s.teacher_features.as_ref())
+        .collect();
+    let Some(rows) = rows else {
+        return Ok(None);
+    };
+    let f = rows.first().map_or(0, |r| r.len());
+    if rows.iter().any(|r| r.len() != f) {
+        return Err(eyre!("teacher features of different lengths in one batch"));
+    }
+    let flat: Vec<f32> = rows.into_iter().flatten().copied().collect();
+    Ok(Some(
+        Tensor::from_slice(&flat).view([samples.len() as i64, f as i64]),
+    ))
 }
 
 /// Foreground, U and V of every translated-image pixel, from the nearest mask pixel.

@@ -710,8 +710,15 @@ impl Trainer {
         }
         if let Some(teacher) = &self.teacher {
             let distill = self.distillation(teacher, window, batch, out)?;
-            report.distill = distill.double_value(&[]);
+            report.distill += distill.double_value(&[]);
             total += distill;
+        }
+        // A teacher node's features of the same moments (live training): seed 000's transfer
+        // term against them.
+        if let Some(tf) = &batch.teacher_features {
+            let transfer = losses::feature_distillation(&out.features, tf)? * w.feature_distill;
+            report.distill += transfer.double_value(&[]);
+            total += transfer;
         }
         if let (Some(method), Some(tw)) = (self.config.domain, target_window) {
             let domain = self.domain_alignment(method, out, batch, tw)?;

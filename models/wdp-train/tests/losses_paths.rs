@@ -100,6 +100,18 @@ fn distillation_and_domain_terms_train() {
         }
     }
 
+    // A teacher node's features of the same frames (live training) drive the transfer term
+    // without a teacher checkpoint.
+    let mut plain = Trainer::new(base.clone(), dims, cpu).unwrap();
+    let mut with_features = make_batch(&picked, &plain.geometry, cpu).unwrap();
+    assert!(
+        with_features.teacher_features.is_none(),
+        "shards carry none"
+    );
+    with_features.teacher_features = Some(tch::Tensor::randn([4, 256], (tch::Kind::Float, cpu)));
+    let l = plain.step(&with_features, None).unwrap();
+    assert!(l.distill.is_finite() && l.distill > 0.0, "{l:?}");
+
     let target_picked: Vec<&Sample> = target.iter().rev().take(4).collect();
     for method in [
         DomainMethod::Mmd,

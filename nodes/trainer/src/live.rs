@@ -8,7 +8,7 @@ use eyre::{eyre, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 use wdp_pose::{AssemblerConfig, PoseAssembler};
-use wdp_train::live::{Labels, LiveWindow, Pairing, ReplayBuffer};
+use wdp_train::live::{FeatureMatch, Labels, LiveWindow, Pairing, ReplayBuffer};
 use wdp_train::run::{stack_windows, Run, XorShift};
 use wdp_train::{Sample, Trainer};
 
@@ -45,6 +45,7 @@ pub struct Inputs {
     window: bool,
     labeller: Labeller,
     target_window: bool,
+    teacher_features: bool,
 }
 
 impl Inputs {
@@ -89,20 +90,29 @@ impl Inputs {
             ));
         }
         for id in &declared {
-            let known = matches!(id.as_str(), "window" | "labels" | "target_window")
-                || id
-                    .strip_prefix(POSE_PREFIX)
-                    .is_some_and(|o| ["keypoints", "boxes", "parts", "uv"].contains(&o));
+            let known = matches!(
+                id.as_str(),
+                "window" | "labels" | "target_window" | "teacher_features"
+            ) || id
+                .strip_prefix(POSE_PREFIX)
+                .is_some_and(|o| ["keypoints", "boxes", "parts", "uv"].contains(&o));
             if !known {
                 return Err(eyre!(
-                    "inputs: `{id}` is not an input of the trainer (window, labels or labels_keypoints/boxes/parts/uv, target_window)"
+                    "inputs: `{id}` is not an input of the trainer (window, labels or labels_keypoints/boxes/parts/uv, target_window, teacher_features)"
                 ));
             }
+        }
+        let teacher_features = has("teacher_features");
+        if teacher_features && !window {
+            return Err(eyre!(
+                "inputs: `teacher_features` describe live labelled frames: wire `window` and labels too"
+            ));
         }
         Ok(Self {
             window,
             labeller,
             target_window: has("target_window"),
+            teacher_features,
         })
     }
 
@@ -115,6 +125,8 @@ impl Inputs {
 /// What the live loop holds between steps.
 struct State {
     pairing: Pairing,
+    /// With a `teacher_features` input: paired samples wait here for their teacher's features.
+    features: Option<FeatureMatch>,
     assembler: Option<PoseAssembler>,
     labelled: ReplayBuffer<Sample>,
     target: ReplayBuffer<LiveWindow>,
@@ -172,6 +184,9 @@ impl State {
             Event::Stop(StopCause::AllInputsClosed) => {
                 self.take_frames("labels_*", true);
                 self.pairing.end_windows();
+                if let Some(m) = self.features.as_mut() {
+                    m.end();
+                }
                 self.collect();
                 Flow::Ended
             }
@@ -205,6 +220,15 @@ impl State {
                 if self.keep_target {
                     self.target.push(w);
                 }
+            }
+            "teacher_features" => {
+                let r = wdp_tensor::dora::receive::<f32>(metadata, data)?;
+                r.meta.expect_dims(&["feature"])?;
+                let matcher = self
+                    .features
+                    .as_mut()
+                    .ok_or_else(|| eyre!("teacher features are not wired"))?;
+                matcher.push_features(r.meta.t_ns, r.data.iter().copied().collect())?;
             }
             "labels" => {
                 let meta = meta_of(metadata)?;
@@ -248,7 +272,11 @@ impl State {
     }
 
     fn closed(&mut self, id: &str) {
-        if id == "window" {
+        if id == "teacher_features" {
+            if let Some(m) = self.features.as_mut() {
+                m.end();
+            }
+        } else if id == "window" {
             self.pairing.end_windows();
         } else if id.starts_with(POSE_PREFIX) {
             // A frame's messages come on all of them: flush once the last one closes.
@@ -259,9 +287,20 @@ impl State {
         }
     }
 
-    /// Paired frames into the replay buffer.
+    /// Paired frames (with their teacher's features, when those are wired) into the replay
+    /// buffer.
     fn collect(&mut self) {
+        let mut ready = Vec::new();
         while let Some(sample) = self.pairing.pop() {
+            match self.features.as_mut() {
+                Some(m) => m.push_sample(sample),
+                None => ready.push(sample),
+            }
+        }
+        if let Some(m) = self.features.as_mut() {
+            ready.extend(std::iter::from_fn(|| m.pop()));
+        }
+        for sample in ready {
             if self.labelled.push(sample) && !self.announced_full {
                 self.announced_full = true;
                 announce(&format!(
@@ -322,6 +361,13 @@ impl State {
                 self.target.replaced()
             );
         }
+        if let Some(m) = &self.features {
+            let f = m.stats();
+            line += &format!(
+                "; teacher features: {} received, {} frames matched, {} without",
+                f.features, f.matched, f.unmatched
+            );
+        }
         if self.early_target > 0 {
             line += &format!(
                 "; {} target windows before the input shape was known",
@@ -368,8 +414,26 @@ pub fn train(
     }
     let samples = wdp_train::data::load_datasets(&settings.datasets, settings.every)?;
     let targets = wdp_train::data::load_datasets(&settings.target, settings.every)?;
+    let features = if inputs.teacher_features {
+        let preset = wdp_models::Preset::load(&config.preset)?;
+        if samples.is_empty() {
+            Some(FeatureMatch::new(
+                preset.encoder.feature_dim as usize,
+                settings.max_lag_ns,
+            ))
+        } else {
+            // A batch mixing shard frames (no teacher features) and live ones would leave the
+            // transfer term out of every mixed batch.
+            return Err(eyre!(
+                "teacher_features with DATASET: shard frames have no teacher features; train on live frames only"
+            ));
+        }
+    } else {
+        None
+    };
     let mut state = State {
         pairing: Pairing::new(settings.max_lag_ns, settings.every),
+        features,
         assembler: match inputs.labeller {
             Labeller::Pose { uv } => Some(PoseAssembler::new(AssemblerConfig {
                 max_pending: 64,

@@ -34,6 +34,10 @@
 //! - `target_window`: unlabelled windows of another room (its own csi-source and
 //!   csi-preprocess) for domain alignment (`DOMAIN`); kept in a second replay buffer of
 //!   `BUFFER` windows (`TARGET` frames, if given, seed it), each step drawing a batch of them.
+//! - `teacher_features` (optional): a teacher node's features (f32 `[F]`, dims `feature`, `F`
+//!   the student's encoder width) of the moments it saw; each labelled frame takes the vector
+//!   nearest its capture time within `MAX_LAG_MS` (frames without one are not trained on) and
+//!   the transfer term (`feature_distill`) pulls the student's encoder features to it.
 //!
 //! ## Outputs
 //! - `loss`: Float32 `[11]` per step, dims `term` (`total, mask, uv, keypoint, center,
