@@ -211,6 +211,81 @@ fn live_training_from_a_running_simulator_takes_its_steps_and_drops_misshapen_wi
 }
 
 #[test]
+fn live_training_from_a_camera_teacher_labelling_the_simulated_camera() {
+    // The labeller is a camera teacher instead of the simulator's truth: MediaPipe on the
+    // simulator's rendered frames, its `labels` struct into the trainer's `labels` input.
+    let job = Job::new();
+    let flow = job.prepare(
+        "train-live.yml",
+        &[
+            ("csi-source", "DURATION_S", "15"),
+            ("csi-source", "RGB", "true"),
+            ("trainer", "STEPS", "4"),
+        ],
+    );
+    let mut doc: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&flow).expect("flow")).expect("YAML");
+    let nodes = doc["nodes"].as_sequence_mut().expect("nodes");
+    let source = nodes
+        .iter_mut()
+        .find(|n| n["id"] == "csi-source")
+        .expect("csi-source node");
+    source["outputs"]
+        .as_sequence_mut()
+        .expect("outputs")
+        .push("frame".into());
+    let teacher: serde_yaml::Value = serde_yaml::from_str(&format!(
+        "{{id: teacher, path: {:?}, inputs: {{frame: {{source: csi-source/frame, queue_size: 1000, queue_policy: backpressure}}}}, outputs: [labels], env: {{PYTHON: {:?}, MODE: video}}}}",
+        common::root().join("nodes/teacher-mediapipe/teacher-mediapipe"),
+        common::root().join(".venv-teacher/bin/python"),
+    ))
+    .expect("node");
+    nodes.push(teacher);
+    let trainer = nodes
+        .iter_mut()
+        .find(|n| n["id"] == "trainer")
+        .expect("trainer node");
+    let inputs = trainer["inputs"].as_mapping_mut().expect("inputs");
+    for output in ["keypoints", "boxes", "parts", "uv"] {
+        inputs.remove(format!("labels_{output}"));
+    }
+    inputs.insert(
+        "labels".into(),
+        serde_yaml::from_str(
+            "{source: teacher/labels, queue_size: 1000, queue_policy: backpressure}",
+        )
+        .expect("input"),
+    );
+    std::fs::write(&flow, serde_yaml::to_string(&doc).expect("YAML")).expect("write flow");
+
+    let run = common::run_dataflow(&flow, Duration::from_secs(90));
+    assert!(
+        run.success,
+        "camera-teacher training dataflow failed:\n{}",
+        run.log
+    );
+    let recorded = check_run(&job.checkpoint, &job.losses, 4);
+    for (step, l) in &recorded {
+        // Teacher masks have no part labels: the part cross-entropy is over nothing.
+        assert_eq!(
+            l[MASK], 0.0,
+            "step {step}: no part labels from a camera teacher"
+        );
+        assert!(l[TOTAL] > 0.0, "step {step}");
+    }
+    assert!(
+        run.log.contains("trainer: 4 steps"),
+        "summary line:\n{}",
+        run.log
+    );
+    assert!(
+        run.log.contains("labelled frames:"),
+        "pairing counted:\n{}",
+        run.log
+    );
+}
+
+#[test]
 fn a_live_run_stopped_by_the_dataflow_saves_what_it_has() {
     let job = Job::new();
     let flow = job.prepare("train-live.yml", &[("trainer", "STEPS", "100000")]);
