@@ -70,6 +70,7 @@ impl Job {
 /// Terms of the trainer's `loss` output.
 const TOTAL: usize = 0;
 const MASK: usize = 1;
+const UV: usize = 2;
 const DISTILL: usize = 7;
 const DOMAIN: usize = 8;
 const TERMS: usize = 11;
@@ -266,13 +267,30 @@ fn live_training_from_a_camera_teacher_labelling_the_simulated_camera() {
     );
     let recorded = check_run(&job.checkpoint, &job.losses, 4);
     for (step, l) in &recorded {
-        // Teacher masks have no part labels: the part cross-entropy is over nothing.
-        assert_eq!(
-            l[MASK], 0.0,
-            "step {step}: no part labels from a camera teacher"
-        );
-        assert!(l[TOTAL] > 0.0, "step {step}");
+        // The teacher gives person masks without parts or UV: no UV term.
+        assert_eq!(l[UV], 0.0, "step {step}: no UV from a camera teacher");
+        assert!(l[TOTAL] > 0.0 && l[MASK].is_finite(), "step {step}: {l:?}");
     }
+    // The teacher found people, and its frames were paired with windows and trained on.
+    let number_after = |key: &str| -> u64 {
+        run.log
+            .lines()
+            .rev()
+            .find_map(|l| l.split(key).nth(1))
+            .and_then(|rest| rest.trim_start().split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("`{key}` in:\n{}", run.log))
+    };
+    assert!(
+        number_after("frames labelled (") > 0,
+        "people found:\n{}",
+        run.log
+    );
+    assert!(
+        number_after("labelled frames:") > 0,
+        "frames paired:\n{}",
+        run.log
+    );
     assert!(
         run.log.contains("trainer: 4 steps"),
         "summary line:\n{}",

@@ -35,6 +35,26 @@ pub fn part_mask_ce(logits: &Tensor, target: &Tensor) -> Result<Tensor> {
     )?)
 }
 
+/// The person-mask term of pixels known to be on a person whose part is unknown (a camera
+/// teacher's mask): `-log P(not background)` from the part logits `[K, C, r, r]` (class 0
+/// background), averaged over the `unknown [K, r, r]` pixels; zero (with a graph) if none.
+pub fn foreground_ce(logits: &Tensor, unknown: &Tensor) -> Result<Tensor> {
+    let ls = logits.size();
+    check(
+        ls.len() == 4 && ls[1] >= 2 && unknown.size() == [ls[0], ls[2], ls[3]],
+        || {
+            format!(
+                "foreground_ce: logits {ls:?} and mask {:?} disagree",
+                unknown.size()
+            )
+        },
+    )?;
+    let logp = logits.log_softmax(1, Kind::Float);
+    let log_fg = logp.narrow(1, 1, ls[1] - 1).logsumexp([1], false); // [K, r, r]
+    let m = unknown.to_kind(Kind::Float);
+    Ok(-(log_fg * &m).sum(Kind::Float) / m.sum(Kind::Float).clamp_min(1.0))
+}
+
 /// UV smooth-L1 on foreground pixels only: `uv [K, N, 2, r, r]` (per part),
 /// `target_uv [K, 2, r, r]`, `parts [K, r, r]` (0 background, 1..=N). The prediction
 /// of the pixel's true part is compared; zero (with a graph) if there is no foreground.

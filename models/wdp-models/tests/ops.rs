@@ -285,6 +285,31 @@ fn lmmd_aligns_classes_not_just_the_pooled_distribution() {
 }
 
 #[test]
+fn foreground_term_pulls_unknown_person_pixels_away_from_background() {
+    // Two pixels: one predicted background, one predicted a part; both on the person.
+    let logits = Tensor::zeros([1, 3, 1, 2], F32);
+    let _ = logits.get(0).get(0).get(0).get(0).fill_(5.0); // background wins
+    let _ = logits.get(0).get(2).get(0).get(1).fill_(5.0); // part 2 wins
+    let unknown = Tensor::from_slice(&[true, true]).view([1, 1, 2]);
+    let both = losses::foreground_ce(&logits, &unknown)
+        .unwrap()
+        .double_value(&[]);
+    let on_part = Tensor::from_slice(&[false, true]).view([1, 1, 2]);
+    let good = losses::foreground_ce(&logits, &on_part)
+        .unwrap()
+        .double_value(&[]);
+    assert!(good < 0.02 && both > 2.0, "{good} {both}");
+    let none = Tensor::from_slice(&[false, false]).view([1, 1, 2]);
+    assert_eq!(
+        losses::foreground_ce(&logits, &none)
+            .unwrap()
+            .double_value(&[]),
+        0.0
+    );
+    assert!(losses::foreground_ce(&logits, &none.view([2, 1, 1])).is_err());
+}
+
+#[test]
 fn keypoint_tokens_pool_the_features_under_each_joint() {
     // Features = the x coordinate in one channel and the y coordinate in another; a joint
     // whose heatmap peaks at a cell gets (about) that cell's coordinates as its token.

@@ -687,13 +687,17 @@ impl Trainer {
                     center_regression: 0.0,
                 },
             )?;
-            // Teacher recordings have no part labels: their cross-entropy is over nothing.
-            let has_parts = t.part_index.ge(0).any().int64_value(&[]) == 1;
-            let mask = if has_parts {
+            // Camera-teacher labels know where the person is, not which part: their person
+            // pixels (target -100, left out of the part cross-entropy) are pulled to "some
+            // part", the box's other pixels to background by the cross-entropy.
+            let has_known = t.part_index.ge(0).any().int64_value(&[]) == 1;
+            let known = if has_known {
                 dp.mask.shallow_clone()
             } else {
                 dp.mask.zeros_like()
             };
+            let mask = known
+                + losses::foreground_ce(&out.stage.densepose.mask_logits, &t.part_index.eq(-100))?;
             let ce = keypoint_ce(
                 &out.stage.densepose.keypoint_heatmaps,
                 &t.keypoint_heatmaps,
