@@ -344,6 +344,12 @@ impl Trainer {
         });
         let mut names: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
         names.sort_by(|a, b| a.0.cmp(&b.0));
+        // A misspelt module would silently train everything.
+        for f in &config.freeze {
+            if !names.iter().any(|(n, _)| n.starts_with(&format!("{f}."))) {
+                return Err(eyre!("freeze: no module of the model is called `{f}`"));
+            }
+        }
         let mut groups = vec![(0usize, 1.0f64); 0];
         for (name, t) in names {
             let frozen = config

@@ -103,7 +103,7 @@ fn send_loss(node: &mut DoraNode, l: &StepLosses) -> Result<(), NodeError> {
 }
 
 /// The model for windows of `shape`, from `INIT` or the run in `OUT` (`RESUME`), with its
-/// teacher; `FREEZE` prefixes must name modules of the model.
+/// teacher.
 fn build_trainer(settings: &Settings, shape: [usize; 4]) -> Result<Trainer> {
     let dims = InputDims::from_window_shape(&shape.map(|d| d as i64))?;
     let mut trainer = Trainer::new(
@@ -111,12 +111,6 @@ fn build_trainer(settings: &Settings, shape: [usize; 4]) -> Result<Trainer> {
         dims,
         tch::Device::cuda_if_available(),
     )?;
-    let names: Vec<String> = trainer.vs.variables().into_keys().collect();
-    for f in &settings.config.freeze {
-        if !names.iter().any(|n| n.starts_with(&format!("{f}."))) {
-            return Err(eyre!("FREEZE: no module of the model is called `{f}`"));
-        }
-    }
     if settings.resume {
         trainer.resume(&settings.out)?;
     } else if let Some(init) = &settings.init {

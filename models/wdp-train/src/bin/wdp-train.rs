@@ -60,9 +60,9 @@ struct TrainArgs {
     /// Unlabelled target-room datasets for domain alignment.
     #[arg(long)]
     target: Vec<PathBuf>,
-    /// Domain alignment method with `--target`.
-    #[arg(long, value_enum)]
-    domain: Option<Domain>,
+    /// Domain alignment method with `--target`: adversarial, mmd or lmmd.
+    #[arg(long)]
+    domain: Option<DomainMethod>,
     /// Freeze these modules (encoder, upsampler, backbone, head), e.g. to fine-tune only the head.
     #[arg(long, value_delimiter = ',')]
     freeze: Vec<String>,
@@ -84,13 +84,6 @@ struct TrainArgs {
     /// CPU threads for libtorch.
     #[arg(long)]
     threads: Option<i32>,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Domain {
-    Adversarial,
-    Mmd,
-    Lmmd,
 }
 
 #[derive(clap::Args)]
@@ -261,11 +254,7 @@ fn run_train(args: &TrainArgs) -> Result<()> {
     if !args.freeze.is_empty() {
         config.freeze = args.freeze.clone();
     }
-    config.domain = args.domain.map(|d| match d {
-        Domain::Adversarial => DomainMethod::Adversarial,
-        Domain::Mmd => DomainMethod::Mmd,
-        Domain::Lmmd => DomainMethod::Lmmd,
-    });
+    config.domain = args.domain;
     if config.domain.is_some() && args.target.is_empty() {
         return Err(eyre!("--domain needs --target datasets"));
     }
