@@ -23,6 +23,7 @@ fn lab(people: usize, layout: SubcarrierLayout) -> Simulator {
                 pause_s: 1.0,
                 margin_m: 0.6,
             },
+            body_seed: None,
         })
         .collect();
     Simulator::new(scene).expect("valid scene")

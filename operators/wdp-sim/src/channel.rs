@@ -438,7 +438,8 @@ pub fn paths_from_images(
 
 /// Furniture scattering points: (position, complex amplitude before the 1/(d1 d2) spreading).
 fn furniture_points(scene: &Scene, lambda: f64) -> Vec<(Vec3, Complex64)> {
-    let mut rng = SimRng::new(scene.seed, Stream::Furniture, 0);
+    // the room's own seed: the sequence seed must not rebuild the room
+    let mut rng = SimRng::new(scene.room.seed, Stream::Furniture, 0);
     let mut out = Vec::new();
     let mut push = |pos: Vec3, rcs: f64, rng: &mut SimRng| {
         // a rough surface scatters with an arbitrary phase

@@ -360,6 +360,7 @@ mod tests {
             height_m: 1.75,
             reflectivity: 1.0,
             motion,
+            body_seed: None,
         }
     }
 

@@ -40,23 +40,78 @@ pub struct Scene {
     /// Stop after this many seconds of simulated time; `None` runs forever.
     #[serde(default)]
     pub duration_s: Option<f64>,
-    /// Seed of every random choice: same seed, same output.
+    /// Seed of the sequence: motions, packet timing and loss, radio impairments and noise. Same
+    /// seed, same output. The room's static multipath ([`Room::seed`]) and the bodies
+    /// ([`Person::body_seed`]) do not depend on it.
     #[serde(default)]
     pub seed: u64,
 }
 
 /// The room box.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "RoomSpec")]
 pub struct Room {
     /// Size `[x, y, z]` in metres.
     pub size_m: [f64; 3],
     /// The six surfaces.
-    #[serde(default)]
     pub walls: Walls,
     /// Static scatterers.
-    #[serde(default)]
     pub furniture: Vec<Furniture>,
+    /// Seed of everything random but static about the room (the furniture's scattering phases):
+    /// it belongs to the room, so every sequence (`Scene::seed`) of one room has the same static
+    /// multipath. When absent from a scene file it is [`Room::derived_seed`] of the room's size,
+    /// walls and furniture, so identical descriptions are identical rooms.
+    pub seed: u64,
+}
+
+/// The room as written in a scene file: `seed` may be absent.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoomSpec {
+    size_m: [f64; 3],
+    #[serde(default)]
+    walls: Walls,
+    #[serde(default)]
+    furniture: Vec<Furniture>,
+    #[serde(default)]
+    seed: Option<u64>,
+}
+
+impl From<RoomSpec> for Room {
+    fn from(r: RoomSpec) -> Self {
+        let seed = r
+            .seed
+            .unwrap_or_else(|| Room::derived_seed(r.size_m, &r.walls, &r.furniture));
+        Room {
+            size_m: r.size_m,
+            walls: r.walls,
+            furniture: r.furniture,
+            seed,
+        }
+    }
+}
+
+impl Room {
+    /// A room from its description, its seed derived from it ([`Room::derived_seed`]).
+    pub fn new(size_m: [f64; 3], walls: Walls, furniture: Vec<Furniture>) -> Self {
+        let seed = Room::derived_seed(size_m, &walls, &furniture);
+        Room {
+            size_m,
+            walls,
+            furniture,
+            seed,
+        }
+    }
+
+    /// The seed of a room given without one: 64-bit FNV-1a of the JSON text of
+    /// `[size_m, walls, furniture]` (stable across runs, platforms and versions of this crate as
+    /// long as those fields keep their names).
+    pub fn derived_seed(size_m: [f64; 3], walls: &Walls, furniture: &[Furniture]) -> u64 {
+        let text = serde_json::to_string(&(size_m, walls, furniture)).unwrap_or_default();
+        text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    }
 }
 
 /// Materials of the six room surfaces.
@@ -261,6 +316,17 @@ pub struct Person {
     pub reflectivity: f64,
     /// What the person does.
     pub motion: Motion,
+    /// Seed of the person's body (its surface scattering points): the same seed is the same body
+    /// in any room and any sequence. `None` is the person's index in `people`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_seed: Option<u64>,
+}
+
+impl Person {
+    /// The body seed in use for the person at `index` of the scene's `people`.
+    pub fn body_seed_or_index(&self, index: usize) -> u64 {
+        self.body_seed.unwrap_or(index as u64)
+    }
 }
 
 fn default_height() -> f64 {

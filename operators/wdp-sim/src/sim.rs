@@ -93,7 +93,8 @@ impl Simulator {
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                let mut rng = SimRng::new(scene.seed, Stream::Body, i as u64);
+                // a body is the person's, not the sequence's
+                let mut rng = SimRng::new(p.body_seed_or_index(i), Stream::Body, 0);
                 let standing = pose_body(&PoseParams::default(), p.height_m);
                 sample_body_surface(
                     &standing.capsules,

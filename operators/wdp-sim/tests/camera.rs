@@ -16,6 +16,7 @@ fn stand(x: f64, y: f64, facing_deg: f64) -> Person {
             breathing_hz: 0.25,
             breathing_amplitude_m: 0.004,
         },
+        body_seed: None,
     }
 }
 

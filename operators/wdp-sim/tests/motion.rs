@@ -22,6 +22,7 @@ fn breathing_shows_in_the_csi_at_the_breathing_rate() {
             breathing_hz: 0.25,
             breathing_amplitude_m: 0.005,
         },
+        body_seed: None,
     }];
     let sim = Simulator::new(scene).unwrap();
     let fs = 10.0;
@@ -145,6 +146,7 @@ fn every_motion_gives_grounded_finite_bodies() {
             height_m: 1.8,
             reflectivity: 1.0,
             motion: m.clone(),
+            body_seed: None,
         }];
         let sim = Simulator::new(scene).unwrap();
         let mut lowest_head = f64::MAX;

@@ -166,6 +166,7 @@ fn a_person_near_one_link_changes_that_link_more() {
             facing_deg: 0.0,
             period_s: 2.0,
         },
+        body_seed: None,
     }];
     let sim = Simulator::new(scene).unwrap();
     let n_sub = sim.subcarriers().len();
@@ -208,6 +209,7 @@ fn doppler_of_a_radially_walking_person_matches_the_bistatic_geometry() {
             speed_mps: speed,
             closed: false,
         },
+        body_seed: None,
     }];
     let sim = Simulator::new(scene.clone()).unwrap();
     let fs = 200.0;
