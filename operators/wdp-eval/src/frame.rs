@@ -6,9 +6,12 @@
 //! when there is no mask. Dense maps are compared on the truth's mask grid: each predicted
 //! person's box-relative maps are pasted into its box, higher scores on top. A truth whose masks
 //! hold [`PART_UNKNOWN`] (a teacher's person mask without parts) is scored on keypoints and
-//! people count only.
+//! people count only. The people count compares labelled truth people with every prediction
+//! passed in (the caller applies its score threshold); [`add_floor_frame`] adds the floor
+//! position error when the camera and the truth positions are known.
 
 use crate::coco::{area_from_bbox, area_from_mask, DetPerson, GtPerson};
+use crate::floor::{person_floor_point, FloorCamera};
 use crate::{EvalConfig, EvalError, RoomEvaluator};
 use ndarray::{Array2, Array3, Array4, Axis};
 
@@ -193,10 +196,117 @@ pub fn add_frame(
             eval.add_uv(room, gt_parts.view(), guv.view(), pp.view(), puv.view())?;
         }
     }
+    eval.add_count(room, gts.len(), dets.len())?;
     eval.add_class(
         room,
         "people",
         gts.len().min(MAX_COUNT),
         dets.len().min(MAX_COUNT),
     )
+}
+
+/// Adds one frame's floor position error (see [`crate::floor`]): every prediction's floor point
+/// and the truth keypoints' own against the truth positions `positions_m` (room frame, metres,
+/// same order as `truth.people`). Only labelled truth people with a known position count, as
+/// only labelled people count in [`add_frame`].
+pub fn add_floor_frame(
+    eval: &mut RoomEvaluator,
+    room: &str,
+    camera: &FloorCamera,
+    truth: &TruthFrame,
+    positions_m: &[Option<[f64; 3]>],
+    preds: &[PredictedPerson],
+) -> Result<(), EvalError> {
+    let mut truth_xy = Vec::new();
+    let mut truth_kp = Vec::new();
+    for (i, (kp, bbox)) in truth.people.iter().enumerate() {
+        let Some(Some(p)) = positions_m.get(i) else {
+            continue;
+        };
+        if kp.iter().all(|k| k[2] <= 0.0) {
+            continue;
+        }
+        truth_xy.push([p[0], p[1]]);
+        truth_kp.push(person_floor_point(camera, kp, bbox));
+    }
+    let pred_xy: Vec<Option<[f64; 2]>> = preds
+        .iter()
+        .map(|d| person_floor_point(camera, &d.keypoints, &d.bbox))
+        .collect();
+    eval.add_floor(room, &pred_xy, &truth_kp, &truth_xy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::render_markdown;
+
+    /// 4 m up looking straight down, 100 px per metre on the floor: pixel `(u, v)` is floor
+    /// point `((u - 200) / 100, (200 - v) / 100)`.
+    fn top_down() -> FloorCamera {
+        FloorCamera {
+            position_m: [0.0, 0.0, 4.0],
+            right: [1.0, 0.0, 0.0],
+            down: [0.0, -1.0, 0.0],
+            forward: [0.0, 0.0, -1.0],
+            fx: 400.0,
+            fy: 400.0,
+            cx: 200.0,
+            cy: 200.0,
+        }
+    }
+
+    fn person(u: f32, v: f32) -> ([[f32; 3]; 17], [f32; 4]) {
+        let mut kp = [[u, v - 50.0, 2.0]; 17];
+        kp[15] = [u - 10.0, v, 2.0];
+        kp[16] = [u + 10.0, v, 2.0];
+        (kp, [u - 20.0, v - 100.0, u + 20.0, v])
+    }
+
+    fn predicted(u: f32, v: f32) -> PredictedPerson {
+        let (keypoints, bbox) = person(u, v);
+        PredictedPerson {
+            keypoints,
+            bbox,
+            score: 0.9,
+            parts: Array2::zeros((0, 0)),
+            uv: Array3::zeros((2, 0, 0)),
+        }
+    }
+
+    #[test]
+    fn floor_and_count_reach_the_report() {
+        let mut eval = frame_evaluator().expect("evaluator");
+        let truth = TruthFrame {
+            people: vec![person(300.0, 100.0), person(100.0, 300.0)],
+            part_index: Array3::zeros((2, 0, 0)),
+            uv: None,
+            image_wh: [400, 400],
+        };
+        // Truth pelvis 0.1 m off the truth ankles of the first person; the second's unknown.
+        let positions = [Some([1.1, 1.0, 0.9]), None];
+        // Prediction 0 is 0.2 m from the first pelvis, prediction 1 far from everything.
+        let preds = [predicted(330.0, 100.0), predicted(390.0, 390.0)];
+        add_frame(&mut eval, "office", 0, &truth, &preds).expect("frame");
+        add_floor_frame(&mut eval, "office", &top_down(), &truth, &positions, &preds)
+            .expect("floor");
+        let report = eval.finish();
+        let floor = report.all.floor.as_ref().expect("floor");
+        assert_eq!(
+            (floor.matched, floor.missed, floor.false_positives),
+            (1, 0, 1)
+        );
+        assert!((floor.median_m.expect("median") - 0.2).abs() < 1e-6);
+        let own = report.all.floor_truth_keypoints.as_ref().expect("truth");
+        assert!((own.median_m.expect("median") - 0.1).abs() < 1e-6);
+        assert_eq!(own.false_positives, 0);
+        let count = report.rooms["office"].count.as_ref().expect("count");
+        assert_eq!(
+            (count.accuracy, count.mean_abs_error),
+            (Some(1.0), Some(0.0))
+        );
+        let md = render_markdown(&report, "t", &[]);
+        assert!(md.contains("## Floor position, metres"), "{md}");
+        assert!(md.contains("## People count"), "{md}");
+    }
 }

@@ -6,6 +6,7 @@
 //! | [`pck`] | PCK@alpha per keypoint, normalised by the torso diameter |
 //! | [`dense`] | body-part mask IoU (25 classes) and UV error on the gt foreground |
 //! | [`confusion`] | confusion matrix, accuracy, precision/recall/F1 of any classification head |
+//! | [`floor`] | people's floor position error in metres (poses cast onto the floor), count accuracy |
 //! | [`rooms`] | all of the above per room plus an `all` total |
 //! | [`frame`] | one dense-pose frame, truth against prediction, into the evaluator |
 //! | [`report`] | Markdown report, JSON results and PNG plots (built-in font, no system font) |
@@ -32,6 +33,7 @@ pub mod coco;
 pub mod confusion;
 pub mod dense;
 mod error;
+pub mod floor;
 mod font;
 pub mod frame;
 pub mod names;
@@ -44,6 +46,7 @@ pub use coco::{CocoKeypointEval, CocoKeypointResult, CocoStats, DetPerson, GtPer
 pub use confusion::{ConfusionMatrix, ConfusionResult};
 pub use dense::{PartIouAccumulator, PartIouResult, UvErrorAccumulator, UvErrorResult};
 pub use error::EvalError;
+pub use floor::{CountResult, FloorCamera, FloorResult};
 pub use pck::{PckAccumulator, PckResult};
 pub use report::{write_report, ReportFiles};
 pub use rooms::{EvalConfig, EvalReport, EvalResults, Evaluator, RoomEvaluator};

@@ -342,6 +342,88 @@ pub fn render_markdown(report: &EvalReport, title: &str, plots: &[&str]) -> Stri
         image(&mut out, "keypoints_pr.png", "keypoint PR curves");
     }
 
+    if all.iter().any(|(_, r)| r.floor.is_some()) {
+        let _ = writeln!(out, "## Floor position, metres\n");
+        let gate = all
+            .iter()
+            .find_map(|(_, r)| r.floor.as_ref().map(|f| f.gate_m))
+            .unwrap_or(crate::floor::DEFAULT_GATE_M);
+        let _ = writeln!(
+            out,
+            "Each person's floor point: the midpoint of its ankles cast through the camera onto the \
+             floor (the bottom centre of its box when an ankle is missing or its ray misses the floor), \
+             against the truth pelvis position. Matched per frame by minimum total distance \
+             (Hungarian); a pair farther apart than {gate} m counts as a miss and a false positive. \
+             `truth kp`: the truth keypoints scored the same way, the best a perfect keypoint model \
+             can do (ankles are not below the pelvis in every pose).\n"
+        );
+        table_header(
+            &mut out,
+            &[
+                "scope",
+                "frames",
+                "median",
+                "p90",
+                "matched",
+                "missed",
+                "false pos.",
+                "miss rate",
+                "false pos. rate",
+                "truth kp median",
+                "truth kp p90",
+            ]
+            .map(String::from),
+        );
+        for (name, r) in &all {
+            if let Some(f) = &r.floor {
+                let t = r.floor_truth_keypoints.as_ref();
+                row(
+                    &mut out,
+                    &[
+                        cell(name),
+                        f.frames.to_string(),
+                        opt(f.median_m),
+                        opt(f.p90_m),
+                        f.matched.to_string(),
+                        f.missed.to_string(),
+                        f.false_positives.to_string(),
+                        opt(f.miss_rate),
+                        opt(f.false_positive_rate),
+                        opt(t.and_then(|t| t.median_m)),
+                        opt(t.and_then(|t| t.p90_m)),
+                    ],
+                );
+            }
+        }
+        out.push('\n');
+    }
+
+    if all.iter().any(|(_, r)| r.count.is_some()) {
+        let _ = writeln!(out, "## People count\n");
+        let _ = writeln!(
+            out,
+            "Predicted people (above the score threshold) against labelled truth people, per frame.\n"
+        );
+        table_header(
+            &mut out,
+            &["scope", "frames", "accuracy", "mean abs. error"].map(String::from),
+        );
+        for (name, r) in &all {
+            if let Some(c) = &r.count {
+                row(
+                    &mut out,
+                    &[
+                        cell(name),
+                        c.frames.to_string(),
+                        opt(c.accuracy),
+                        opt(c.mean_abs_error),
+                    ],
+                );
+            }
+        }
+        out.push('\n');
+    }
+
     let with_pck: Vec<_> = all
         .iter()
         .filter_map(|(n, r)| r.pck.as_ref().map(|p| (*n, p)))

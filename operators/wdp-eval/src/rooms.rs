@@ -18,6 +18,7 @@
 use crate::coco::{CocoKeypointEval, CocoKeypointResult, DetPerson, GtPerson};
 use crate::confusion::{ConfusionMatrix, ConfusionResult};
 use crate::dense::{PartIouAccumulator, PartIouResult, UvErrorAccumulator, UvErrorResult};
+use crate::floor::{CountAccumulator, CountResult, FloorAccumulator, FloorResult, DEFAULT_GATE_M};
 use crate::pck::{PckAccumulator, PckResult, DEFAULT_PCK_ALPHA};
 use crate::EvalError;
 use ndarray::{ArrayView2, ArrayView3};
@@ -31,6 +32,13 @@ pub struct EvalConfig {
     pub pck_alpha: f64,
     /// Classification heads: name and class labels (class `i` is `labels[i]`).
     pub heads: Vec<(String, Vec<String>)>,
+    /// Floor matching gate, metres (see [`crate::floor`]).
+    #[serde(default = "default_gate")]
+    pub floor_gate_m: f64,
+}
+
+fn default_gate() -> f64 {
+    DEFAULT_GATE_M
 }
 
 impl Default for EvalConfig {
@@ -38,6 +46,7 @@ impl Default for EvalConfig {
         Self {
             pck_alpha: DEFAULT_PCK_ALPHA,
             heads: Vec::new(),
+            floor_gate_m: DEFAULT_GATE_M,
         }
     }
 }
@@ -50,6 +59,9 @@ pub struct Evaluator {
     parts: PartIouAccumulator,
     uv: UvErrorAccumulator,
     heads: BTreeMap<String, ConfusionMatrix>,
+    floor: FloorAccumulator,
+    floor_truth: FloorAccumulator,
+    count: CountAccumulator,
     has_parts: bool,
     has_uv: bool,
 }
@@ -64,12 +76,21 @@ impl Evaluator {
             }
             heads.insert(name.clone(), ConfusionMatrix::new(labels.clone()));
         }
+        if !(config.floor_gate_m.is_finite() && config.floor_gate_m > 0.0) {
+            return Err(EvalError::Config(format!(
+                "floor_gate_m {} must be > 0",
+                config.floor_gate_m
+            )));
+        }
         Ok(Self {
             keypoints: CocoKeypointEval::new(),
             pck: PckAccumulator::new(config.pck_alpha)?,
             parts: PartIouAccumulator::new(),
             uv: UvErrorAccumulator::new(),
             heads,
+            floor: FloorAccumulator::new(config.floor_gate_m),
+            floor_truth: FloorAccumulator::new(config.floor_gate_m),
+            count: CountAccumulator::default(),
             has_parts: false,
             has_uv: false,
         })
@@ -101,6 +122,24 @@ impl Evaluator {
         Ok(())
     }
 
+    /// Adds one image's floor points (see [`crate::floor`]): the predictions', and the truth
+    /// keypoints' own (the best a perfect keypoint model can score), against the truth
+    /// positions `(x, y)`.
+    pub fn add_floor(
+        &mut self,
+        preds: &[Option<[f64; 2]>],
+        truth_keypoints: &[Option<[f64; 2]>],
+        truth: &[[f64; 2]],
+    ) {
+        self.floor.add(preds, truth);
+        self.floor_truth.add(truth_keypoints, truth);
+    }
+
+    /// Counts one image's people, truth against prediction.
+    pub fn add_count(&mut self, truth: usize, pred: usize) {
+        self.count.add(truth, pred);
+    }
+
     /// Counts one sample of a classification head.
     pub fn add_class(&mut self, head: &str, truth: usize, pred: usize) -> Result<(), EvalError> {
         self.heads
@@ -117,6 +156,10 @@ impl Evaluator {
             pck: has_keypoints.then(|| self.pck.result()),
             parts: self.has_parts.then(|| self.parts.result()),
             uv: self.has_uv.then(|| self.uv.result()),
+            floor: (self.floor.frames() > 0).then(|| self.floor.result()),
+            floor_truth_keypoints: (self.floor_truth.frames() > 0)
+                .then(|| self.floor_truth.result()),
+            count: (self.count.result().frames > 0).then(|| self.count.result()),
             heads: self
                 .heads
                 .iter()
@@ -139,6 +182,15 @@ pub struct EvalResults {
     pub uv: Option<UvErrorResult>,
     /// Classification heads by name.
     pub heads: BTreeMap<String, ConfusionResult>,
+    /// Floor position error of the predictions, metres.
+    #[serde(default)]
+    pub floor: Option<FloorResult>,
+    /// The same of the truth keypoints (the metric's own floor).
+    #[serde(default)]
+    pub floor_truth_keypoints: Option<FloorResult>,
+    /// People count per frame.
+    #[serde(default)]
+    pub count: Option<CountResult>,
 }
 
 /// The results of every room and of all rooms together.
@@ -231,6 +283,26 @@ impl RoomEvaluator {
         )?;
         self.room(room)?
             .add_uv(gt_parts, gt_uv, pred_parts, pred_uv)
+    }
+
+    /// Adds one image's floor points of `room`, see [`Evaluator::add_floor`].
+    pub fn add_floor(
+        &mut self,
+        room: &str,
+        preds: &[Option<[f64; 2]>],
+        truth_keypoints: &[Option<[f64; 2]>],
+        truth: &[[f64; 2]],
+    ) -> Result<(), EvalError> {
+        self.all.add_floor(preds, truth_keypoints, truth);
+        self.room(room)?.add_floor(preds, truth_keypoints, truth);
+        Ok(())
+    }
+
+    /// Counts one image's people of `room`.
+    pub fn add_count(&mut self, room: &str, truth: usize, pred: usize) -> Result<(), EvalError> {
+        self.all.add_count(truth, pred);
+        self.room(room)?.add_count(truth, pred);
+        Ok(())
     }
 
     /// Counts one sample of a classification head in `room`.
