@@ -18,9 +18,15 @@ pub struct Args {
     /// Simulated seconds.
     #[arg(long, default_value_t = 60.0)]
     duration_s: f64,
-    /// Seed (defaults to the scene's own).
+    /// Sequence seed: motions, packet timing and loss, impairments and noise (defaults to the
+    /// scene's own). The room's static multipath and the bodies keep their own seeds.
     #[arg(long)]
     seed: Option<u64>,
+    /// Replace the scene's people by MIN..MAX (both included, at most 5) people drawn from the
+    /// sequence seed: heights, bodies and motions (mostly wandering over the whole floor, some
+    /// standing, waving, squatting, sitting or turning somewhere), e.g. `--random-people 0..3`.
+    #[arg(long, value_name = "MIN..MAX")]
+    random_people: Option<wdp_sim::PeopleRange>,
     /// CSI packets per row (defaults to packets per camera frame).
     #[arg(long)]
     window: Option<usize>,
@@ -53,6 +59,10 @@ pub fn simulate(args: &Args) -> Result<ExitCode> {
     if let Some(seed) = args.seed {
         scene.seed = seed;
     }
+    if let Some(range) = args.random_people {
+        scene.people = wdp_sim::random_people(&scene, scene.seed, range.min, range.max)
+            .wrap_err("--random-people")?;
+    }
     let options = DatasetOptions {
         duration_s: args.duration_s,
         window: args.window,
@@ -65,11 +75,13 @@ pub fn simulate(args: &Args) -> Result<ExitCode> {
     let summary = wdp_sim::write_dataset(&scene, &args.out, &options)
         .wrap_err_with(|| format!("writing the dataset to {}", args.out.display()))?;
     println!(
-        "{}: {} rows in {} shard(s) from {} packets, csi {:?} per row, masks {:?}, {:.1} s",
+        "{}: {} rows in {} shard(s) from {} packets, {} people, csi {:?} per row, masks {:?}, \
+         {:.1} s",
         args.out.display(),
         summary.rows,
         summary.shards.len(),
         summary.packets,
+        scene.people.len(),
         summary.csi_shape,
         summary.mask_hw,
         started.elapsed().as_secs_f64()

@@ -14,6 +14,7 @@
 //! | [`truth`] | keypoints with visibility, boxes, part masks and UV with a z-buffer |
 //! | [`render`] | RGB frame, ground-truth overlay, PNG |
 //! | [`dataset`] | Arrow IPC dataset writer (see `SCHEMA.md`) |
+//! | [`random_people()`] | people of a sequence drawn from its seed |
 //!
 //! ```
 //! let mut scene = wdp_sim::Scene::preset("lab")?;
@@ -35,6 +36,7 @@ pub mod geom;
 mod impairments;
 pub mod layout;
 mod motion;
+mod random_people;
 pub mod render;
 mod rng;
 pub mod scene;
@@ -44,6 +46,7 @@ pub mod truth;
 pub use dataset::{write_dataset, DatasetOptions, DatasetSummary, SCHEMA_VERSION};
 pub use error::SimError;
 pub use layout::SubcarrierLayout;
+pub use random_people::{random_people, PeopleRange, MAX_PEOPLE};
 pub use render::{render_overlay, truth_frame, RgbImage};
 pub use scene::{Impairments, Motion, Person, Scene};
 pub use sim::{SimEvent, Simulator};

@@ -17,6 +17,8 @@ pub(crate) enum Stream {
     Radio = 4,
     /// Furniture scatter points.
     Furniture = 5,
+    /// People drawn for a sequence.
+    People = 6,
 }
 
 /// A seeded random source with the few distributions the simulator needs.
@@ -29,6 +31,11 @@ impl SimRng {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(((stream as u64) << 32) | salt);
         Self(rng, None)
+    }
+
+    /// A uniform 64-bit word.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
     }
 
     /// Uniform in [0, 1).
