@@ -179,6 +179,11 @@ impl BodyPose {
     pub fn keypoints(&self) -> &[Vec3] {
         &self.joints[..17]
     }
+
+    /// The pelvis (midway between the hips), metres in the room frame.
+    pub fn pelvis(&self) -> Vec3 {
+        self.joints[PELVIS]
+    }
 }
 
 /// Forward kinematics: joint angles → joints and capsules in room coordinates, for a body of

@@ -18,6 +18,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use wdp_csi::MetaValue;
 
 /// Version of the row layout written by [`write_dataset`].
 pub const SCHEMA_VERSION: u32 = 1;
@@ -90,6 +91,14 @@ struct DatasetJson<'a> {
     scene: &'a Scene,
 }
 
+/// A received packet waiting in the window.
+struct Received {
+    t_ns: i64,
+    agc_db: f32,
+    /// `[tx, rx, sub, re/im]` flattened.
+    csi: Vec<f32>,
+}
+
 struct Builders {
     seq: UInt64Builder,
     t_ns: Int64Builder,
@@ -107,6 +116,8 @@ struct Builders {
     rgb_height: UInt32Builder,
     rgb_width: UInt32Builder,
     rgb: ListBuilder<UInt8Builder>,
+    position_m: ListBuilder<Float32Builder>,
+    csi_agc_db: FixedSizeListBuilder<Float32Builder>,
     rows: usize,
 }
 
@@ -129,6 +140,8 @@ impl Builders {
             rgb_height: UInt32Builder::new(),
             rgb_width: UInt32Builder::new(),
             rgb: ListBuilder::new(UInt8Builder::new()),
+            position_m: ListBuilder::new(Float32Builder::new()),
+            csi_agc_db: FixedSizeListBuilder::new(Float32Builder::new(), window as i32),
             rows: 0,
         }
     }
@@ -152,6 +165,8 @@ impl Builders {
             Arc::new(self.rgb_height.finish()),
             Arc::new(self.rgb_width.finish()),
             Arc::new(self.rgb.finish()),
+            Arc::new(self.position_m.finish()),
+            Arc::new(self.csi_agc_db.finish()),
         ];
         Ok(RecordBatch::try_new(schema.clone(), cols)?)
     }
@@ -191,6 +206,13 @@ pub fn dataset_schema(csi_len: usize, window: usize, metadata: HashMap<String, S
         Field::new("rgb_height", DataType::UInt32, false),
         Field::new("rgb_width", DataType::UInt32, false),
         list("rgb", DataType::UInt8, true),
+        // appended after the first layout's columns: readers by name or by position keep working
+        list("position_m", DataType::Float32, false),
+        Field::new(
+            "csi_agc_db",
+            DataType::FixedSizeList(item(DataType::Float32), window as i32),
+            false,
+        ),
     ])
     .with_metadata(metadata)
 }
@@ -246,6 +268,7 @@ pub fn write_dataset(
     put("image_wh", format!("[{iw}, {ih}]"));
     put("keypoints_shape", "[n_people, 17, 3]".into());
     put("boxes_shape", "[n_people, 4]".into());
+    put("position_m_shape", "[n_people, 3]".into());
     put(
         "part_index_shape",
         "[n_people, mask_height, mask_width]".into(),
@@ -261,7 +284,7 @@ pub fn write_dataset(
         .map_err(|e| SimError::io(format!("creating {}", out_dir.display()), e))?;
 
     let mut b = Builders::new(csi_len, window);
-    let mut recent: VecDeque<(i64, Vec<f32>)> = VecDeque::with_capacity(window + 1);
+    let mut recent: VecDeque<Received> = VecDeque::with_capacity(window + 1);
     let mut writer: Option<FileWriter<File>> = None;
     let mut shards = Vec::new();
     let (mut rows, mut rows_in_shard, mut packets) = (0usize, 0usize, 0usize);
@@ -275,7 +298,16 @@ pub fn write_dataset(
                     v.push(c.re);
                     v.push(c.im);
                 }
-                recent.push_back((f.timestamp_ns, v));
+                // every simulated packet reports its AGC gain; 0 dB is no gain change
+                let agc_db = match f.meta.get("agc_db") {
+                    Some(MetaValue::Float(db)) => *db as f32,
+                    _ => 0.0,
+                };
+                recent.push_back(Received {
+                    t_ns: f.timestamp_ns,
+                    agc_db,
+                    csi: v,
+                });
                 if recent.len() > window {
                     recent.pop_front();
                 }
@@ -360,7 +392,7 @@ pub fn write_dataset(
 fn append_row(
     b: &mut Builders,
     room: &str,
-    recent: &VecDeque<(i64, Vec<f32>)>,
+    recent: &VecDeque<Received>,
     gt: &GroundTruth,
     include_uv: bool,
     include_rgb: bool,
@@ -369,12 +401,14 @@ fn append_row(
     b.seq.append_value(gt.frame_index);
     b.t_ns.append_value(gt.t_ns);
     b.room.append_value(room);
-    for (t, v) in recent {
-        b.csi.values().append_slice(v);
-        b.csi_t_ns.values().append_value(*t);
+    for p in recent {
+        b.csi.values().append_slice(&p.csi);
+        b.csi_t_ns.values().append_value(p.t_ns);
+        b.csi_agc_db.values().append_value(p.agc_db);
     }
     b.csi.append(true);
     b.csi_t_ns.append(true);
+    b.csi_agc_db.append(true);
     b.n_people.append_value(gt.people.len() as u32);
     for p in &gt.people {
         b.track_id.values().append_value(p.track_id);
@@ -382,7 +416,9 @@ fn append_row(
             b.keypoints.values().append_slice(k);
         }
         b.boxes.values().append_slice(&p.box_xyxy);
+        b.position_m.values().append_slice(&p.position_m);
     }
+    b.position_m.append(true);
     b.track_id.append(true);
     b.keypoints.append(true);
     b.boxes.append(true);

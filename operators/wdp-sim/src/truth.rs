@@ -16,6 +16,8 @@ pub struct PersonTruth {
     pub keypoints: [[f32; 3]; 17],
     /// Amodal box `[x0, y0, x1, y1]` in pixels, clipped to the image; all zero when out of view.
     pub box_xyxy: [f32; 4],
+    /// Pelvis (mid-hip) position `[x, y, z]` in metres in the room frame.
+    pub position_m: [f32; 3],
 }
 
 /// Everything the camera sees at one frame.
@@ -245,9 +247,11 @@ fn person_truth(
             y1.clamp(0.0, h) as f32,
         ]
     };
+    let pelvis = body.pelvis();
     PersonTruth {
         track_id: pi as u32,
         keypoints,
         box_xyxy,
+        position_m: [pelvis.x as f32, pelvis.y as f32, pelvis.z as f32],
     }
 }

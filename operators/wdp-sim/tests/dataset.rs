@@ -1,14 +1,20 @@
 //! The dataset writer's shards read back with the Arrow IPC reader.
 #![allow(clippy::unwrap_used)]
 
-use arrow_array::{Array, FixedSizeListArray, Float32Array, ListArray, UInt32Array, UInt8Array};
+use arrow_array::{
+    Array, FixedSizeListArray, Float32Array, Int64Array, ListArray, UInt32Array, UInt8Array,
+};
 use arrow_ipc::reader::FileReader;
-use wdp_sim::{write_dataset, DatasetOptions, Scene};
+use std::collections::HashMap;
+use wdp_csi::MetaValue;
+use wdp_sim::{write_dataset, DatasetOptions, Scene, Simulator};
 
 #[test]
 fn shards_hold_windows_truth_and_schema_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let mut scene = Scene::preset("office").unwrap();
+    // AGC steps often, so the window's gains vary
+    scene.impairments.agc_step_probability = 0.2;
     if let Some(c) = scene.camera.as_mut() {
         c.resolution = [64, 48];
         c.gt_resolution = Some([32, 24]);
@@ -32,6 +38,20 @@ fn shards_hold_windows_truth_and_schema_metadata() {
     assert_eq!(json["rows"], summary.rows);
     assert_eq!(json["schema_version"], 1);
     assert_eq!(json["scene"]["name"], "office");
+
+    // the same run again: every packet's AGC gain by time, the bodies at any time
+    let mut reference = scene.clone();
+    reference.duration_s = Some(2.0);
+    let mut sim = Simulator::new(reference).unwrap();
+    let mut agc_at: HashMap<i64, f64> = HashMap::new();
+    while let Some(p) = sim.next_packet() {
+        let MetaValue::Float(db) = p.meta["agc_db"] else {
+            panic!("agc_db is not a float")
+        };
+        agc_at.insert(p.timestamp_ns, db);
+    }
+    let [sx, sy, _] = scene.room.size_m;
+    let (mut agc_values, mut agc_steps) = (0, 0);
 
     let mut rows = 0;
     let mut last_seq = None;
@@ -84,8 +104,43 @@ fn shards_hold_windows_truth_and_schema_metadata() {
                 .as_any()
                 .downcast_ref::<arrow_array::UInt64Array>()
                 .unwrap();
+            let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+            let position = column("position_m");
+            let position = position.as_any().downcast_ref::<ListArray>().unwrap();
+            let agc = column("csi_agc_db");
+            let agc = agc.as_any().downcast_ref::<FixedSizeListArray>().unwrap();
+            assert_eq!(agc.value_length(), 10);
+            let csi_t = column("csi_t_ns");
+            let csi_t = csi_t.as_any().downcast_ref::<FixedSizeListArray>().unwrap();
+            let t_ns = column("t_ns");
+            let t_ns = t_ns.as_any().downcast_ref::<Int64Array>().unwrap();
             for r in 0..batch.num_rows() {
                 let p = n_people.value(r) as usize;
+                // the pelvis of each person, inside the room, where the simulator put it
+                let pos = position.value(r);
+                let pos = pos.as_any().downcast_ref::<Float32Array>().unwrap();
+                assert_eq!(pos.len(), p * 3);
+                let bodies = sim.people_at(t_ns.value(r) as f64 * 1e-9);
+                for (i, xyz) in pos.values().chunks(3).enumerate() {
+                    assert!((0.0..=sx as f32).contains(&xyz[0]), "{xyz:?}");
+                    assert!((0.0..=sy as f32).contains(&xyz[1]), "{xyz:?}");
+                    assert!((0.2..1.5).contains(&xyz[2]), "pelvis height {xyz:?}");
+                    let pelvis = bodies[i].pelvis();
+                    let d = (pelvis.x - xyz[0] as f64)
+                        .hypot(pelvis.y - xyz[1] as f64)
+                        .hypot(pelvis.z - xyz[2] as f64);
+                    assert!(d < 1e-4, "person {i} row {r}: {xyz:?} vs {pelvis:?}");
+                }
+                // each packet's AGC gain, in window order
+                let gains = agc.value(r);
+                let gains = gains.as_any().downcast_ref::<Float32Array>().unwrap();
+                let times = csi_t.value(r);
+                let times = times.as_any().downcast_ref::<Int64Array>().unwrap();
+                for (g, t) in gains.values().iter().zip(times.values()) {
+                    assert_eq!(*g, agc_at[t] as f32, "packet at {t} ns");
+                    agc_values += 1;
+                    agc_steps += usize::from(*g != 0.0);
+                }
                 assert_eq!(p, 2);
                 assert_eq!(kp.value(r).len(), p * 17 * 3);
                 assert_eq!(parts.value(r).len(), p * 24 * 32);
@@ -107,4 +162,9 @@ fn shards_hold_windows_truth_and_schema_metadata() {
         }
     }
     assert_eq!(rows, summary.rows);
+    assert_eq!(agc_values, rows * 10);
+    assert!(
+        agc_steps > 0,
+        "the AGC never moved: the check proves nothing"
+    );
 }
