@@ -15,6 +15,7 @@ use eyre::{eyre, Context, Result};
 use ndarray::{Array3, Array4};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use wdp_csi::dsp::{CsiValues, Output, Packet, Pipeline, PipelineConfig};
 
 /// Part value of teacher recordings: a person pixel whose body part is unknown.
@@ -27,6 +28,8 @@ pub struct PersonLabel {
     pub keypoints: [[f32; 3]; 17],
     /// `x0, y0, x1, y1`; zeros when out of view.
     pub bbox: [f32; 4],
+    /// Pelvis `x, y, z` in the room frame, metres, when the dataset has it (simulated ones).
+    pub position_m: Option<[f32; 3]>,
 }
 
 /// One camera frame with its model input.
@@ -53,6 +56,9 @@ pub struct Sample {
     /// A teacher's features of this moment (a live teacher node's `teacher_features`): the
     /// target of feature distillation. Datasets on disk have none.
     pub teacher_features: Option<Vec<f32>>,
+    /// The camera the keypoints were labelled in (intrinsics for `image_wh`), when known: the
+    /// simulator's scene camera; `None` for teacher recordings.
+    pub camera: Option<Arc<wdp_sim::camera::PinholeCamera>>,
 }
 
 /// What loading a dataset folder found.
@@ -132,6 +138,7 @@ pub fn load_dataset(dir: &Path, options: &LoadOptions) -> Result<(Vec<Sample>, L
         .iter()
         .filter_map(|s| s.as_str().map(|s| dir.join(s)))
         .collect();
+    let scene = scene_of(&info, &info_path);
     let mut pipeline = Pipeline::new(options.pipeline.clone()).wrap_err("pipeline config")?;
     let mut state = Replay::default();
     let mut samples = Vec::new();
@@ -142,8 +149,13 @@ pub fn load_dataset(dir: &Path, options: &LoadOptions) -> Result<(Vec<Sample>, L
         let reader = arrow_ipc::reader::FileReader::try_new(file, None)
             .wrap_err_with(|| format!("reading {}", shard.display()))?;
         let meta = reader.schema().metadata().clone();
-        let layout = ShardLayout::from_metadata(&meta)
+        let mut layout = ShardLayout::from_metadata(&meta)
             .wrap_err_with(|| format!("schema metadata of {}", shard.display()))?;
+        layout.camera = scene.as_ref().map(|scene| {
+            let config = wdp_sim::camera::PinholeCamera::scene_config(scene);
+            let [w, h] = layout.image_wh;
+            Arc::new(wdp_sim::camera::PinholeCamera::from_config(&config).scaled(w, h))
+        });
         for batch in reader {
             let batch = batch.wrap_err_with(|| format!("reading {}", shard.display()))?;
             read_batch(
@@ -162,10 +174,26 @@ pub fn load_dataset(dir: &Path, options: &LoadOptions) -> Result<(Vec<Sample>, L
     Ok((samples, report))
 }
 
+/// The simulator scene of a dataset (`dataset.json`'s `scene`); `None` for teacher recordings
+/// (`null`) and, with a warning, for a scene this version cannot read.
+fn scene_of(info: &serde_json::Value, path: &Path) -> Option<wdp_sim::Scene> {
+    let scene = info.get("scene").filter(|s| !s.is_null())?;
+    match serde_json::from_value(scene.clone()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            let line = format!("{}: unreadable `scene` ({e}): no camera", path.display());
+            tracing::warn!("{line}");
+            eprintln!("{line}");
+            None
+        }
+    }
+}
+
 struct ShardLayout {
     csi_shape: [usize; 5],
     subcarriers: Vec<i32>,
     image_wh: [usize; 2],
+    camera: Option<Arc<wdp_sim::camera::PinholeCamera>>,
 }
 
 impl ShardLayout {
@@ -195,6 +223,7 @@ impl ShardLayout {
             csi_shape,
             subcarriers,
             image_wh,
+            camera: None,
         })
     }
 }
@@ -234,6 +263,13 @@ fn read_batch(
     let mask_w = column(batch, "mask_width")?.as_primitive::<UInt32Type>();
     let parts = column(batch, "part_index")?.as_list::<i32>();
     let uv = column(batch, "uv")?.as_list::<i32>();
+    // Newer simulated datasets only.
+    let positions = batch
+        .column_by_name("position_m")
+        .map(|c| c.as_list::<i32>());
+    let agc = batch
+        .column_by_name("csi_agc_db")
+        .map(|c| c.as_fixed_size_list());
     let [window, n_tx, n_rx, n_sub, _] = layout.csi_shape;
     let packet_len = n_tx * n_rx * n_sub * 2;
     for row in 0..batch.num_rows() {
@@ -250,6 +286,15 @@ fn read_batch(
                 window * packet_len
             ));
         }
+        let agc_row = agc
+            .filter(|a| !a.is_null(row))
+            .map(|a| a.value(row).as_primitive::<Float32Type>().values().to_vec());
+        if agc_row.as_ref().is_some_and(|a| a.len() != window) {
+            return Err(eyre!(
+                "row {row}: csi_agc_db has {} values for {window} packets",
+                agc_row.as_ref().map_or(0, Vec::len)
+            ));
+        }
         for (k, &t) in times.iter().enumerate() {
             // Rows overlap when a dataset stores more packets per row than per frame.
             if state.last_packet_ns.is_some_and(|last| t <= last) {
@@ -263,7 +308,8 @@ fn read_batch(
                 subcarriers: &layout.subcarriers,
                 csi: CsiValues::Interleaved(&values[k * packet_len..(k + 1) * packet_len]),
                 t_ns: t,
-                agc_db: None,
+                // The pipeline's amplitude step undoes the gain when it is known.
+                agc_db: agc_row.as_ref().map(|a| a[k]),
                 rssi_dbm: None,
             };
             // A packet the pipeline refuses (NaN, zeros) is counted in its stats, as live.
@@ -301,6 +347,20 @@ fn read_batch(
                 bx.len()
             ));
         }
+        let pos = match positions.filter(|c| !c.is_null(row)) {
+            Some(c) => {
+                let v = c.value(row);
+                let v = v.as_primitive::<Float32Type>().values().to_vec();
+                if v.len() != p * 3 {
+                    return Err(eyre!(
+                        "row {row}: {p} people but {} position_m values",
+                        v.len()
+                    ));
+                }
+                Some(v)
+            }
+            None => None,
+        };
         let people = (0..p)
             .map(|i| PersonLabel {
                 keypoints: std::array::from_fn(|k| {
@@ -308,6 +368,7 @@ fn read_batch(
                     [kp[o], kp[o + 1], kp[o + 2]]
                 }),
                 bbox: std::array::from_fn(|c| bx[i * 4 + c]),
+                position_m: pos.as_ref().map(|v| std::array::from_fn(|c| v[i * 3 + c])),
             })
             .collect();
         let (h, w) = (mask_h.value(row) as usize, mask_w.value(row) as usize);
@@ -333,6 +394,7 @@ fn read_batch(
             uv,
             image_wh: layout.image_wh,
             teacher_features: None,
+            camera: layout.camera.clone(),
         });
     }
     Ok(())

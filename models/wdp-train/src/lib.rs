@@ -11,8 +11,11 @@
 //! - [`trainer`]: the optimisation loop of seed 000 (per-module learning rates, SGDR,
 //!   augmentations, clipping, distillation, domain alignment), atomic checkpoints
 //! - [`predict`]: inference back to camera pixels
-//! - [`evaluate`]: COCO keypoint AP, PCK, part mIoU, UV error, people count, per room
+//! - [`evaluate`]: COCO keypoint AP, PCK, part mIoU, UV error, people count, floor position
+//!   error in metres, per room
+//! - [`baseline`]: CSI-blind baselines (shuffled or zeroed CSI, the training set's room prior)
 
+pub mod baseline;
 pub mod data;
 pub mod evaluate;
 pub mod live;
@@ -23,8 +26,9 @@ pub mod sequence;
 pub mod targets;
 pub mod trainer;
 
+pub use baseline::{blind_inputs, Blind, RoomPrior};
 pub use data::{load_dataset, load_datasets, LoadOptions, LoadReport, PersonLabel, Sample};
-pub use evaluate::evaluate;
+pub use evaluate::{evaluate, evaluate_with, EvalOptions};
 pub use predict::{predict, predict_sequence, Detection};
 pub use run::{train, RunOptions, RunSummary};
 pub use sequence::{make_sequence_batch, sequence_starts, SequenceBatch};

@@ -88,9 +88,9 @@ struct TrainArgs {
 
 #[derive(clap::Args)]
 struct EvalArgs {
-    /// The trained checkpoint.
-    #[arg(long)]
-    checkpoint: PathBuf,
+    /// The trained checkpoint (not with --prior, which needs no model).
+    #[arg(long, required_unless_present = "prior")]
+    checkpoint: Option<PathBuf>,
     /// Its preset.
     #[arg(long, default_value = "lite")]
     preset: String,
@@ -107,7 +107,8 @@ struct EvalArgs {
     #[arg(long, default_value_t = 1)]
     every: usize,
     /// Person score threshold (default: the preset's). COCO AP ranks detections by score, so a
-    /// low threshold only adds low-ranked candidates.
+    /// low threshold only adds low-ranked candidates; the people count and the floor error
+    /// count every detection at or above it.
     #[arg(long)]
     score_threshold: Option<f64>,
     /// CPU threads for libtorch.
@@ -117,6 +118,20 @@ struct EvalArgs {
     /// (as the `temporal` node does); 0: frame by frame.
     #[arg(long, default_value_t = 0)]
     sequence: usize,
+    /// CSI-blind baseline: run the model on the window of another random frame of the same
+    /// room (`shuffle`) or on all-zero windows (`zero`) instead of each frame's own.
+    #[arg(long, value_enum, conflicts_with = "prior")]
+    blind: Option<wdp_train::Blind>,
+    /// Seed of --blind shuffle and of the prior's k-means.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// CSI-blind baseline without a model: the prior of these training dataset folders (per
+    /// room the most common people count K and K k-means poses, score 1 on every frame).
+    #[arg(long, num_args = 1..)]
+    prior: Vec<PathBuf>,
+    /// Floor position matching gate, metres: a farther pair is a miss plus a false positive.
+    #[arg(long, default_value_t = wdp_eval::floor::DEFAULT_GATE_M)]
+    floor_gate_m: f64,
 }
 
 #[derive(clap::Args)]
@@ -172,45 +187,92 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
     if let Some(n) = args.threads {
         tch::set_num_threads(n);
     }
-    let samples = wdp_train::data::load_datasets(&args.data, args.every)?;
-    let dims = dims_of(&samples)?;
-    let device = tch::Device::cuda_if_available();
     let mut preset = wdp_models::Preset::load(&args.preset)?;
     if let Some(t) = args.score_threshold {
         preset.person.score_threshold = t;
     }
-    let mut vs = tch::nn::VarStore::new(device);
-    let model = wdp_models::WifiDensePose::new(&vs.root(), &preset, dims)?;
-    let stages = wdp_train::trainer::stages_in(&args.checkpoint)?;
-    if args.sequence > 0 && !stages.contains(&wdp_train::trainer::TEMPORAL_STAGE) {
-        return Err(eyre!(
-            "--sequence {}: {} has no trained temporal module",
-            args.sequence,
-            args.checkpoint.display()
-        ));
-    }
-    wdp_models::checkpoint::load_stages(&mut vs, &args.checkpoint, &stages)
-        .wrap_err_with(|| format!("--checkpoint {}", args.checkpoint.display()))?;
-    let refs: Vec<&Sample> = samples.iter().collect();
     let started = std::time::Instant::now();
-    let detections = if args.sequence > 0 {
-        wdp_train::predict_sequence(&model, &refs, 16, device, args.sequence)?
-    } else {
-        wdp_train::predict(&model, &refs, 16, device)?
+    let (samples, detections, baseline) = match &args.checkpoint {
+        Some(checkpoint) if args.prior.is_empty() => {
+            let samples = wdp_train::data::load_datasets(&args.data, args.every)?;
+            let dims = dims_of(&samples)?;
+            let device = tch::Device::cuda_if_available();
+            let mut vs = tch::nn::VarStore::new(device);
+            let model = wdp_models::WifiDensePose::new(&vs.root(), &preset, dims)?;
+            let stages = wdp_train::trainer::stages_in(checkpoint)?;
+            if args.sequence > 0 && !stages.contains(&wdp_train::trainer::TEMPORAL_STAGE) {
+                return Err(eyre!(
+                    "--sequence {}: {} has no trained temporal module",
+                    args.sequence,
+                    checkpoint.display()
+                ));
+            }
+            wdp_models::checkpoint::load_stages(&mut vs, checkpoint, &stages)
+                .wrap_err_with(|| format!("--checkpoint {}", checkpoint.display()))?;
+            let own: Vec<&Sample> = samples.iter().collect();
+            let blinded = args
+                .blind
+                .map(|b| wdp_train::blind_inputs(&own, b, args.seed));
+            let inputs: Vec<&Sample> = match &blinded {
+                Some(b) => b.iter().collect(),
+                None => own,
+            };
+            let detections = if args.sequence > 0 {
+                wdp_train::predict_sequence(&model, &inputs, 16, device, args.sequence)?
+            } else {
+                wdp_train::predict(&model, &inputs, 16, device)?
+            };
+            let baseline = args.blind.map_or("model".to_owned(), |b| {
+                format!("blind-{}", serde_json::json!(b).as_str().unwrap_or("?"))
+            });
+            (samples, detections, baseline)
+        }
+        _ => {
+            let training = wdp_train::data::load_datasets(&args.prior, args.every)?;
+            let train_refs: Vec<&Sample> = training.iter().collect();
+            let prior = wdp_train::RoomPrior::fit(&train_refs, args.seed)?;
+            let samples = wdp_train::data::load_datasets(&args.data, args.every)?;
+            let refs: Vec<&Sample> = samples.iter().collect();
+            for room in refs
+                .iter()
+                .map(|s| s.room.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+            {
+                let p = prior.for_room(room);
+                let source = if prior.rooms.contains_key(room) {
+                    "its training frames"
+                } else {
+                    "all training rooms (room not in the prior)"
+                };
+                eprintln!(
+                    "prior of {room}: {} people from {} frames of {source}",
+                    p.count, p.frames
+                );
+            }
+            let detections = prior.predict(&refs);
+            (samples, detections, "prior".to_owned())
+        }
     };
     let infer_s = started.elapsed().as_secs_f64();
-    let report = wdp_train::evaluate(&refs, &detections)?;
+    let refs: Vec<&Sample> = samples.iter().collect();
+    let options = wdp_train::EvalOptions {
+        score_threshold: preset.person.score_threshold as f32,
+        floor_gate_m: args.floor_gate_m,
+    };
+    let report = wdp_train::evaluate_with(&refs, &detections, &options)?;
     wdp_eval::write_report(&report, &args.report, &args.title)?;
-    let kp = report.all.keypoints.as_ref().map(|k| k.stats);
-    let summary = serde_json::json!({
-        "frames": samples.len(),
-        "inference_frames_per_s": samples.len() as f64 / infer_s.max(1e-9),
-        "keypoints": kp,
-        "pck": report.all.pck.as_ref().and_then(|p| p.mean),
-        "part_miou": report.all.parts.as_ref().map(|p| p.miou_parts),
-        "uv_error": report.all.uv.as_ref().map(|u| u.mean_foreground),
-        "report": args.report.join("report.md"),
-    });
+    let mut summary = wdp_train::evaluate::summary(&report.all);
+    summary["frames"] = samples.len().into();
+    summary["inference_frames_per_s"] = (samples.len() as f64 / infer_s.max(1e-9)).into();
+    summary["baseline"] = baseline.into();
+    summary["score_threshold"] = preset.person.score_threshold.into();
+    summary["rooms"] = report
+        .rooms
+        .iter()
+        .map(|(room, r)| (room.clone(), wdp_train::evaluate::summary(r)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    summary["report"] = serde_json::json!(args.report.join("report.md"));
     println!("{summary}");
     Ok(())
 }

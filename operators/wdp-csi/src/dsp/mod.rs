@@ -70,6 +70,7 @@ pub use error::{ConfigError, PacketError};
 pub use packet::{CsiValues, Packet, Shape};
 pub use pipeline::{
     Output, Pipeline, PipelineConfig, PipelineStats, PushReport, Spectrogram, StepConfig, Window,
+    WindowChannels,
 };
 pub use rng::SplitMix64;
 

@@ -193,6 +193,19 @@ pub enum OutputKind {
     Both,
 }
 
+/// What the two channels of a window hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowChannels {
+    /// Amplitude and phase (radians).
+    #[default]
+    Polar,
+    /// Real and imaginary parts. A phase that is only meaningful relative to another antenna
+    /// (after `conjugate`) keeps no wrapping discontinuity this way, and a resampler or filter
+    /// acting on it never averages angles.
+    Complex,
+}
+
 /// The whole preprocessing configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -203,6 +216,8 @@ pub struct PipelineConfig {
     pub window: WindowConfig,
     /// Z-scoring of each window.
     pub normalize: WindowNormalize,
+    /// What the window's two channels hold.
+    pub channels: WindowChannels,
     /// What to emit.
     pub output: OutputKind,
     /// Spectrogram settings (when emitted).
@@ -224,6 +239,7 @@ impl Default for PipelineConfig {
             ],
             window: WindowConfig::default(),
             normalize: WindowNormalize::Channel,
+            channels: WindowChannels::Polar,
             output: OutputKind::Window,
             spectrogram: StftConfig::default(),
         }
@@ -286,6 +302,12 @@ impl PipelineConfig {
             return Err(ConfigError::new(
                 "window",
                 "length and hop must be at least 1",
+            ));
+        }
+        if self.channels == WindowChannels::Complex && self.output != OutputKind::Window {
+            return Err(ConfigError::new(
+                "channels",
+                "complex windows go with `output: window` (spectrograms are of the amplitude)",
             ));
         }
         if self.output != OutputKind::Window {
@@ -785,6 +807,39 @@ impl Pipeline {
         self.domain = Domain::Polar;
     }
 
+    /// The sample as a real plane then an imaginary plane (the window's channel layout), from
+    /// either domain. Only the last thing done to a sample: the steps see their own layout.
+    fn complex_planes(&mut self) {
+        let n = self.n_values();
+        self.scratch.clear();
+        self.scratch.resize(2 * n, 0.0);
+        let (re, im) = self.scratch.split_at_mut(n);
+        match self.domain {
+            Domain::Complex => {
+                for ((c, r), i) in self
+                    .cur
+                    .chunks_exact(2)
+                    .zip(re.iter_mut())
+                    .zip(im.iter_mut())
+                {
+                    *r = c[0];
+                    *i = c[1];
+                }
+            }
+            Domain::Polar => {
+                let (amp, phase) = self.cur.split_at(n);
+                for (((a, p), r), i) in amp.iter().zip(phase).zip(re.iter_mut()).zip(im.iter_mut())
+                {
+                    let (sin, cos) = p.sin_cos();
+                    *r = a * cos;
+                    *i = a * sin;
+                }
+            }
+        }
+        std::mem::swap(&mut self.cur, &mut self.scratch);
+        self.domain = Domain::Polar;
+    }
+
     fn run_stages(&mut self, range: Range<usize>, t_ns: i64) -> Flow {
         for i in range {
             let Some(step) = self.config.steps.get(i) else {
@@ -962,7 +1017,10 @@ impl Pipeline {
     }
 
     fn finish_sample(&mut self, t_sample_ns: i64) {
-        self.ensure_polar();
+        match self.config.channels {
+            WindowChannels::Polar => self.ensure_polar(),
+            WindowChannels::Complex => self.complex_planes(),
+        }
         self.stats.samples += 1;
         let t_packet_ns = self.packet_t_ns;
         let want_window = self.config.output != OutputKind::Spectrogram;
@@ -1193,6 +1251,72 @@ mod tests {
             let sd = (stream.iter().map(|v| (v - m).powi(2)).sum::<f32>() / 50.0).sqrt();
             assert!(sd < 0.5, "{sd}");
         }
+    }
+
+    /// Relative std over time of each stream of a complex window's real part, for links `links`.
+    fn complex_window_spread(conjugate: bool) -> f32 {
+        let mut steps = vec![StepConfig::Resample(ResampleConfig::default())];
+        if conjugate {
+            steps.insert(
+                0,
+                StepConfig::Conjugate(ConjugateConfig {
+                    reference_rx: Some(0),
+                    keep_amplitude: true,
+                }),
+            );
+        }
+        let config = PipelineConfig {
+            steps,
+            window: WindowConfig {
+                length: 50,
+                hop: 50,
+            },
+            normalize: WindowNormalize::None,
+            channels: WindowChannels::Complex,
+            ..Default::default()
+        };
+        let mut p = Pipeline::new(config).unwrap();
+        let mut sim = Sim::new(1, 3, layouts::ht20(), 4);
+        let window = loop {
+            let t = sim.next(100.0);
+            p.push(&sim.packet(t)).unwrap();
+            if let Some(Output::Window(w)) = p.pop() {
+                break w;
+            }
+        };
+        assert_eq!(window.data.shape(), &[2, 3, 56, 50]);
+        // Links 1 and 2 (receive antennas other than the reference): spread of the real part
+        // over time relative to the magnitude.
+        let re = window.data.index_axis(ndarray::Axis(0), 0);
+        let im = window.data.index_axis(ndarray::Axis(0), 1);
+        let mut worst = 0.0f32;
+        for link in 1..3 {
+            for s in 0..56 {
+                let r = re.slice(ndarray::s![link, s, ..]);
+                let i = im.slice(ndarray::s![link, s, ..]);
+                let mag = r.iter().zip(i).map(|(a, b)| a.hypot(*b)).sum::<f32>() / 50.0;
+                let m = r.mean().unwrap();
+                let sd = (r.iter().map(|v| (v - m).powi(2)).sum::<f32>() / 50.0).sqrt();
+                worst = worst.max(sd / mag);
+            }
+        }
+        worst
+    }
+
+    #[test]
+    fn complex_windows_relative_to_a_reference_antenna_cancel_the_random_phase() {
+        // Raw complex CSI turns with the packet's random phase: its real part spreads like the
+        // magnitude. Relative to receive antenna 0 only the moving reflector is left.
+        let raw = complex_window_spread(false);
+        let relative = complex_window_spread(true);
+        assert!(raw > 0.5, "raw {raw}");
+        assert!(relative < 0.35, "relative {relative}");
+        let bad = PipelineConfig {
+            channels: WindowChannels::Complex,
+            output: OutputKind::Both,
+            ..Default::default()
+        };
+        assert!(bad.validate().is_err());
     }
 
     #[test]
