@@ -36,6 +36,11 @@ pub struct EncoderConfig {
     pub fusion_heads: i64,
     /// Dropout in fusion attention and refinement.
     pub dropout: f64,
+    /// Newest time tokens of each branch read out by a linear layer and added to the features.
+    /// The label is the pose at the window's end, and a time average cannot tell the end from
+    /// the rest of the window; 0 leaves the readout out (the seed's encoder).
+    #[serde(default)]
+    pub newest_tokens: i64,
 }
 
 impl Default for EncoderConfig {
@@ -45,6 +50,7 @@ impl Default for EncoderConfig {
             feature_dim: 256,
             fusion_heads: 8,
             dropout: 0.1,
+            newest_tokens: 0,
         }
     }
 }
@@ -106,6 +112,7 @@ pub struct CsiEncoder {
     branch_attention: (Linear, Linear),
     cross_attention: MultiheadAttention,
     refinement: (Linear, nn::LayerNorm, Linear, nn::LayerNorm),
+    newest: Option<Linear>,
     dims: InputDims,
     cfg: EncoderConfig,
 }
@@ -116,6 +123,14 @@ impl CsiEncoder {
         dims.validate()?;
         let f = cfg.feature_dim;
         let in_channels = dims.antennas * dims.subcarriers;
+        // Two max-pools of 2 over time: T/4 tokens.
+        let tokens = dims.window / 4;
+        if cfg.newest_tokens < 0 || cfg.newest_tokens > tokens {
+            return Err(ModelError::Invalid(format!(
+                "encoder.newest_tokens {} is outside 0..={tokens} (window {} / 4)",
+                cfg.newest_tokens, dims.window
+            )));
+        }
         let ln = |path: nn::Path, d: i64| nn::layer_norm(path, vec![d], Default::default());
         Ok(Self {
             amplitude_norm: nn::batch_norm2d(
@@ -142,6 +157,8 @@ impl CsiEncoder {
                 Linear::new(&p / "refinement" / 4, 2 * f, f),
                 ln(&p / "refinement" / 5, f),
             ),
+            newest: (cfg.newest_tokens > 0)
+                .then(|| Linear::new(&p / "newest", 2 * f * cfg.newest_tokens, f)),
             dims,
             cfg: cfg.clone(),
         })
@@ -222,8 +239,16 @@ impl CsiEncoder {
             .relu()
             .dropout(self.cfg.dropout, train);
         let refined = r5.forward(&r4.forward(&refined));
+        let mut features = refined + weighted;
+        if let Some(newest) = &self.newest {
+            let k = self.cfg.newest_tokens;
+            let t = amp_tokens.size()[2];
+            let last = |x: &Tensor| x.narrow(2, t - k, k).reshape([b, -1]);
+            let now = Tensor::cat(&[last(&amp_tokens), last(&phase_tokens)], 1);
+            features = features + newest.forward(&now.dropout(self.cfg.dropout, train));
+        }
         EncoderOutput {
-            features: refined + weighted,
+            features,
             branch_weights,
         }
     }
@@ -234,5 +259,79 @@ impl ModuleT for CsiEncoder {
     /// (use [`CsiEncoder::encode_t`] for a checked call).
     fn forward_t(&self, window: &Tensor, train: bool) -> Tensor {
         self.encode_unchecked(window, train).features
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    fn encoder(newest_tokens: i64) -> Result<(nn::VarStore, CsiEncoder)> {
+        tch::manual_seed(0);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let cfg = EncoderConfig {
+            hidden_channels: 8,
+            feature_dim: 32,
+            fusion_heads: 4,
+            dropout: 0.0,
+            newest_tokens,
+        };
+        let enc = CsiEncoder::new(vs.root(), &cfg, InputDims::new(2, 6, 40))?;
+        Ok((vs, enc))
+    }
+
+    /// A random walk per window, the same on every stream, and its last value: what the window
+    /// ends with, which its average over the window does not give.
+    fn walks(n: i64) -> (Tensor, Tensor) {
+        let opts = (Kind::Float, Device::Cpu);
+        let walk = Tensor::randn([n, 1, 1, 1, 40], opts).cumsum(4, Kind::Float) * 0.3;
+        let x = walk.expand([n, 2, 2, 6, 40], false).contiguous()
+            + Tensor::randn([n, 2, 2, 6, 40], opts) * 0.1;
+        (x, walk.select(4, 39).reshape([n, 1]))
+    }
+
+    /// Fits `encoder + linear` to the end of the window; the final squared error relative to
+    /// the target's variance.
+    fn fit_the_end(newest_tokens: i64) -> f64 {
+        let (vs, enc) = encoder(newest_tokens).unwrap();
+        let head = nn::linear(vs.root() / "probe", 32, 1, Default::default());
+        let mut opt = nn::OptimizerConfig::build(nn::Adam::default(), &vs, 3e-3).unwrap();
+        for _ in 0..150 {
+            let (x, y) = walks(32);
+            let loss = (head.forward(&enc.forward_t(&x, true)) - y)
+                .square()
+                .mean(Kind::Float);
+            opt.backward_step(&loss);
+        }
+        let (x, y) = walks(256);
+        let pred = tch::no_grad(|| head.forward(&enc.forward_t(&x, false)));
+        let mse = (pred - &y).square().mean(Kind::Float).double_value(&[]);
+        mse / y.var(true).double_value(&[])
+    }
+
+    #[test]
+    fn the_encoder_reads_what_the_window_ends_with() {
+        // The best a time average can do: the window mean's share of the last value's variance.
+        let (x, y) = walks(4096);
+        let mean = x.mean_dim(&[1, 2, 3, 4][..], false, Kind::Float);
+        let corr = Tensor::stack(&[mean, y.reshape([-1])], 0)
+            .corrcoef()
+            .double_value(&[0, 1]);
+        let pooled_best = 1.0 - corr * corr;
+        // Both encoders beat it: the time tokens' edges (zero padding) already tell the end of
+        // the window from the rest, and the newest-token readout reads it directly.
+        for k in [0, 2] {
+            tch::manual_seed(1);
+            let err = fit_the_end(k);
+            assert!(
+                err < 0.5 * pooled_best,
+                "newest_tokens {k}: relative error {err:.3}, a window average gives {pooled_best:.3}"
+            );
+        }
+        // More newest tokens than the window has is a configuration error naming the field.
+        let err = encoder(11).unwrap_err().to_string();
+        assert!(err.contains("newest_tokens"), "{err}");
     }
 }
