@@ -172,6 +172,7 @@ impl Labels {
                 .map(|p| PersonLabel {
                     keypoints: p.keypoints,
                     bbox: [p.bbox[0], p.bbox[1], p.bbox[2], p.bbox[3]],
+                    position_m: None,
                 })
                 .collect(),
             part_index: parts.clone(),
@@ -292,6 +293,7 @@ pub fn sample(window: &LiveWindow, labels: Labels) -> Sample {
         uv: labels.uv,
         image_wh: labels.image_wh,
         teacher_features: None,
+        camera: None,
     }
 }
 
