@@ -239,14 +239,17 @@ impl CsiEncoder {
             .relu()
             .dropout(self.cfg.dropout, train);
         let refined = r5.forward(&r4.forward(&refined));
-        let mut features = refined + weighted;
-        if let Some(newest) = &self.newest {
-            let k = self.cfg.newest_tokens;
-            let t = amp_tokens.size()[2];
-            let last = |x: &Tensor| x.narrow(2, t - k, k).reshape([b, -1]);
-            let now = Tensor::cat(&[last(&amp_tokens), last(&phase_tokens)], 1);
-            features = features + newest.forward(&now.dropout(self.cfg.dropout, train));
-        }
+        let features = refined + weighted;
+        let features = match &self.newest {
+            Some(newest) => {
+                let k = self.cfg.newest_tokens;
+                let t = amp_tokens.size()[2];
+                let last = |x: &Tensor| x.narrow(2, t - k, k).reshape([b, -1]);
+                let now = Tensor::cat(&[last(&amp_tokens), last(&phase_tokens)], 1);
+                features + newest.forward(&now.dropout(self.cfg.dropout, train))
+            }
+            None => features,
+        };
         EncoderOutput {
             features,
             branch_weights,

@@ -98,17 +98,13 @@ impl Default for LoadOptions {
     }
 }
 
-/// Loads several dataset folders (every `every`-th frame, default preprocessing) into one list,
-/// logging what each held.
-pub fn load_datasets(dirs: &[PathBuf], every: usize) -> Result<Vec<Sample>> {
-    let options = LoadOptions {
-        every,
-        ..LoadOptions::default()
-    };
+/// Loads several dataset folders (every `options.every`-th frame through `options.pipeline`)
+/// into one list, logging what each held.
+pub fn load_datasets(dirs: &[PathBuf], options: &LoadOptions) -> Result<Vec<Sample>> {
     let mut all = Vec::new();
     for dir in dirs {
         let (samples, report) =
-            load_dataset(dir, &options).wrap_err_with(|| format!("dataset {}", dir.display()))?;
+            load_dataset(dir, options).wrap_err_with(|| format!("dataset {}", dir.display()))?;
         let line = format!(
             "{}: {} rows, {} frames kept, {} unpaired, {} packets",
             dir.display(),
@@ -122,6 +118,18 @@ pub fn load_datasets(dirs: &[PathBuf], every: usize) -> Result<Vec<Sample>> {
         all.extend(samples);
     }
     Ok(all)
+}
+
+/// The options that load every `every`-th frame through `pipeline`.
+impl LoadOptions {
+    /// Default pairing, the given preprocessing and frame stride.
+    pub fn with(pipeline: PipelineConfig, every: usize) -> Self {
+        Self {
+            pipeline,
+            every,
+            ..Self::default()
+        }
+    }
 }
 
 /// Loads every shard of a dataset folder (`dataset.json` lists them in order).

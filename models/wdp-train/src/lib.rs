@@ -21,6 +21,7 @@ pub mod evaluate;
 pub mod live;
 pub mod optim;
 pub mod predict;
+pub mod preprocess;
 pub mod run;
 pub mod sequence;
 pub mod targets;

@@ -11,6 +11,7 @@ use eyre::{eyre, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use tch::{nn, nn::Module, Device, Kind, Tensor};
+use wdp_csi::dsp::WindowChannels;
 use wdp_models::{
     checkpoint, losses, model::densepose_loss, DomainDiscriminator, InputDims, Preset,
     TrainOutputs, WifiDensePose,
@@ -206,6 +207,9 @@ pub struct TrainConfig {
     /// module (saved under `temporal.`) on `T` consecutive frames, supervising the newest as
     /// the `temporal` node uses it, with the temporal smoothness term over all of them.
     pub sequence: usize,
+    /// The model's preprocessing: what turns packets into its input windows, in training and
+    /// at inference (saved beside each checkpoint, see [`crate::preprocess`]).
+    pub preprocess: wdp_csi::dsp::PipelineConfig,
 }
 
 impl Default for TrainConfig {
@@ -231,6 +235,7 @@ impl Default for TrainConfig {
             lmmd_grid: 3,
             mixed_precision: true,
             sequence: 0,
+            preprocess: crate::data::LoadOptions::default().pipeline,
         }
     }
 }
@@ -452,6 +457,17 @@ impl Trainer {
                 "stage `{s}`: expected one of {TRAINED_STAGES:?} or {TEMPORAL_STAGE}"
             ));
         }
+        // Weights learnt on windows made another way would be fine-tuned on inputs they never
+        // saw: refuse rather than quietly start from a model that cannot read its data.
+        let theirs = crate::preprocess::for_checkpoint(path)?;
+        if theirs != self.config.preprocess {
+            return Err(eyre!(
+                "{} was trained with other preprocessing ({}) than this run's `preprocess`: \
+                 copy that file's settings into the training config",
+                path.display(),
+                crate::preprocess::sidecar_path(path).display()
+            ));
+        }
         checkpoint::load_stages(&mut self.vs, path, stages)
             .wrap_err_with(|| format!("loading {}", path.display()))?;
         self.step = 0;
@@ -504,9 +520,16 @@ impl Trainer {
         let (lo, hi) = a.amplitude_scale;
         let scale = Tensor::rand([b, 1, 1, 1], opts) * (hi - lo) + lo;
         let shift = (Tensor::rand([b, 1, 1, 1], opts) * 2.0 - 1.0) * a.phase_shift;
-        let amp = window.select(1, 0) * scale;
-        let phase = window.select(1, 1) + shift;
-        Tensor::stack(&[amp, phase], 1) + window.randn_like() * a.noise_level
+        let (c0, c1) = (window.select(1, 0), window.select(1, 1));
+        let augmented = match self.config.preprocess.channels {
+            WindowChannels::Polar => Tensor::stack(&[&c0 * &scale, c1 + shift], 1),
+            // Real and imaginary parts: the phase shift is a rotation, the scale scales both.
+            WindowChannels::Complex => {
+                let (sin, cos) = (shift.sin() * &scale, shift.cos() * &scale);
+                Tensor::stack(&[&c0 * &cos - &c1 * &sin, &c0 * &sin + &c1 * &cos], 1)
+            }
+        };
+        augmented + window.randn_like() * a.noise_level
     }
 
     /// One optimiser step on a labelled batch; `target_window` (unlabelled frames of the
@@ -915,6 +938,7 @@ impl Trainer {
         let tmp = sp.with_extension("json.partial");
         std::fs::write(&tmp, serde_json::to_vec_pretty(&state)?)?;
         std::fs::rename(&tmp, &sp)?;
+        crate::preprocess::save(path, &self.config.preprocess)?;
         self.opt.save(&optimizer_path(path))
     }
 }

@@ -61,6 +61,11 @@ fn paths(name: &str) -> Vec<PathBuf> {
 }
 
 impl Settings {
+    /// How dataset folders are read: the model's own preprocessing, every `EVERY`-th frame.
+    pub fn load_options(&self) -> wdp_train::LoadOptions {
+        wdp_train::LoadOptions::with(self.config.preprocess.clone(), self.every)
+    }
+
     /// Reads the environment.
     pub fn from_env() -> Result<Self> {
         let mut config: TrainConfig = match var("CONFIG") {

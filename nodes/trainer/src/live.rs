@@ -412,8 +412,8 @@ pub fn train(
             "no labelled frames: wire `window` and labels, or set DATASET"
         ));
     }
-    let samples = wdp_train::data::load_datasets(&settings.datasets, settings.every)?;
-    let targets = wdp_train::data::load_datasets(&settings.target, settings.every)?;
+    let samples = wdp_train::data::load_datasets(&settings.datasets, &settings.load_options())?;
+    let targets = wdp_train::data::load_datasets(&settings.target, &settings.load_options())?;
     let features = if inputs.teacher_features {
         let preset = wdp_models::Preset::load(&config.preset)?;
         if samples.is_empty() {

@@ -150,8 +150,8 @@ fn train_shards(node: &mut DoraNode, settings: &Settings) -> Result<()> {
             "DATASET is required (dataset folders, comma-separated) when no live inputs are wired"
         ));
     }
-    let samples = wdp_train::data::load_datasets(&settings.datasets, settings.every)?;
-    let target = wdp_train::data::load_datasets(&settings.target, settings.every)?;
+    let samples = wdp_train::data::load_datasets(&settings.datasets, &settings.load_options())?;
+    let target = wdp_train::data::load_datasets(&settings.target, &settings.load_options())?;
     if settings.config.domain.is_some() && target.is_empty() {
         return Err(eyre!("DOMAIN needs TARGET datasets"));
     }

@@ -179,7 +179,15 @@ fn run_export(args: &ExportArgs) -> Result<()> {
         .collect();
     tch::Tensor::write_safetensors(&converted, &args.out)
         .wrap_err_with(|| format!("writing {}", args.out.display()))?;
-    eprintln!("{} tensors -> {}", converted.len(), args.out.display());
+    // The model's preprocessing goes with it.
+    let preprocess = wdp_train::preprocess::for_checkpoint(&args.checkpoint)?;
+    wdp_train::preprocess::save(&args.out, &preprocess)?;
+    eprintln!(
+        "{} tensors -> {} (+ {})",
+        converted.len(),
+        args.out.display(),
+        wdp_train::preprocess::sidecar_path(&args.out).display()
+    );
     Ok(())
 }
 
@@ -194,7 +202,12 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let (samples, detections, baseline) = match &args.checkpoint {
         Some(checkpoint) if args.prior.is_empty() => {
-            let samples = wdp_train::data::load_datasets(&args.data, args.every)?;
+            // The checkpoint's own preprocessing (saved beside it by training).
+            let load = wdp_train::LoadOptions::with(
+                wdp_train::preprocess::for_checkpoint(checkpoint)?,
+                args.every,
+            );
+            let samples = wdp_train::data::load_datasets(&args.data, &load)?;
             let dims = dims_of(&samples)?;
             let device = tch::Device::cuda_if_available();
             let mut vs = tch::nn::VarStore::new(device);
@@ -228,10 +241,15 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
             (samples, detections, baseline)
         }
         _ => {
-            let training = wdp_train::data::load_datasets(&args.prior, args.every)?;
+            // The prior sees no CSI: the default preprocessing only pairs frames as training did.
+            let load = wdp_train::LoadOptions::with(
+                wdp_train::LoadOptions::default().pipeline,
+                args.every,
+            );
+            let training = wdp_train::data::load_datasets(&args.prior, &load)?;
             let train_refs: Vec<&Sample> = training.iter().collect();
             let prior = wdp_train::RoomPrior::fit(&train_refs, args.seed)?;
-            let samples = wdp_train::data::load_datasets(&args.data, args.every)?;
+            let samples = wdp_train::data::load_datasets(&args.data, &load)?;
             let refs: Vec<&Sample> = samples.iter().collect();
             for room in refs
                 .iter()
@@ -323,8 +341,9 @@ fn run_train(args: &TrainArgs) -> Result<()> {
     if let Some(n) = args.threads {
         tch::set_num_threads(n);
     }
-    let samples = wdp_train::data::load_datasets(&args.data, args.every)?;
-    let target = wdp_train::data::load_datasets(&args.target, args.every)?;
+    let load = wdp_train::LoadOptions::with(config.preprocess.clone(), args.every);
+    let samples = wdp_train::data::load_datasets(&args.data, &load)?;
+    let target = wdp_train::data::load_datasets(&args.target, &load)?;
     let dims = dims_of(&samples)?;
     let device = tch::Device::cuda_if_available();
     let mut trainer = Trainer::new(config, dims, device)?;
