@@ -12,7 +12,7 @@ use arrow_array::{
     Array, RecordBatch,
 };
 use eyre::{eyre, Context, Result};
-use ndarray::{Array3, Array4};
+use ndarray::{s, Array3, Array4};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -83,6 +83,10 @@ pub struct LoadOptions {
     pub every: usize,
     /// Longest allowed gap between a frame and the end of its window, ns.
     pub max_lag_ns: i64,
+    /// Keep every n-th mask row and column (part index and UV). Full-resolution UV maps cost
+    /// 0.6 MB per person and frame, more than the window; the targets they make are coarser
+    /// than half the camera's resolution (the translated image, the 28x28 head cells).
+    pub mask_stride: usize,
 }
 
 impl Default for LoadOptions {
@@ -94,6 +98,7 @@ impl Default for LoadOptions {
             pipeline,
             every: 1,
             max_lag_ns: 100_000_000,
+            mask_stride: 2,
         }
     }
 }
@@ -382,14 +387,24 @@ fn read_batch(
         let (h, w) = (mask_h.value(row) as usize, mask_w.value(row) as usize);
         let pv = parts.value(row);
         let pv = pv.as_primitive::<UInt8Type>().values().to_vec();
+        let stride = options.mask_stride.max(1);
         let part_index = Array3::from_shape_vec((p, h, w), pv)
-            .map_err(|e| eyre!("row {row}: part_index: {e}"))?;
+            .map_err(|e| eyre!("row {row}: part_index: {e}"))?
+            .slice_move(s![.., ..;stride, ..;stride])
+            .as_standard_layout()
+            .into_owned();
         let uv = if uv.is_null(row) {
             None
         } else {
             let u = uv.value(row);
             let u = u.as_primitive::<Float32Type>().values().to_vec();
-            Some(Array4::from_shape_vec((p, 2, h, w), u).map_err(|e| eyre!("row {row}: uv: {e}"))?)
+            let u =
+                Array4::from_shape_vec((p, 2, h, w), u).map_err(|e| eyre!("row {row}: uv: {e}"))?;
+            Some(
+                u.slice_move(s![.., .., ..;stride, ..;stride])
+                    .as_standard_layout()
+                    .into_owned(),
+            )
         };
         samples.push(Sample {
             room: room.value(row).to_owned(),

@@ -104,3 +104,28 @@ fn perfect_predictions_prior_and_shift() {
     assert!(summary["count"]["accuracy"].is_number(), "{summary}");
     assert!(summary["keypoints"]["ap50"].is_number(), "{summary}");
 }
+
+/// Masks are kept at `mask_stride`: every n-th row and column of the recorded ones, unchanged.
+#[test]
+fn masks_are_subsampled_at_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full_options = LoadOptions {
+        mask_stride: 1,
+        ..LoadOptions::default()
+    };
+    let _ = recording(13, tmp.path());
+    let full = load_dataset(tmp.path(), &full_options).unwrap().0;
+    let half = load_dataset(tmp.path(), &LoadOptions::default()).unwrap().0;
+    assert_eq!(full.len(), half.len());
+    let (f, h) = (&full[full.len() / 2], &half[half.len() / 2]);
+    let (p, fh, fw) = f.part_index.dim();
+    assert_eq!(h.part_index.dim(), (p, fh.div_ceil(2), fw.div_ceil(2)));
+    assert!(h.part_index.iter().any(|&v| v > 0), "a person in the mask");
+    for ((i, y, x), &v) in h.part_index.indexed_iter() {
+        assert_eq!(v, f.part_index[[i, 2 * y, 2 * x]]);
+    }
+    let (fu, hu) = (f.uv.as_ref().unwrap(), h.uv.as_ref().unwrap());
+    for ((i, c, y, x), &v) in hu.indexed_iter() {
+        assert_eq!(v, fu[[i, c, 2 * y, 2 * x]]);
+    }
+}
