@@ -13,7 +13,11 @@ fn main() -> Result<()> {
         _ => return Err(eyre!("usage: inspect_predictions CHECKPOINT DATASET [N]")),
     };
     let n: usize = args.get(3).map_or(Ok(5), |s| s.parse())?;
-    let (samples, _) = load_dataset(std::path::Path::new(data), &LoadOptions::default())?;
+    let options = LoadOptions::with(
+        wdp_train::preprocess::for_checkpoint(std::path::Path::new(ckpt))?,
+        1,
+    );
+    let (samples, _) = load_dataset(std::path::Path::new(data), &options)?;
     let s0 = samples.first().ok_or_else(|| eyre!("empty dataset"))?;
     let w = s0.window_shape.map(|d| d as i64);
     let mut preset = wdp_models::Preset::load("lite")?;

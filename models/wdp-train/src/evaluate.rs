@@ -8,7 +8,7 @@ use crate::predict::Detection;
 use eyre::{eyre, Result};
 use ndarray::{Array2, Array3};
 use wdp_eval::floor::{FloorCamera, DEFAULT_GATE_M};
-use wdp_eval::frame::{add_floor_frame, add_frame, PredictedPerson, TruthFrame, MAX_COUNT};
+use wdp_eval::frame::{add_floor_frame, add_frame_kept, PredictedPerson, TruthFrame, MAX_COUNT};
 use wdp_eval::{EvalConfig, EvalReport, RoomEvaluator};
 
 /// How detections are scored.
@@ -16,6 +16,9 @@ use wdp_eval::{EvalConfig, EvalReport, RoomEvaluator};
 pub struct EvalOptions {
     /// Detections below this score are dropped before anything is scored.
     pub score_threshold: f32,
+    /// Detections at or above this score are people: the count, the floor positions, the part
+    /// masks and UV (COCO AP ranks every detection above `score_threshold`).
+    pub person_threshold: f32,
     /// Floor matching gate, metres.
     pub floor_gate_m: f64,
 }
@@ -24,6 +27,7 @@ impl Default for EvalOptions {
     fn default() -> Self {
         Self {
             score_threshold: 0.0,
+            person_threshold: 0.0,
             floor_gate_m: DEFAULT_GATE_M,
         }
     }
@@ -106,7 +110,18 @@ pub fn evaluate_with(
             .map(predicted_person)
             .collect::<Result<Vec<_>>>()?;
         let truth = truth_frame(s);
-        add_frame(&mut eval, &s.room, i as u64, &truth, &preds)?;
+        add_frame_kept(
+            &mut eval,
+            &s.room,
+            i as u64,
+            &truth,
+            &preds,
+            options.person_threshold,
+        )?;
+        let preds: Vec<_> = preds
+            .into_iter()
+            .filter(|p| p.score >= options.person_threshold)
+            .collect();
         let positions: Vec<Option<[f64; 3]>> = s
             .people
             .iter()

@@ -177,8 +177,22 @@ pub fn add_frame(
     truth: &TruthFrame,
     preds: &[PredictedPerson],
 ) -> Result<(), EvalError> {
+    add_frame_kept(eval, room, image_id, truth, preds, f32::NEG_INFINITY)
+}
+
+/// [`add_frame`] where COCO AP ranks every prediction (as COCO evaluations keep low-scored
+/// candidates) but only those scored at least `kept` are people: the count, the part masks and
+/// the UV, as a deployed pipeline keeps them.
+pub fn add_frame_kept(
+    eval: &mut RoomEvaluator,
+    room: &str,
+    image_id: u64,
+    truth: &TruthFrame,
+    all: &[PredictedPerson],
+    kept: f32,
+) -> Result<(), EvalError> {
     let gts = gt_people(truth);
-    let dets: Vec<DetPerson> = preds
+    let dets: Vec<DetPerson> = all
         .iter()
         .map(|d| DetPerson {
             keypoints: d.keypoints,
@@ -186,6 +200,8 @@ pub fn add_frame(
         })
         .collect();
     eval.add_keypoints(room, image_id, &gts, &dets)?;
+    let preds: Vec<PredictedPerson> = all.iter().filter(|d| d.score >= kept).cloned().collect();
+    let preds = preds.as_slice();
     let (_, h, w) = truth.part_index.dim();
     let has_parts = !truth.part_index.iter().any(|&v| v == PART_UNKNOWN);
     if has_parts && h > 0 && w > 0 {
@@ -196,12 +212,12 @@ pub fn add_frame(
             eval.add_uv(room, gt_parts.view(), guv.view(), pp.view(), puv.view())?;
         }
     }
-    eval.add_count(room, gts.len(), dets.len())?;
+    eval.add_count(room, gts.len(), preds.len())?;
     eval.add_class(
         room,
         "people",
         gts.len().min(MAX_COUNT),
-        dets.len().min(MAX_COUNT),
+        preds.len().min(MAX_COUNT),
     )
 }
 

@@ -106,11 +106,14 @@ struct EvalArgs {
     /// Keep every n-th frame.
     #[arg(long, default_value_t = 1)]
     every: usize,
-    /// Person score threshold (default: the preset's). COCO AP ranks detections by score, so a
-    /// low threshold only adds low-ranked candidates; the people count and the floor error
-    /// count every detection at or above it.
+    /// Lowest score of a detection COCO AP ranks (default: the preset's). AP ranks detections
+    /// by score, so a low threshold only adds low-ranked candidates, as COCO evaluations keep.
     #[arg(long)]
     score_threshold: Option<f64>,
+    /// Lowest score of a detection that is a person: the people count, the floor error, the
+    /// part masks and UV (default: the preset's, what the deployed nodes keep).
+    #[arg(long)]
+    person_threshold: Option<f64>,
     /// CPU threads for libtorch.
     #[arg(long)]
     threads: Option<i32>,
@@ -196,8 +199,11 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
         tch::set_num_threads(n);
     }
     let mut preset = wdp_models::Preset::load(&args.preset)?;
+    let person_threshold = args
+        .person_threshold
+        .unwrap_or(preset.person.score_threshold);
     if let Some(t) = args.score_threshold {
-        preset.person.score_threshold = t;
+        preset.person.score_threshold = t.min(person_threshold);
     }
     let started = std::time::Instant::now();
     let (samples, detections, baseline) = match &args.checkpoint {
@@ -275,6 +281,7 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
     let refs: Vec<&Sample> = samples.iter().collect();
     let options = wdp_train::EvalOptions {
         score_threshold: preset.person.score_threshold as f32,
+        person_threshold: person_threshold as f32,
         floor_gate_m: args.floor_gate_m,
     };
     let report = wdp_train::evaluate_with(&refs, &detections, &options)?;
@@ -284,6 +291,7 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
     summary["inference_frames_per_s"] = (samples.len() as f64 / infer_s.max(1e-9)).into();
     summary["baseline"] = baseline.into();
     summary["score_threshold"] = preset.person.score_threshold.into();
+    summary["person_threshold"] = person_threshold.into();
     summary["rooms"] = report
         .rooms
         .iter()
