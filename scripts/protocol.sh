@@ -7,7 +7,7 @@
 # well (semantic alignment), evaluate again. Then seed 003's GFL student, with and without
 # distillation from the trained model, and the temporal module trained on sequences on top of it.
 #
-#   scripts/protocol.sh [OUT] [STEPS]            (defaults: data/protocol, 6000)
+#   [CONFIG=models/train/...yaml] scripts/protocol.sh [OUT] [STEPS]   (defaults: lite-sim.yaml, data/protocol, 6000)
 #
 # Rooms: lab, office, living-room and kitchen train, corridor and bedroom are held out. A room is
 # the same room in every sequence (its multipath belongs to its description); the sequence seed
@@ -31,7 +31,9 @@ adapt_steps="${ADAPT_STEPS:-600}"
 seen=(lab office living-room kitchen)
 unseen=(corridor bedroom)
 wdp="$root/target/release/wdp"
-config="$root/models/train/lite-sim.yaml"
+# The training configuration (relative paths from the repository root, where this runs).
+config="${CONFIG:-models/train/lite-sim.yaml}"
+cd "$root"
 mkdir -p "$out"
 
 sim() { # room seed seconds dir

@@ -67,4 +67,26 @@ mod tests {
         let err = format!("{:#}", for_checkpoint(&ckpt).unwrap_err());
         assert!(err.contains("m.preprocess.yaml"), "{err}");
     }
+
+    #[test]
+    fn the_shipped_checkpoint_names_the_pipeline_it_was_trained_with() {
+        // The shipped model predates the sidecar: it was trained on the default pipeline with one
+        // window per camera frame, which is what its sidecar (read by the dataflows) must say.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let shipped = for_checkpoint(&root.join("models/weights/lite-sim.safetensors")).unwrap();
+        assert!(sidecar_path(&root.join("models/weights/lite-sim.safetensors")).exists());
+        assert_eq!(shipped, crate::data::LoadOptions::default().pipeline);
+        // Every preprocessing the ablation compares is a valid pipeline.
+        let dir = root.join("models/preprocess");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let config: PipelineConfig =
+                serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            config.validate().unwrap();
+            n += 1;
+        }
+        assert!(n >= 4, "{n} files in {}", dir.display());
+    }
 }
