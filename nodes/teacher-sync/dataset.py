@@ -54,6 +54,9 @@ def dataset_schema(csi_len, window, metadata):
             pa.field("rgb_height", pa.uint32(), nullable=False),
             pa.field("rgb_width", pa.uint32(), nullable=False),
             lst("rgb", pa.uint8(), nullable=True),
+            # A camera teacher knows no floor position, and the gain is not carried: null rows.
+            lst("position_m", pa.float32(), nullable=True),
+            pa.field("csi_agc_db", pa.list_(_item(pa.float32()), window), nullable=True),
         ],
         metadata=metadata,
     )
@@ -123,6 +126,7 @@ class DatasetWriter:
         meta["wdp.part_index_shape"] = "[n_people, mask_height, mask_width]"
         meta["wdp.uv_shape"] = "[n_people, 2, mask_height, mask_width]"
         meta["wdp.rgb_shape"] = "[rgb_height, rgb_width, 3]"
+        meta["wdp.position_m_shape"] = "[n_people, 3]"
         meta["wdp.part_names"] = json.dumps(PART_NAMES)
         meta["wdp.part_index_values"] = (
             f"0 background, {PERSON_PART} person (part unknown: teacher labels)")
@@ -202,6 +206,8 @@ class DatasetWriter:
             pa.array([0 if x is None else x.shape[0] for x in rgb], type=pa.uint32()),
             pa.array([0 if x is None else x.shape[1] for x in rgb], type=pa.uint32()),
             _list_array(rgb, pa.uint8()),
+            pa.nulls(n, type=pa.list_(_item(pa.float32()))),
+            pa.nulls(n, type=self.schema.field("csi_agc_db").type),
         ]
         self.writer.write_batch(pa.RecordBatch.from_arrays(cols, schema=self.schema))
         self.batch = []

@@ -206,12 +206,13 @@ pub fn dataset_schema(csi_len: usize, window: usize, metadata: HashMap<String, S
         Field::new("rgb_height", DataType::UInt32, false),
         Field::new("rgb_width", DataType::UInt32, false),
         list("rgb", DataType::UInt8, true),
-        // appended after the first layout's columns: readers by name or by position keep working
-        list("position_m", DataType::Float32, false),
+        // appended after the first layout's columns: readers by name or by position keep working;
+        // nullable because a camera teacher knows no position and some radios report no gain
+        list("position_m", DataType::Float32, true),
         Field::new(
             "csi_agc_db",
             DataType::FixedSizeList(item(DataType::Float32), window as i32),
-            false,
+            true,
         ),
     ])
     .with_metadata(metadata)
