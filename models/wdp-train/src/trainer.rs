@@ -66,6 +66,10 @@ pub struct Weights {
     /// Translated image against the scene's dense pose picture (foreground, U, V): the
     /// camera-teacher supervision of the modality translation (seeds 000 and 002).
     pub translation: f64,
+    /// Extra weight of the translated image's person pixels (a person pixel counts
+    /// `1 + translation_foreground` times): people cover a few percent of the picture, and
+    /// without it a blurred room prior nearly minimises the term.
+    pub translation_foreground: f64,
     /// Seed 003 `alpha_1`: keypoint tokens (each person's backbone features pooled under each
     /// joint's heatmap) against the teacher's.
     pub keypoint_token: f64,
@@ -96,6 +100,7 @@ impl Default for Weights {
             temperature: 2.0,
             domain: 0.1,
             translation: 10.0,
+            translation_foreground: 4.0,
             keypoint_ce: 1.0,
             keypoint_token: 1.0,
             visual_token: 1.0,
@@ -696,8 +701,8 @@ impl Trainer {
                     &t.center.offset,
                     &t.center.mask,
                 )?;
-        // Foreground pixels count 5x: people cover a small part of the picture.
-        let fg_weight = batch.spatial.select(1, 0).unsqueeze(1) * 4.0 + 1.0;
+        // Person pixels count more: people cover a small part of the picture.
+        let fg_weight = batch.spatial.select(1, 0).unsqueeze(1) * w.translation_foreground + 1.0;
         let translation = ((&out.spatial - &batch.spatial).square() * fg_weight).mean(Kind::Float);
         report.translation = translation.double_value(&[]);
         let mut total =

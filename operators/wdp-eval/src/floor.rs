@@ -149,85 +149,16 @@ pub fn match_floor(preds: &[Option<[f64; 2]>], truth: &[[f64; 2]], gate_m: f64) 
     }
 }
 
-/// Minimum-cost assignment of a `rows x cols` cost matrix (Hungarian method with potentials):
-/// `min(rows, cols)` pairs `(row, col)`.
+/// Minimum-cost assignment of a `rows x cols` cost matrix: `min(rows, cols)` pairs
+/// `(row, col)` (the tracker's Hungarian method, `wdp_pose::track::hungarian`).
 pub fn assign(cost: &[Vec<f64>], rows: usize, cols: usize) -> Vec<(usize, usize)> {
     if rows == 0 || cols == 0 {
         return Vec::new();
     }
-    // The method wants n <= m: transpose when there are more rows than columns.
-    let transposed = rows > cols;
-    let (n, m) = if transposed {
-        (cols, rows)
-    } else {
-        (rows, cols)
-    };
-    let c = |i: usize, j: usize| {
-        if transposed {
-            cost[j][i]
-        } else {
-            cost[i][j]
-        }
-    };
-    // 1-based arrays; p[j] is the row assigned to column j (0: none).
-    let mut u = vec![0.0; n + 1];
-    let mut v = vec![0.0; m + 1];
-    let mut p = vec![0usize; m + 1];
-    let mut way = vec![0usize; m + 1];
-    for i in 1..=n {
-        p[0] = i;
-        let mut j0 = 0;
-        let mut minv = vec![f64::INFINITY; m + 1];
-        let mut used = vec![false; m + 1];
-        loop {
-            used[j0] = true;
-            let i0 = p[j0];
-            let mut delta = f64::INFINITY;
-            let mut j1 = 0;
-            for j in 1..=m {
-                if !used[j] {
-                    let cur = c(i0 - 1, j - 1) - u[i0] - v[j];
-                    if cur < minv[j] {
-                        minv[j] = cur;
-                        way[j] = j0;
-                    }
-                    if minv[j] < delta {
-                        delta = minv[j];
-                        j1 = j;
-                    }
-                }
-            }
-            for j in 0..=m {
-                if used[j] {
-                    u[p[j]] += delta;
-                    v[j] -= delta;
-                } else {
-                    minv[j] -= delta;
-                }
-            }
-            j0 = j1;
-            if p[j0] == 0 {
-                break;
-            }
-        }
-        loop {
-            let j1 = way[j0];
-            p[j0] = p[j1];
-            j0 = j1;
-            if j0 == 0 {
-                break;
-            }
-        }
-    }
-    (1..=m)
-        .filter(|&j| p[j] != 0)
-        .map(|j| {
-            if transposed {
-                (j - 1, p[j] - 1)
-            } else {
-                (p[j] - 1, j - 1)
-            }
-        })
+    wdp_pose::track::hungarian(cost)
+        .into_iter()
+        .enumerate()
+        .filter_map(|(r, c)| c.map(|c| (r, c)))
         .collect()
 }
 
