@@ -8,7 +8,8 @@
 //! those of the second by their 5 nearest neighbours, once on the encoder's features and once on
 //! the windows themselves; the model cannot draw a position its features do not hold.
 //!
-//! `cargo run --release -p wdp-train --example fit_check -- CHECKPOINT DATASET...`
+//! `[PRESET=models/presets/lite-now.yaml] cargo run --release -p wdp-train --example fit_check --
+//! CHECKPOINT DATASET...` (PRESET: the checkpoint's preset, `lite` by default)
 use eyre::{eyre, Result};
 use tch::{Kind, Tensor};
 use wdp_train::{load_dataset, make_batch, LoadOptions, Sample};
@@ -60,7 +61,8 @@ fn main() -> Result<()> {
         .ok_or_else(|| eyre!("no frames"))?
         .window_shape
         .map(|d| d as i64);
-    let preset = wdp_models::Preset::load("lite")?;
+    let preset =
+        wdp_models::Preset::load(&std::env::var("PRESET").unwrap_or_else(|_| "lite".into()))?;
     let mut vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let model = wdp_models::WifiDensePose::new(
         &vs.root(),
