@@ -13,6 +13,7 @@ use crate::data::Sample;
 use crate::predict::Detection;
 use eyre::{eyre, Result};
 use std::collections::{BTreeMap, HashMap};
+use wdp_csi::dsp::SplitMix64;
 
 /// COCO-17 hips, whose midpoint places a person for the prior's clustering.
 const HIPS: [usize; 2] = [11, 12];
@@ -29,22 +30,9 @@ pub enum Blind {
     Zero,
 }
 
-/// SplitMix64: a tiny seeded generator, enough to pick frames reproducibly.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
+/// Uniform in `0..n` (`n > 0`) by remainder, as these baselines have always drawn.
+fn below(rng: &mut SplitMix64, n: usize) -> usize {
+    (rng.next_u64() % n as u64) as usize
 }
 
 /// Model inputs of `samples` (same order) with their windows replaced as `blind` says. The
@@ -54,7 +42,7 @@ pub fn blind_inputs(samples: &[&Sample], blind: Blind, seed: u64) -> Vec<Sample>
     for (i, s) in samples.iter().enumerate() {
         by_room.entry(s.room.as_str()).or_default().push(i);
     }
-    let mut rng = SplitMix(seed);
+    let mut rng = SplitMix64::new(seed);
     samples
         .iter()
         .enumerate()
@@ -65,7 +53,7 @@ pub fn blind_inputs(samples: &[&Sample], blind: Blind, seed: u64) -> Vec<Sample>
                     let room = &by_room[s.room.as_str()];
                     // Another frame of the room when there is one.
                     let j = if room.len() > 1 {
-                        let mut j = room[rng.below(room.len() - 1)];
+                        let mut j = room[below(&mut rng, room.len() - 1)];
                         if j == i {
                             j = room[room.len() - 1];
                         }
@@ -248,8 +236,8 @@ pub fn kmeans(points: &[[f64; 2]], k: usize, seed: u64) -> Vec<usize> {
         return vec![0; points.len()];
     }
     let d2 = |a: [f64; 2], b: [f64; 2]| (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2);
-    let mut rng = SplitMix(seed);
-    let mut centres = vec![points[rng.below(points.len())]];
+    let mut rng = SplitMix64::new(seed);
+    let mut centres = vec![points[below(&mut rng, points.len())]];
     while centres.len() < k {
         let weights: Vec<f64> = points
             .iter()
@@ -263,10 +251,10 @@ pub fn kmeans(points: &[[f64; 2]], k: usize, seed: u64) -> Vec<usize> {
         let total: f64 = weights.iter().sum();
         if total <= 0.0 {
             // Fewer distinct points than clusters: repeat one.
-            centres.push(points[rng.below(points.len())]);
+            centres.push(points[below(&mut rng, points.len())]);
             continue;
         }
-        let mut target = (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * total;
+        let mut target = rng.next_f64() * total;
         let mut pick = points.len() - 1;
         for (i, w) in weights.iter().enumerate() {
             if target < *w {

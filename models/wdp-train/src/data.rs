@@ -125,7 +125,6 @@ pub fn load_datasets(dirs: &[PathBuf], options: &LoadOptions) -> Result<Vec<Samp
     Ok(all)
 }
 
-/// The options that load every `every`-th frame through `pipeline`.
 impl LoadOptions {
     /// Default pairing, the given preprocessing and frame stride.
     pub fn with(pipeline: PipelineConfig, every: usize) -> Self {
