@@ -1,0 +1,36 @@
+//! # wdp-node
+//!
+//! The runtime every Rust node of wifi-densepose is written on, so that a node is its setup
+//! (`main`: configuration, then [`run`]) plus a [`Handler`] (what it does with a message), and
+//! every node behaves the same at its edges:
+//!
+//! - configuration from the environment ([`env`]), every error naming its variable;
+//! - one event loop ([`run`]): inputs to the handler, unknown input ids logged and skipped,
+//!   a bad message (wrong type, shape, dims, NaN, missing metadata: [`HandlerError::BadInput`])
+//!   dropped and counted under the field at fault while the node keeps going, queued messages
+//!   handed over in batches to nodes that batch, and at stop one summary line (counts, drops by
+//!   field, latency percentiles);
+//! - one latency summary ([`Latency`], [`Figures`]: nearest-rank percentiles);
+//! - an in-process test harness ([`testing`]) on dora's integration-testing mode: fixture
+//!   events in, the node's outputs and counts out.
+//!
+//! Dependency rule: dora, Arrow and the message contracts (`wdp-tensor`, `wdp-pose`) only;
+//! never libtorch or the models, so a node that runs no model links none. Model plumbing is
+//! `wdp-stage`, on top of this crate.
+
+pub mod env;
+mod error;
+mod latency;
+mod runtime;
+pub mod testing;
+
+pub use error::{finite, HandlerError};
+pub use latency::{quantile, Figures, Latency};
+pub use runtime::{run, Context, Counts, Handler, Input, Report};
+
+/// Prints `line` to the node's log and to stderr (what `dora run` shows a user): the start and
+/// stop announcements, and anything a user must not miss.
+pub fn announce(line: &str) {
+    tracing::info!("{line}");
+    eprintln!("{line}");
+}

@@ -1,0 +1,339 @@
+//! The event loop every node runs: inputs to a [`Handler`], unknown ids skipped, bad messages
+//! dropped and counted, figures reported at stop.
+
+use dora_node_api::{DoraArray, DoraNode, Event, EventStream, Metadata, TryRecvError};
+use std::collections::BTreeMap;
+use std::time::Instant;
+use wdp_tensor::dora::Received;
+use wdp_tensor::{Element, TensorMeta};
+
+use crate::{announce, Figures, HandlerError, Latency};
+
+/// One received message.
+pub struct Input {
+    /// The input id, as the dataflow names it.
+    pub id: String,
+    /// dora's metadata (the tensor contract's parameters).
+    pub metadata: Metadata,
+    /// The Arrow data.
+    pub data: DoraArray,
+    /// When it was received (for latency figures).
+    pub received: Instant,
+    /// Wall-clock ns when it was received (for latency traces).
+    pub received_ns: i64,
+}
+
+impl Input {
+    /// The message as a tensor of `T` whose dims are `dims` (`"*"` matches any name; empty:
+    /// any dims), viewed without a copy.
+    pub fn tensor<T: Element>(&self, dims: &[&str]) -> Result<Received<'_, T>, HandlerError> {
+        let r = wdp_tensor::dora::receive::<T>(&self.metadata, &self.data)?;
+        if !dims.is_empty() {
+            r.meta.expect_dims(dims)?;
+        }
+        Ok(r)
+    }
+
+    /// The message's tensor metadata.
+    pub fn meta(&self) -> Result<TensorMeta, HandlerError> {
+        Ok(wdp_tensor::dora::from_parameters(
+            &self.metadata.parameters,
+        )?)
+    }
+
+    /// The message as the pose output `output` (`keypoints`, `boxes`, `parts`, `uv`).
+    pub fn pose(&self, output: &str) -> Result<wdp_pose::PoseMessage, HandlerError> {
+        Ok(wdp_pose::dora::receive(output, &self.metadata, &self.data)?)
+    }
+}
+
+/// A node's behaviour: what it does with each message, and at the end.
+pub trait Handler {
+    /// True for the input ids this node reads; messages on any other id are logged, counted
+    /// and skipped.
+    fn accepts(&self, id: &str) -> bool;
+
+    /// Handles one message. A [`HandlerError::BadInput`] or [`HandlerError::Failed`] drops the
+    /// message (counted, logged) and the node goes on; [`HandlerError::Fatal`] stops it.
+    fn on_input(&mut self, ctx: &mut Context, input: Input) -> Result<(), HandlerError>;
+
+    /// Called once the messages that were waiting have been passed to `on_input` (at most
+    /// [`Handler::max_batch`] of them): where a batching node runs its batch.
+    fn on_queue_drained(&mut self, _ctx: &mut Context) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
+    /// An input was closed by its sender.
+    fn on_close(&mut self, _ctx: &mut Context, _id: &str) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
+    /// The input stream has ended: flush, write, say what was done.
+    fn finish(&mut self, _ctx: &mut Context) -> eyre::Result<()> {
+        Ok(())
+    }
+
+    /// Most messages read from the queue before [`Handler::on_queue_drained`].
+    fn max_batch(&self) -> usize {
+        1
+    }
+
+    /// True when the handler records latencies itself ([`Context::record`]); otherwise the
+    /// runtime records receive-to-handled for every message `on_input` accepts.
+    fn records_latency(&self) -> bool {
+        false
+    }
+}
+
+/// Counts of one run.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Counts {
+    /// Messages received per input id (unknown ids included).
+    pub received: BTreeMap<String, u64>,
+    /// Messages handled.
+    pub handled: u64,
+    /// Bad messages dropped, by `input/field`.
+    pub bad: BTreeMap<String, u64>,
+    /// Messages dropped because handling them failed.
+    pub failed: u64,
+    /// Messages on unknown ids, by id.
+    pub unknown: BTreeMap<String, u64>,
+    /// Batches run (nodes that batch).
+    pub batches: u64,
+}
+
+impl Counts {
+    /// Bad messages dropped.
+    pub fn bad_total(&self) -> u64 {
+        self.bad.values().sum()
+    }
+
+    /// Messages dropped: bad or failed.
+    pub fn dropped(&self) -> u64 {
+        self.bad_total() + self.failed
+    }
+
+    /// Messages on unknown ids.
+    pub fn unknown_total(&self) -> u64 {
+        self.unknown.values().sum()
+    }
+}
+
+/// What a run reports at stop.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Counts.
+    pub counts: Counts,
+    /// Latency of the handled messages.
+    pub latency: Figures,
+}
+
+/// The node and its counters, handed to the handler.
+pub struct Context {
+    /// The dora node (send outputs on it).
+    pub node: DoraNode,
+    name: String,
+    counts: Counts,
+    latency: Latency,
+}
+
+impl Context {
+    fn new(name: &str, node: DoraNode) -> Self {
+        Self {
+            node,
+            name: name.to_owned(),
+            counts: Counts::default(),
+            latency: Latency::default(),
+        }
+    }
+
+    /// The node's name (log prefix).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Logs `line` prefixed by the node's name, to the log and to stderr.
+    pub fn announce(&self, line: &str) {
+        announce(&format!("{}: {line}", self.name));
+    }
+
+    /// Records the latency of one message received at `received` (handlers that batch).
+    pub fn record(&mut self, received: Instant) {
+        self.latency.record(received.elapsed());
+    }
+
+    /// Counts one message handled outside `on_input` (handlers that batch).
+    pub fn handled(&mut self, n: usize) {
+        self.counts.handled += n as u64;
+    }
+
+    /// Counts one batch.
+    pub fn batch(&mut self) {
+        self.counts.batches += 1;
+    }
+
+    /// Drops `n` messages of `input` for `error`: counted and logged.
+    pub fn dropped(&mut self, input: &str, n: usize, error: &HandlerError) {
+        match error {
+            HandlerError::BadInput { field, .. } => {
+                *self
+                    .counts
+                    .bad
+                    .entry(format!("{input}/{field}"))
+                    .or_default() += n as u64;
+            }
+            _ => self.counts.failed += n as u64,
+        }
+        let what = if n == 1 {
+            "message".to_owned()
+        } else {
+            format!("{n} messages")
+        };
+        self.announce(&format!("dropping `{input}` {what}: {error}"));
+    }
+
+    /// The counts so far.
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    /// The summary line of the run so far.
+    pub fn summary(&self) -> String {
+        let c = &self.counts;
+        let mut line = format!("{}: {} messages handled", self.name, c.handled);
+        if c.batches > 0 {
+            line += &format!(
+                " in {} batches (mean {:.2})",
+                c.batches,
+                c.handled as f64 / c.batches as f64
+            );
+        }
+        line += &format!(", {} dropped", c.dropped());
+        if c.dropped() > 0 {
+            let bad: Vec<String> = c.bad.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            line += &format!(" (bad: {}; failed: {})", bad.join(", "), c.failed);
+        }
+        if c.unknown_total() > 0 {
+            let unknown: Vec<String> = c
+                .unknown
+                .iter()
+                .map(|(k, n)| format!("`{k}` {n}"))
+                .collect();
+            line += &format!(", unknown inputs ignored: {}", unknown.join(", "));
+        }
+        if self.latency.count() > 0 {
+            line += &format!("; latency {}", self.latency.figures().line(1));
+        }
+        line
+    }
+}
+
+/// Runs `handler` on the node's events until the input stream ends, then calls
+/// [`Handler::finish`], announces the summary (counts, latency) and returns it.
+///
+/// After a `Stop` the loop keeps receiving: dora delivers the messages already queued before
+/// it, and the stream ends by itself. Returns an error only for a fatal handler error or a
+/// failing `finish`.
+pub fn run<H: Handler + ?Sized>(
+    name: &str,
+    node: DoraNode,
+    mut events: EventStream,
+    handler: &mut H,
+) -> eyre::Result<Report> {
+    let mut ctx = Context::new(name, node);
+    while let Some(event) = events.recv() {
+        let mut taken = usize::from(dispatch(&mut ctx, handler, event)?);
+        while taken < handler.max_batch().max(1) {
+            match events.try_recv() {
+                Ok(event) => taken += usize::from(dispatch(&mut ctx, handler, event)?),
+                Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => break,
+            }
+        }
+        let drained = handler.on_queue_drained(&mut ctx);
+        settle(&mut ctx, "queue", drained, 1)?;
+    }
+    handler.finish(&mut ctx)?;
+    let summary = ctx.summary();
+    announce(&summary);
+    let Context {
+        counts, latency, ..
+    } = ctx;
+    Ok(Report {
+        counts,
+        latency: latency.figures(),
+    })
+}
+
+/// Passes one event on; true when it was an input.
+fn dispatch<H: Handler + ?Sized>(
+    ctx: &mut Context,
+    handler: &mut H,
+    event: Event,
+) -> eyre::Result<bool> {
+    match event {
+        Event::Input { id, metadata, data } => {
+            let id = id.to_string();
+            *ctx.counts.received.entry(id.clone()).or_default() += 1;
+            if !handler.accepts(&id) {
+                let n = ctx.counts.unknown.entry(id.clone()).or_default();
+                *n += 1;
+                if *n == 1 {
+                    tracing::warn!("{}: ignoring unknown input `{id}`", ctx.name);
+                }
+                return Ok(true);
+            }
+            let received = Instant::now();
+            let input = Input {
+                id: id.clone(),
+                metadata,
+                data,
+                received,
+                received_ns: wdp_tensor::wall_ns(),
+            };
+            let result = handler.on_input(ctx, input);
+            if result.is_ok() && !handler.records_latency() {
+                ctx.counts.handled += 1;
+                ctx.record(received);
+            }
+            settle(ctx, &id, result, 1)?;
+            Ok(true)
+        }
+        Event::InputClosed { id } => {
+            tracing::debug!("{}: input `{id}` closed", ctx.name);
+            let id = id.to_string();
+            let result = handler.on_close(ctx, &id);
+            settle(ctx, &id, result, 0)?;
+            Ok(false)
+        }
+        Event::Stop(cause) => {
+            tracing::debug!("{}: stop requested: {cause:?}", ctx.name);
+            Ok(false)
+        }
+        Event::Error(e) => {
+            ctx.announce(&format!("dora error: {e}"));
+            Ok(false)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Counts a handler's failure; only a fatal one ends the run.
+fn settle(
+    ctx: &mut Context,
+    input: &str,
+    result: Result<(), HandlerError>,
+    n: usize,
+) -> eyre::Result<()> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(HandlerError::Fatal(e)) => Err(e.wrap_err(format!("{}: `{input}`", ctx.name))),
+        Err(e) if n == 0 => {
+            ctx.announce(&format!("`{input}`: {e}"));
+            Ok(())
+        }
+        Err(e) => {
+            ctx.dropped(input, n, &e);
+            Ok(())
+        }
+    }
+}

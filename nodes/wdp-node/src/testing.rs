@@ -1,0 +1,163 @@
+//! Running a node's handler in-process, from a test: dora's integration-testing mode
+//! (`DoraNode::init_testing`) feeds it JSON events and captures what it sends.
+//!
+//! ```no_run
+//! use wdp_node::testing::{run_test, tensor_event};
+//! use wdp_tensor::TensorMeta;
+//! # fn demo<H: wdp_node::Handler>(mut handler: H) -> eyre::Result<()> {
+//! let meta = TensorMeta::new(&[3], ["feature"]);
+//! let events = vec![
+//!     tensor_event(0.0, "features", &meta, &[1.0f32, 2.0, 3.0]),
+//!     tensor_event(0.001, "features", &meta, &[f32::NAN, 2.0, 3.0]), // dropped, counted
+//! ];
+//! let run = run_test("my-node", events, &mut handler)?;
+//! assert_eq!(run.report.counts.dropped(), 1);
+//! # Ok(()) }
+//! ```
+//!
+//! dora's testing mode records each output's id and data, not its metadata: check metadata
+//! in the end-to-end dataflow tests, or on the handler's state.
+
+use dora_node_api::integration_testing::{
+    drain_outputs, output_channel, IntegrationTestInput, TestingInput, TestingOptions,
+    TestingOutput,
+};
+use dora_node_api::DoraNode;
+use eyre::{eyre, Result};
+use serde_json::{json, Value};
+use wdp_pose::{PoseArray, PoseFrame};
+use wdp_tensor::{Element, TensorMeta};
+
+use crate::{Handler, Report};
+
+/// One output a node sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    /// The output id.
+    pub id: String,
+    /// The values, as dora's testing mode writes them (numbers; `"NaN"` for a NaN float).
+    pub data: Vec<Value>,
+    /// The Arrow data type, as JSON (`"Float32"`, ...).
+    pub data_type: Value,
+}
+
+impl Output {
+    /// The values as numbers (`NaN` where a value is not a number).
+    pub fn numbers(&self) -> Vec<f64> {
+        self.data
+            .iter()
+            .map(|v| v.as_f64().unwrap_or(f64::NAN))
+            .collect()
+    }
+}
+
+/// What a test run produced.
+#[derive(Debug)]
+pub struct TestRun {
+    /// The outputs, in the order they were sent.
+    pub outputs: Vec<Output>,
+    /// The runtime's report.
+    pub report: Report,
+}
+
+impl TestRun {
+    /// The outputs sent on `id`.
+    pub fn on(&self, id: &str) -> Vec<&Output> {
+        self.outputs.iter().filter(|o| o.id == id).collect()
+    }
+}
+
+/// Runs `handler` through [`crate::run`] on a node in dora's testing mode fed with `events`
+/// (dora's `IntegrationTestInput` event objects, e.g. from [`tensor_event`]) and returns what
+/// it sent and the report.
+pub fn run_test<H: Handler + ?Sized>(
+    name: &str,
+    events: Vec<Value>,
+    handler: &mut H,
+) -> Result<TestRun> {
+    let input: IntegrationTestInput = serde_json::from_value(json!({"id": name, "events": events}))
+        .map_err(|e| eyre!("test events: {e}"))?;
+    let (tx, mut rx) = output_channel();
+    let (node, events) = DoraNode::init_testing(
+        TestingInput::Input(input),
+        TestingOutput::ToChannel(tx),
+        TestingOptions {
+            skip_output_time_offsets: true,
+        },
+    )?;
+    let report = crate::run(name, node, events, handler)?;
+    let outputs = drain_outputs(&mut rx)
+        .into_iter()
+        .map(|mut o| Output {
+            id: o
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            data: match o.remove("data") {
+                Some(Value::Array(v)) => v,
+                Some(other) => vec![other],
+                None => Vec::new(),
+            },
+            data_type: o.remove("data_type").unwrap_or(Value::Null),
+        })
+        .collect();
+    Ok(TestRun { outputs, report })
+}
+
+/// A JSON number for a value; NaN and the infinities as the strings dora's reader takes.
+fn number(v: f64) -> Value {
+    if v.is_nan() {
+        json!("NaN")
+    } else if v == f64::INFINITY {
+        json!("Infinity")
+    } else if v == f64::NEG_INFINITY {
+        json!("-Infinity")
+    } else {
+        json!(v)
+    }
+}
+
+/// An input event at `t_s` seconds: `id`, the tensor contract's metadata, `values` as the
+/// Arrow type of `T`. The shape comes from `meta`, so a test can send values that do not fill
+/// it (a misshapen message).
+pub fn tensor_event<T: Element + Into<f64>>(
+    t_s: f64,
+    id: &str,
+    meta: &TensorMeta,
+    values: &[T],
+) -> Value {
+    let data_type = format!(
+        "{:?}",
+        <T::Arrow as arrow_array::ArrowPrimitiveType>::DATA_TYPE
+    );
+    let values: Vec<Value> = values.iter().map(|&v| number(v.into())).collect();
+    json!({
+        "time_offset_secs": t_s,
+        "type": "Input",
+        "id": id,
+        "metadata": wdp_tensor::dora::to_parameters(meta),
+        "data": values,
+        "data_type": data_type,
+    })
+}
+
+/// The messages of a pose frame (`keypoints`, `boxes`, then `parts` and `uv` when present) as
+/// input events at `t_s`, on the inputs named `prefix` + output.
+pub fn pose_events(t_s: f64, frame: &PoseFrame, prefix: &str) -> Result<Vec<Value>> {
+    frame
+        .to_messages()?
+        .into_iter()
+        .map(|m| {
+            let id = format!("{prefix}{}", m.output.id());
+            Ok(match &m.data {
+                PoseArray::F32(a) => {
+                    tensor_event(t_s, &id, &m.meta, &a.iter().copied().collect::<Vec<_>>())
+                }
+                PoseArray::U8(a) => {
+                    tensor_event(t_s, &id, &m.meta, &a.iter().copied().collect::<Vec<_>>())
+                }
+            })
+        })
+        .collect()
+}
