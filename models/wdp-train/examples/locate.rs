@@ -1,0 +1,255 @@
+//! Where is one person, from the model's input windows, on sequences with other people and other
+//! motions in the training rooms? One-person frames, mid-hip pixel, median error:
+//! - a ridge regression on the windows' covariance features
+//!   ([`wdp_models::encoder::covariance_features`]: how the links' changes co-vary) and the room;
+//! - the 5 nearest training windows (fingerprinting);
+//! - with `--steps N`, a preset's CSI encoder plus a linear layer trained N steps;
+//!
+//! each beside the same model fitted on shuffled (window, position) pairs and the room's mean
+//! training position: answers that ignore the radio.
+//!
+//! ```text
+//! cargo run --release -p wdp-train --example locate -- --preset models/presets/lite-now.yaml \
+//!     --preprocess models/preprocess/relative.yaml --steps 1500 \
+//!     --train data/protocol/data/train/lab-1000 ... --test data/protocol/data/test-seen/lab-5000 ...
+//! ```
+use eyre::{eyre, Context, Result};
+use std::path::PathBuf;
+use tch::{nn, nn::Module, nn::ModuleT, nn::OptimizerConfig, Device, Kind, Tensor};
+use wdp_csi::dsp::PipelineConfig;
+use wdp_models::encoder::covariance_features;
+use wdp_train::{load_datasets, LoadOptions, Sample};
+
+struct Args {
+    preset: String,
+    preprocess: PathBuf,
+    train: Vec<PathBuf>,
+    test: Vec<PathBuf>,
+    steps: usize,
+    every: usize,
+}
+
+fn parse() -> Result<Args> {
+    let mut a = Args {
+        preset: "models/presets/lite-now.yaml".into(),
+        preprocess: "models/preprocess/relative.yaml".into(),
+        train: Vec::new(),
+        test: Vec::new(),
+        steps: 0,
+        every: 4,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let v = it.next().ok_or_else(|| eyre!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--preset" => a.preset = v,
+            "--preprocess" => a.preprocess = v.into(),
+            "--train" => a.train.push(v.into()),
+            "--test" => a.test.push(v.into()),
+            "--steps" => a.steps = v.parse().wrap_err("--steps")?,
+            "--every" => a.every = v.parse().wrap_err("--every")?,
+            _ => return Err(eyre!("unknown flag {flag}")),
+        }
+    }
+    Ok(a)
+}
+
+/// One-person frames: windows `[N, 2, A, S, T]`, mid-hip pixel `[N, 2]`, room index `[N]`.
+fn one_person(samples: &[Sample], rooms: &mut Vec<String>) -> Result<(Tensor, Tensor, Tensor)> {
+    let kept: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| {
+            s.people.len() == 1
+                && s.people[0].keypoints[11][2] > 0.0
+                && s.people[0].keypoints[12][2] > 0.0
+        })
+        .collect();
+    if kept.is_empty() {
+        return Err(eyre!("no one-person frames"));
+    }
+    let x = wdp_train::targets::sample_windows(&kept, Device::Cpu)?;
+    let y: Vec<f32> = kept
+        .iter()
+        .flat_map(|s| {
+            let k = s.people[0].keypoints;
+            [(k[11][0] + k[12][0]) / 2.0, (k[11][1] + k[12][1]) / 2.0]
+        })
+        .collect();
+    let r: Vec<i64> = kept
+        .iter()
+        .map(|s| {
+            let i = rooms.iter().position(|r| *r == s.room).unwrap_or_else(|| {
+                rooms.push(s.room.clone());
+                rooms.len() - 1
+            });
+            i as i64
+        })
+        .collect();
+    Ok((
+        x,
+        Tensor::from_slice(&y).reshape([-1, 2]),
+        Tensor::from_slice(&r),
+    ))
+}
+
+/// Ridge regression from standardized `xt` to `yt`, predicting `xe`.
+fn ridge(xt: &Tensor, yt: &Tensor, xe: &Tensor, lambda: f64) -> Tensor {
+    let mean = xt.mean_dim(0, true, Kind::Float);
+    let std = xt.std_dim(0, true, true).clamp_min(1e-6);
+    let with_one = |x: &Tensor| {
+        let x = (x - &mean) / &std;
+        let n = x.size()[0];
+        Tensor::cat(&[x, Tensor::ones([n, 1], (Kind::Float, Device::Cpu))], 1)
+    };
+    let a = with_one(xt);
+    let d = a.size()[1];
+    let n = a.size()[0] as f64;
+    let w = Tensor::linalg_solve(
+        &(a.transpose(0, 1).matmul(&a) + Tensor::eye(d, (Kind::Float, Device::Cpu)) * lambda * n),
+        &a.transpose(0, 1).matmul(yt),
+        true,
+    );
+    with_one(xe).matmul(&w)
+}
+
+/// Mean position of the 5 nearest training rows (standardized features).
+fn knn(xt: &Tensor, yt: &Tensor, xe: &Tensor) -> Tensor {
+    let m = xt.mean_dim(0, true, Kind::Float);
+    let sd = xt.std_dim(0, true, true).clamp_min(1e-6);
+    let d = Tensor::cdist(&((xe - &m) / &sd), &((xt - &m) / &sd), 2.0, None::<i64>);
+    let (_, idx) = d.topk(5, 1, false, true);
+    yt.index_select(0, &idx.reshape([-1]))
+        .reshape([-1, 5, 2])
+        .mean_dim(1, false, Kind::Float)
+}
+
+fn median_px(pred: &Tensor, y: &Tensor) -> f64 {
+    (pred - y)
+        .square()
+        .sum_dim_intlist(1, false, Kind::Float)
+        .sqrt()
+        .median()
+        .double_value(&[])
+}
+
+/// Trains encoder + linear on (x, y) (y standardized), returns predictions for `eval` in pixels.
+fn fit(args: &Args, x: &Tensor, y: &Tensor, evals: &[&Tensor], seed: i64) -> Result<Vec<Tensor>> {
+    tch::manual_seed(seed);
+    let preset = wdp_models::Preset::load(&args.preset)?;
+    let s = x.size();
+    let dims = wdp_models::InputDims::new(s[2], s[3], s[4]);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let enc = wdp_models::encoder::CsiEncoder::new(vs.root() / "encoder", &preset.encoder, dims)?;
+    let head = nn::linear(
+        vs.root() / "head",
+        preset.encoder.feature_dim,
+        2,
+        Default::default(),
+    );
+    let mean = y.mean_dim(0, true, Kind::Float);
+    let std = y.std_dim(0, true, true);
+    let yn = (y - &mean) / &std;
+    let mut opt = nn::Adam::default().build(&vs, 1e-3)?;
+    let n = s[0];
+    for step in 0..args.steps {
+        let idx = Tensor::randint(n, [32], (Kind::Int64, Device::Cpu));
+        let pred = head.forward(&enc.forward_t(&x.index_select(0, &idx), true));
+        let loss = (pred - yn.index_select(0, &idx)).square().mean(Kind::Float);
+        opt.set_lr(
+            1e-3 * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / args.steps as f64).cos()),
+        );
+        opt.backward_step(&loss);
+        if step % 500 == 0 {
+            eprintln!("step {step} loss {:.3}", loss.double_value(&[]));
+        }
+    }
+    evals
+        .iter()
+        .map(|e| {
+            let preds: Vec<Tensor> = tch::no_grad(|| {
+                e.split(256, 0)
+                    .iter()
+                    .map(|c| head.forward(&enc.forward_t(c, false)))
+                    .collect()
+            });
+            Ok(Tensor::cat(&preds, 0) * &std + &mean)
+        })
+        .collect()
+}
+
+fn main() -> Result<()> {
+    let args = parse()?;
+    let text = std::fs::read_to_string(&args.preprocess)
+        .wrap_err_with(|| format!("reading {}", args.preprocess.display()))?;
+    let pipeline: PipelineConfig = serde_yaml::from_str(&text)?;
+    let options = LoadOptions::with(pipeline, args.every);
+    let mut rooms = Vec::new();
+    let (xt, yt, rt) = one_person(&load_datasets(&args.train, &options)?, &mut rooms)?;
+    let (xe, ye, re) = one_person(&load_datasets(&args.test, &options)?, &mut rooms)?;
+    println!(
+        "train {} / test {} one-person frames",
+        xt.size()[0],
+        xe.size()[0]
+    );
+    // The room prior: each test frame's room's mean training position.
+    let mean = {
+        let means: Vec<Tensor> = (0..rooms.len() as i64)
+            .map(|r| {
+                let m = rt.eq(r);
+                if m.sum(Kind::Int64).int64_value(&[]) == 0 {
+                    yt.mean_dim(0, false, Kind::Float)
+                } else {
+                    yt.index_select(0, &m.nonzero().squeeze_dim(1))
+                        .mean_dim(0, false, Kind::Float)
+                }
+            })
+            .collect();
+        Tensor::stack(&means, 0).index_select(0, &re)
+    };
+    // The room is known to a deployed model (one radio link per room): the probes get it too.
+    let rooms_onehot = |r: &Tensor| r.one_hot(rooms.len() as i64).to_kind(Kind::Float) * 10.0;
+    // Positions shuffled among the frames of the same room: the room stays known, the radio not.
+    let mut shuffled = yt.copy();
+    for r in 0..rooms.len() as i64 {
+        let idx = rt.eq(r).nonzero().squeeze_dim(1);
+        let perm = idx.index_select(
+            0,
+            &Tensor::randperm(idx.size()[0], (Kind::Int64, Device::Cpu)),
+        );
+        let _ = shuffled.index_copy_(0, &idx, &yt.index_select(0, &perm));
+    }
+    println!("| input | model | test px | same fitted on shuffled pairs px |");
+    println!("| --- | --- | --- | --- |");
+    for groups in [1, 4, 8] {
+        let ct = Tensor::cat(&[covariance_features(&xt, groups), rooms_onehot(&rt)], 1);
+        let ce = Tensor::cat(&[covariance_features(&xe, groups), rooms_onehot(&re)], 1);
+        for lambda in [1e-2, 1e-1] {
+            println!(
+                "| covariance, {groups} groups + room | ridge {lambda} | {:.1} | {:.1} |",
+                median_px(&ridge(&ct, &yt, &ce, lambda), &ye),
+                median_px(&ridge(&ct, &shuffled, &ce, lambda), &ye)
+            );
+        }
+    }
+    let flat = |x: &Tensor| x.reshape([x.size()[0], -1]);
+    println!(
+        "| windows | 5-NN | {:.1} | |",
+        median_px(&knn(&flat(&xt), &yt, &flat(&xe)), &ye)
+    );
+    println!(
+        "| none | the room's mean position | {:.1} | |",
+        median_px(&mean, &ye)
+    );
+    if args.steps > 0 {
+        let p = fit(&args, &xt, &yt, &[&xe], 0)?;
+        let ps = fit(&args, &xt, &shuffled, &[&xe], 1)?;
+        println!(
+            "| windows | {} encoder + linear, {} steps | {:.1} | {:.1} |",
+            args.preset,
+            args.steps,
+            median_px(&p[0], &ye),
+            median_px(&ps[0], &ye)
+        );
+    }
+    Ok(())
+}
