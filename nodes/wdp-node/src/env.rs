@@ -62,7 +62,7 @@ pub fn choice(name: &str, choices: &[&str]) -> Result<String> {
 }
 
 /// A path as written in the dataflow: relative paths are taken from the dataflow's folder
-/// (`WDP_DATAFLOW_DIR`, set by `wdp run`) when it is known, else from the working directory
+/// (`WDP_DATAFLOW_DIR`) when it is set, else from the working directory
 /// (which `dora` sets to the dataflow's folder).
 pub fn dataflow_path(value: &str) -> PathBuf {
     let p = PathBuf::from(value.trim());

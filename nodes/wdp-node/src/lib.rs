@@ -11,6 +11,8 @@
 //!   handed over in batches to nodes that batch, and at stop one summary line (counts, drops by
 //!   field, latency percentiles);
 //! - one latency summary ([`Latency`], [`Figures`]: nearest-rank percentiles);
+//! - sources (nodes without inputs: replay, simulator, radio) run the same way ([`run_source`]:
+//!   steps until done or stopped, same summary);
 //! - an in-process test harness ([`testing`]) on dora's integration-testing mode: fixture
 //!   events in, the node's outputs and counts out.
 //!
@@ -22,11 +24,13 @@ pub mod env;
 mod error;
 mod latency;
 mod runtime;
+mod source;
 pub mod testing;
 
 pub use error::{finite, HandlerError};
 pub use latency::{quantile, Figures, Latency};
 pub use runtime::{run, Context, Counts, Handler, Input, Report};
+pub use source::{run_source, Source, Step};
 
 /// Prints `line` to the node's log and to stderr (what `dora run` shows a user): the start and
 /// stop announcements, and anything a user must not miss.

@@ -41,9 +41,14 @@ impl Input {
         )?)
     }
 
-    /// The message as the pose output `output` (`keypoints`, `boxes`, `parts`, `uv`).
+    /// The message as the pose output `output` (`keypoints`, `boxes`, `parts`, `uv`), its
+    /// float values finite.
     pub fn pose(&self, output: &str) -> Result<wdp_pose::PoseMessage, HandlerError> {
-        Ok(wdp_pose::dora::receive(output, &self.metadata, &self.data)?)
+        let m = wdp_pose::dora::receive(output, &self.metadata, &self.data)?;
+        if let wdp_pose::PoseArray::F32(a) = &m.data {
+            crate::finite("values", a.iter())?;
+        }
+        Ok(m)
     }
 }
 
@@ -78,8 +83,10 @@ pub trait Handler {
         1
     }
 
-    /// True when the handler records latencies itself ([`Context::record`]); otherwise the
-    /// runtime records receive-to-handled for every message `on_input` accepts.
+    /// True when the handler counts and times what it handles itself ([`Context::handled`],
+    /// [`Context::record`]: nodes that batch, or that emit later than they receive); otherwise
+    /// the runtime counts every message `on_input` accepts and records its receive-to-handled
+    /// time.
     fn records_latency(&self) -> bool {
         false
     }
@@ -138,12 +145,29 @@ pub struct Context {
 }
 
 impl Context {
-    fn new(name: &str, node: DoraNode) -> Self {
+    pub(crate) fn new(name: &str, node: DoraNode) -> Self {
         Self {
             node,
             name: name.to_owned(),
             counts: Counts::default(),
             latency: Latency::default(),
+        }
+    }
+
+    /// Counts (and logs the first of) a message on an input the node does not read.
+    pub(crate) fn unknown(&mut self, id: &str) {
+        *self.counts.received.entry(id.to_owned()).or_default() += 1;
+        let n = self.counts.unknown.entry(id.to_owned()).or_default();
+        *n += 1;
+        if *n == 1 {
+            tracing::warn!("{}: ignoring unknown input `{id}`", self.name);
+        }
+    }
+
+    pub(crate) fn into_report(self) -> Report {
+        Report {
+            counts: self.counts,
+            latency: self.latency.figures(),
         }
     }
 
@@ -162,7 +186,7 @@ impl Context {
         self.latency.record(received.elapsed());
     }
 
-    /// Counts one message handled outside `on_input` (handlers that batch).
+    /// Counts `n` messages handled (handlers that count themselves).
     pub fn handled(&mut self, n: usize) {
         self.counts.handled += n as u64;
     }
@@ -253,15 +277,8 @@ pub fn run<H: Handler + ?Sized>(
         settle(&mut ctx, "queue", drained, 1)?;
     }
     handler.finish(&mut ctx)?;
-    let summary = ctx.summary();
-    announce(&summary);
-    let Context {
-        counts, latency, ..
-    } = ctx;
-    Ok(Report {
-        counts,
-        latency: latency.figures(),
-    })
+    announce(&ctx.summary());
+    Ok(ctx.into_report())
 }
 
 /// Passes one event on; true when it was an input.
@@ -273,15 +290,11 @@ fn dispatch<H: Handler + ?Sized>(
     match event {
         Event::Input { id, metadata, data } => {
             let id = id.to_string();
-            *ctx.counts.received.entry(id.clone()).or_default() += 1;
             if !handler.accepts(&id) {
-                let n = ctx.counts.unknown.entry(id.clone()).or_default();
-                *n += 1;
-                if *n == 1 {
-                    tracing::warn!("{}: ignoring unknown input `{id}`", ctx.name);
-                }
+                ctx.unknown(&id);
                 return Ok(true);
             }
+            *ctx.counts.received.entry(id.clone()).or_default() += 1;
             let received = Instant::now();
             let input = Input {
                 id: id.clone(),

@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use wdp_pose::{PoseArray, PoseFrame};
 use wdp_tensor::{Element, TensorMeta};
 
-use crate::{Handler, Report};
+use crate::{Handler, Report, Source};
 
 /// One output a node sent.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +75,30 @@ pub fn run_test<H: Handler + ?Sized>(
     events: Vec<Value>,
     handler: &mut H,
 ) -> Result<TestRun> {
+    in_testing_mode(name, events, |node, events| {
+        crate::run(name, node, events, handler)
+    })
+}
+
+/// [`run_test`] for a [`Source`]: `events` are what the dataflow sends it (a `Stop`, inputs
+/// it ignores); the source runs until it is done or a `Stop` among them arrives. (dora's
+/// testing mode answers one request at a time: an event scheduled far ahead would hold up the
+/// source's outputs until its time, so give none.)
+pub fn run_source_test<S: Source + ?Sized>(
+    name: &str,
+    events: Vec<Value>,
+    source: &mut S,
+) -> Result<TestRun> {
+    in_testing_mode(name, events, |node, events| {
+        crate::run_source(name, node, events, source)
+    })
+}
+
+fn in_testing_mode(
+    name: &str,
+    events: Vec<Value>,
+    run: impl FnOnce(DoraNode, dora_node_api::EventStream) -> Result<Report>,
+) -> Result<TestRun> {
     let input: IntegrationTestInput = serde_json::from_value(json!({"id": name, "events": events}))
         .map_err(|e| eyre!("test events: {e}"))?;
     let (tx, mut rx) = output_channel();
@@ -85,7 +109,7 @@ pub fn run_test<H: Handler + ?Sized>(
             skip_output_time_offsets: true,
         },
     )?;
-    let report = crate::run(name, node, events, handler)?;
+    let report = run(node, events)?;
     let outputs = drain_outputs(&mut rx)
         .into_iter()
         .map(|mut o| Output {
