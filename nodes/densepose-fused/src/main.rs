@@ -26,7 +26,11 @@ use dora_node_api::DoraNode;
 use eyre::{eyre, Result};
 use tch::nn;
 use wdp_models::{InputDims, WifiDensePose};
-use wdp_stage::{Source, StageConfig};
+use wdp_node::Handler;
+use wdp_stage::{Source, Stage, StageConfig};
+
+#[cfg(test)]
+mod tests;
 
 fn build(config: &StageConfig, shape: &[i64]) -> Result<(nn::VarStore, WifiDensePose)> {
     if let Source::TorchScript(path) = &config.source {
@@ -46,20 +50,23 @@ fn build(config: &StageConfig, shape: &[i64]) -> Result<(nn::VarStore, WifiDense
     Ok((vs, net))
 }
 
+/// The node's handler: windows in, the dense pose of every person out.
+fn stage(config: &StageConfig) -> impl Handler + '_ {
+    Stage::new(
+        config,
+        "window",
+        &["feature", "antenna", "subcarrier", "time"],
+        |shape| build(config, shape),
+        |(_, net), node, x, frames| {
+            let poses = net.infer(x)?;
+            wdp_stage::send_poses(node, config, &poses, frames)
+        },
+    )
+}
+
 fn main() -> Result<()> {
     let config = StageConfig::from_env("densepose-fused")?;
     let (node, events) = DoraNode::init_from_env()?;
-    wdp_stage::run(
-        &config,
-        "window",
-        &["feature", "antenna", "subcarrier", "time"],
-        node,
-        events,
-        |shape| build(&config, shape),
-        |(_, net), node, x, frames| {
-            let poses = net.infer(x)?;
-            wdp_stage::send_poses(node, &config, &poses, frames)
-        },
-    )?;
+    wdp_node::run(&config.stage, node, events, &mut stage(&config))?;
     Ok(())
 }

@@ -22,9 +22,13 @@ use dora_node_api::DoraNode;
 use eyre::{eyre, Result};
 use tch::nn;
 use wdp_models::{DensePoseStage, StageContract, TorchScriptStage};
-use wdp_stage::{Source, StageConfig};
+use wdp_node::Handler;
+use wdp_stage::{Source, Stage, StageConfig};
 
-enum Stage {
+#[cfg(test)]
+mod tests;
+
+enum Stage3 {
     // Boxed: the native stage is far larger than a TorchScript handle.
     Native {
         _vs: nn::VarStore,
@@ -33,7 +37,7 @@ enum Stage {
     Script(TorchScriptStage),
 }
 
-fn build(config: &StageConfig, shape: &[i64]) -> Result<Stage> {
+fn build(config: &StageConfig, shape: &[i64]) -> Result<Stage3> {
     let up = &config.preset.upsampler;
     if shape != [3, up.out_height, up.out_width] {
         return Err(eyre!(
@@ -49,38 +53,41 @@ fn build(config: &StageConfig, shape: &[i64]) -> Result<Stage> {
             width: up.out_width,
             num_keypoints: config.preset.head.num_keypoints,
         };
-        return Ok(Stage::Script(TorchScriptStage::load(path, contract)?));
+        return Ok(Stage3::Script(TorchScriptStage::load(path, contract)?));
     }
     config.seed();
     let mut vs = nn::VarStore::new(config.device);
     let net = DensePoseStage::new(vs.root() / "backbone", vs.root() / "head", &config.preset)?;
     config.init_weights(&mut vs, &["backbone", "head"])?;
-    Ok(Stage::Native {
+    Ok(Stage3::Native {
         _vs: vs,
         net: Box::new(net),
     })
 }
 
-fn main() -> Result<()> {
-    let config = StageConfig::from_env("densepose")?;
-    let (node, events) = DoraNode::init_from_env()?;
-    wdp_stage::run(
-        &config,
+/// The node's handler: translated images in, the dense pose of every person out.
+fn stage(config: &StageConfig) -> impl Handler + '_ {
+    Stage::new(
+        config,
         "spatial",
         &["channel", "height", "width"],
-        node,
-        events,
-        |shape| build(&config, shape),
+        |shape| build(config, shape),
         |stage, node, x, frames| {
             let poses = match stage {
-                Stage::Native { net, .. } => net.infer(x)?,
+                Stage3::Native { net, .. } => net.infer(x)?,
                 // A TorchScript stage takes one frame at a time.
-                Stage::Script(m) => (0..x.size()[0])
+                Stage3::Script(m) => (0..x.size()[0])
                     .map(|i| m.forward_pose(&x.narrow(0, i, 1)))
                     .collect::<wdp_models::Result<Vec<_>>>()?,
             };
-            wdp_stage::send_poses(node, &config, &poses, frames)
+            wdp_stage::send_poses(node, config, &poses, frames)
         },
-    )?;
+    )
+}
+
+fn main() -> Result<()> {
+    let config = StageConfig::from_env("densepose")?;
+    let (node, events) = DoraNode::init_from_env()?;
+    wdp_node::run(&config.stage, node, events, &mut stage(&config))?;
     Ok(())
 }

@@ -20,7 +20,11 @@ use dora_node_api::DoraNode;
 use eyre::Result;
 use tch::nn;
 use wdp_models::{CsiEncoder, InputDims, StageContract, TorchScriptStage};
-use wdp_stage::{Source, StageConfig};
+use wdp_node::Handler;
+use wdp_stage::{Source, Stage, StageConfig};
+
+#[cfg(test)]
+mod tests;
 
 enum Encoder {
     Native {
@@ -49,18 +53,15 @@ fn build(config: &StageConfig, shape: &[i64]) -> Result<Encoder> {
     })
 }
 
-fn main() -> Result<()> {
-    let config = StageConfig::from_env("encoder")?;
-    let (node, events) = DoraNode::init_from_env()?;
+/// The node's handler: windows in, one feature vector per window out.
+fn stage(config: &StageConfig) -> impl Handler + '_ {
     let untrained = config.untrained();
-    wdp_stage::run(
-        &config,
+    Stage::new(
+        config,
         "window",
         &["feature", "antenna", "subcarrier", "time"],
-        node,
-        events,
-        |shape| build(&config, shape),
-        |encoder, node, x, frames| {
+        |shape| build(config, shape),
+        move |encoder, node, x, frames| {
             let features = tch::no_grad(|| match encoder {
                 Encoder::Native { net, .. } => Ok(net.encode_t(x, false)?.features),
                 Encoder::Script(m) => m.forward(x),
@@ -72,6 +73,12 @@ fn main() -> Result<()> {
             }
             Ok(())
         },
-    )?;
+    )
+}
+
+fn main() -> Result<()> {
+    let config = StageConfig::from_env("encoder")?;
+    let (node, events) = DoraNode::init_from_env()?;
+    wdp_node::run(&config.stage, node, events, &mut stage(&config))?;
     Ok(())
 }

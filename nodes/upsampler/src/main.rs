@@ -19,7 +19,11 @@ use dora_node_api::DoraNode;
 use eyre::{eyre, Result};
 use tch::nn;
 use wdp_models::{SpatialUpsampler, StageContract, TorchScriptStage};
-use wdp_stage::{Source, StageConfig};
+use wdp_node::Handler;
+use wdp_stage::{Source, Stage, StageConfig};
+
+#[cfg(test)]
+mod tests;
 
 enum Upsampler {
     Native {
@@ -59,18 +63,15 @@ fn build(config: &StageConfig, shape: &[i64]) -> Result<Upsampler> {
     })
 }
 
-fn main() -> Result<()> {
-    let config = StageConfig::from_env("upsampler")?;
-    let (node, events) = DoraNode::init_from_env()?;
+/// The node's handler: feature vectors in, one image-like tensor per vector out.
+fn stage(config: &StageConfig) -> impl Handler + '_ {
     let untrained = config.untrained();
-    wdp_stage::run(
-        &config,
+    Stage::new(
+        config,
         "features",
         &["feature"],
-        node,
-        events,
-        |shape| build(&config, shape),
-        |upsampler, node, x, frames| {
+        |shape| build(config, shape),
+        move |upsampler, node, x, frames| {
             let spatial = tch::no_grad(|| match upsampler {
                 Upsampler::Native { net, .. } => net.forward_checked(x, false),
                 Upsampler::Script(m) => m.forward(x),
@@ -87,6 +88,12 @@ fn main() -> Result<()> {
             }
             Ok(())
         },
-    )?;
+    )
+}
+
+fn main() -> Result<()> {
+    let config = StageConfig::from_env("upsampler")?;
+    let (node, events) = DoraNode::init_from_env()?;
+    wdp_node::run(&config.stage, node, events, &mut stage(&config))?;
     Ok(())
 }

@@ -34,22 +34,7 @@ pub struct StageConfig {
     pub device: Device,
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
-
-fn parse<T: std::str::FromStr>(name: &str, default: T) -> Result<T>
-where
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    match var(name) {
-        Some(v) => v.parse().wrap_err_with(|| format!("{name}={v}")),
-        None => Ok(default),
-    }
-}
+use wdp_node::env::{parse_or, var};
 
 fn device(text: &str) -> Result<Device> {
     Ok(match text {
@@ -78,16 +63,13 @@ impl StageConfig {
             (Some(ts), None) => Source::TorchScript(existing("TORCHSCRIPT", &ts)?),
             (None, Some(ck)) => Source::Checkpoint(existing("CHECKPOINT", &ck)?),
             (None, None) => Source::Untrained {
-                seed: parse("SEED", 0i64)?,
+                seed: parse_or("SEED", 0i64)?,
             },
         };
-        if let Some(threads) = var("THREADS") {
-            let n: i32 = threads
-                .parse()
-                .wrap_err_with(|| format!("THREADS={threads}"))?;
+        if let Some(n) = wdp_node::env::parse::<i32>("THREADS")? {
             tch::set_num_threads(n);
         }
-        let max_batch = parse("MAX_BATCH", 8usize)?.max(1);
+        let max_batch = parse_or("MAX_BATCH", 8usize)?.max(1);
         let device = device(&var("DEVICE").unwrap_or_else(|| "auto".into()))?;
         Ok(Self {
             stage: stage.to_owned(),
@@ -95,6 +77,17 @@ impl StageConfig {
             source,
             max_batch,
             device,
+        })
+    }
+
+    /// A stage of `preset` with seeded random weights on the CPU (tests, examples).
+    pub fn random(stage: &str, preset: &str, seed: i64) -> Result<Self> {
+        Ok(Self {
+            stage: stage.to_owned(),
+            preset: Preset::load(preset).wrap_err_with(|| format!("preset {preset}"))?,
+            source: Source::Untrained { seed },
+            max_batch: 8,
+            device: Device::Cpu,
         })
     }
 

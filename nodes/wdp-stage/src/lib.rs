@@ -1,9 +1,11 @@
 //! # wdp-stage
 //!
-//! The plumbing every model-stage node (encoder, upsampler, densepose, temporal, fused) shares, so
-//! each node is only its stage: configuration from `env:`, building and loading its part of the
-//! model (or a TorchScript module), batching the inputs that queued up while it was busy, latency
-//! figures at stop, and the loud marking of untrained weights.
+//! The model plumbing every model-stage node (encoder, upsampler, densepose, densepose-fused,
+//! temporal-learned) shares, on top of the `wdp-node` runtime, so each node is only its stage:
+//! the model's configuration from `env:`, building and loading its part of the model (or a
+//! TorchScript module), a [`Stage`] handler batching the inputs that queued up while it was
+//! busy, and the loud marking of untrained weights. Only nodes that run a model depend on it
+//! (it links libtorch).
 //!
 //! ## Configuration (`env:`), the same on every stage node
 //! | variable | meaning | default |
@@ -16,17 +18,14 @@
 //! | `MAX_BATCH` | most queued inputs run as one batch | `8` |
 //! | `DEVICE` | `auto` (CUDA when present), `cpu`, `cuda` or `cuda:N` | `auto` |
 
-mod batch;
 mod config;
 mod pose;
 mod run;
-mod stats;
 
-pub use batch::{Batcher, Frame};
 pub use config::{Source, StageConfig};
 pub use pose::{pose_frame, send_poses};
-pub use run::{run, stack};
-pub use stats::LatencyStats;
+pub use run::{run, stack, Frame, Stage};
+pub use wdp_node::announce;
 
 use eyre::{eyre, Result};
 use tch::Tensor;
@@ -38,10 +37,4 @@ pub fn to_array<T: wdp_tensor::Element + tch::kind::Element>(t: &Tensor) -> Resu
     let values = Vec::<T>::try_from(t.flatten(0, -1).to_device(tch::Device::Cpu))
         .map_err(|e| eyre!("reading a model output: {e}"))?;
     ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(|e| eyre!("model output shape: {e}"))
-}
-
-/// Prints `line` to the node's log and to stderr (what `dora run` shows a user).
-pub fn announce(line: &str) {
-    tracing::info!("{line}");
-    eprintln!("{line}");
 }

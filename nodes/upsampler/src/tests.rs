@@ -1,0 +1,63 @@
+//! The node's handler in dora's testing mode on a seeded random `lite` upsampler: feature
+//! vectors in, 3xHxW tensors out; a misshapen, a NaN, a wrongly sized and an unknown-id message
+//! dropped and counted.
+
+use super::stage;
+use wdp_node::testing::{run_test, tensor_event};
+use wdp_stage::StageConfig;
+use wdp_tensor::TensorMeta;
+
+#[test]
+fn features_in_spatial_out_bad_messages_dropped() {
+    let config = StageConfig::random("upsampler", "lite", 0).expect("config");
+    let f = config.preset.encoder.feature_dim as usize;
+    let (h, w) = (
+        config.preset.upsampler.out_height as usize,
+        config.preset.upsampler.out_width as usize,
+    );
+    let meta = |seq: u64| TensorMeta::new(&[f], ["feature"]).with_seq(seq);
+    let values = |k: f32| {
+        (0..f)
+            .map(|i| (i as f32 * 0.1 + k).cos())
+            .collect::<Vec<f32>>()
+    };
+    let mut events = Vec::new();
+    for seq in 0..3u64 {
+        let t = seq as f64 * 0.05;
+        events.push(tensor_event(t, "features", &meta(seq), &values(seq as f32)));
+        if seq == 0 {
+            events.push(tensor_event(
+                t + 0.01,
+                "features",
+                &meta(9),
+                &values(0.0)[..7],
+            ));
+            let mut nan = values(1.0);
+            nan[0] = f32::NAN;
+            events.push(tensor_event(t + 0.02, "features", &meta(9), &nan));
+            let short = TensorMeta::new(&[8], ["feature"]);
+            events.push(tensor_event(
+                t + 0.03,
+                "features",
+                &short,
+                &values(0.0)[..8],
+            ));
+            events.push(tensor_event(t + 0.04, "window", &meta(9), &values(0.0)));
+        }
+    }
+    let run = run_test("upsampler", events, &mut stage(&config)).expect("run");
+    let out = run.on("spatial");
+    assert_eq!(out.len(), 3, "{:?}", run.report);
+    for o in out {
+        assert_eq!(o.data.len(), 3 * h * w);
+        assert!(
+            o.numbers().iter().all(|v| (0.0..=1.0).contains(v)),
+            "sigmoid image"
+        );
+    }
+    let c = &run.report.counts;
+    assert_eq!(c.handled, 3);
+    assert_eq!(c.bad["features/shape"], 2, "{c:?}");
+    assert_eq!(c.bad["features/values"], 1, "{c:?}");
+    assert_eq!(c.unknown["window"], 1);
+}
