@@ -1,8 +1,9 @@
 //! Configuration from the `env:` block of the dataflow YAML.
 
 use eyre::{Context, Result};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use wdp_csi::dsp::{Packet, Pipeline, PipelineConfig};
+use wdp_node::env::{dataflow_path as resolve, var};
 
 /// The pipeline described by `WDP_PREPROCESS_CONFIG`, its background calibrated from
 /// `CALIBRATION_CAPTURE` when given.
@@ -14,29 +15,9 @@ pub fn pipeline_from_env() -> Result<Pipeline> {
     Ok(pipeline)
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// Relative paths are taken from the dataflow's folder, as csi-source does.
-fn resolve(path: &str) -> PathBuf {
-    let p = PathBuf::from(path.trim());
-    match var("WDP_DATAFLOW_DIR") {
-        Some(dir) if p.is_relative() => PathBuf::from(dir).join(p),
-        _ => p,
-    }
-}
-
 fn config_from_env() -> Result<PipelineConfig> {
-    let Some(value) = var("WDP_PREPROCESS_CONFIG") else {
+    let Some(text) = wdp_node::env::inline_or_file("WDP_PREPROCESS_CONFIG")? else {
         return Ok(PipelineConfig::default());
-    };
-    let is_path = !value.contains('\n') && !value.contains('{') && !value.contains(": ");
-    let text = if is_path {
-        let path = resolve(&value);
-        std::fs::read_to_string(&path).wrap_err_with(|| format!("reading {}", path.display()))?
-    } else {
-        value
     };
     serde_yaml::from_str(&text).wrap_err("WDP_PREPROCESS_CONFIG is not a valid pipeline config")
 }

@@ -37,56 +37,54 @@ mod config;
 mod tests;
 mod wire;
 
-use dora_node_api::{DoraNode, Event, EventStream};
+use dora_node_api::DoraNode;
 use eyre::Result;
-use std::time::{Duration, Instant};
 use wdp_csi::dsp::{Pipeline, PushReport};
+use wdp_node::{Context, Handler, HandlerError, Input, Latency};
 
 fn main() -> Result<()> {
     let pipeline = config::pipeline_from_env()?;
     let (node, events) = DoraNode::init_from_env()?;
-    run(node, events, pipeline)
+    wdp_node::run(
+        "csi-preprocess",
+        node,
+        events,
+        &mut Preprocess::new(pipeline),
+    )?;
+    Ok(())
 }
 
-/// Processes `csi` messages until the inputs close or the dataflow stops.
-fn run(mut node: DoraNode, mut events: EventStream, mut pipeline: Pipeline) -> Result<()> {
-    let mut subcarriers: Vec<i32> = Vec::new();
-    let (mut bad_messages, mut refused) = (0u64, 0u64);
-    let mut latency = [Vec::<Duration>::new(), Vec::new()];
-    while let Some(event) = events.recv() {
-        let (id, metadata, data) = match event {
-            Event::Input { id, metadata, data } => (id, metadata, data),
-            // dora delivers the inputs queued before a stop after the Stop event itself: keep
-            // receiving until the stream ends so that no packet already sent is lost.
-            Event::Stop(cause) => {
-                tracing::debug!("stop requested: {cause:?}");
-                continue;
-            }
-            _ => continue,
-        };
-        if id.as_str() != "csi" {
-            tracing::warn!("ignoring unknown input `{id}`");
-            continue;
+/// The node's handler: `csi` packets through the pipeline, its windows out.
+struct Preprocess {
+    pipeline: Pipeline,
+    subcarriers: Vec<i32>,
+    refused: u64,
+    /// Decode + pipeline of window-completing packets (the runtime's figures add the send).
+    processing: Latency,
+}
+
+impl Preprocess {
+    fn new(pipeline: Pipeline) -> Self {
+        Self {
+            pipeline,
+            subcarriers: Vec::new(),
+            refused: 0,
+            processing: Latency::default(),
         }
-        let start = Instant::now();
-        let received_ns = wdp_tensor::wall_ns();
-        let input = match wdp_tensor::dora::receive::<f32>(&metadata, &data) {
-            Ok(r) => r,
-            Err(e) => {
-                bad_messages += 1;
-                tracing::warn!("dropping csi message: {e}");
-                continue;
-            }
-        };
-        let packet = match wire::packet(&input.data, &input.meta, &mut subcarriers) {
-            Ok(p) => p,
-            Err(e) => {
-                bad_messages += 1;
-                tracing::warn!("dropping csi message: {e}");
-                continue;
-            }
-        };
-        match pipeline.push(&packet) {
+    }
+}
+
+impl Handler for Preprocess {
+    fn accepts(&self, id: &str) -> bool {
+        id == "csi"
+    }
+
+    fn on_input(&mut self, ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
+        let csi = input.tensor::<f32>(&[])?;
+        wdp_node::finite("values", csi.data.iter())?;
+        let packet = wire::packet(&csi.data, &csi.meta, &mut self.subcarriers)
+            .map_err(|e| HandlerError::bad("layout", format!("{e:#}")))?;
+        match self.pipeline.push(&packet) {
             Ok(PushReport { reset: Some(c), .. }) => {
                 tracing::warn!(
                     "CSI layout changed from {} to {}: state reset",
@@ -96,51 +94,58 @@ fn run(mut node: DoraNode, mut events: EventStream, mut pipeline: Pipeline) -> R
             }
             Ok(_) => {}
             Err(e) => {
-                refused += 1;
+                self.refused += 1;
                 // The first few and then every thousandth: all are counted at stop.
-                if refused <= 10 || refused % 1000 == 0 {
+                if self.refused <= 10 || self.refused.is_multiple_of(1000) {
                     tracing::warn!(
-                        "dropping packet t_ns={} ({refused} so far): {e}",
-                        input.meta.t_ns
+                        "dropping packet t_ns={} ({} so far): {e}",
+                        csi.meta.t_ns,
+                        self.refused
                     );
                 }
             }
         }
-        let processed = start.elapsed();
+        ctx.handled(1);
+        let processed = input.received.elapsed();
         let mut sent = false;
-        while let Some(out) = pipeline.pop() {
-            wire::send(&mut node, out, &input.meta, &subcarriers, received_ns)?;
+        while let Some(out) = self.pipeline.pop() {
+            wire::send(
+                &mut ctx.node,
+                out,
+                &csi.meta,
+                &self.subcarriers,
+                input.received_ns,
+            )
+            .map_err(HandlerError::Fatal)?;
             sent = true;
         }
         if sent {
             // Decode + pipeline, and the same plus dora's send.
-            latency[0].push(processed);
-            latency[1].push(start.elapsed());
+            self.processing.record(processed);
+            ctx.record(input.received);
         }
+        Ok(())
     }
-    report(&pipeline, bad_messages, &mut latency);
-    Ok(())
-}
 
-fn report(pipeline: &Pipeline, bad_messages: u64, latency: &mut [Vec<Duration>; 2]) {
-    latency.iter_mut().for_each(|l| l.sort());
-    let at = |i: usize, q: f64| {
-        let l = &latency[i];
-        l.get(((l.len().max(1) - 1) as f64 * q) as usize)
-            .map_or(0.0, |d| d.as_secs_f64() * 1e3)
-    };
-    let s = pipeline.stats();
-    let line = format!(
-        "csi-preprocess: {} packets ({bad_messages} bad messages, {} malformed, {} non-finite, {} all-zero, \
-         {} outliers, {} duplicates, {} out of order), {} resets, loss {:.3}, {} windows, {} spectrograms; \
-         window packet processing p50 {:.3} ms, p99 {:.3} ms (with send: p50 {:.3} ms, p99 {:.3} ms)",
-        s.packets + bad_messages, s.malformed, s.non_finite, s.zero_amplitude, s.outliers,
-        s.resample.duplicates, s.resample.out_of_order, s.resets, s.resample.loss_fraction(),
-        s.windows, s.spectrograms, at(0, 0.5), at(0, 0.99), at(1, 0.5), at(1, 0.99),
-    );
-    tracing::info!("{line}");
-    eprintln!("{line}");
-    if let Ok(json) = serde_json::to_string(&s) {
-        tracing::info!("csi-preprocess stats: {json}");
+    fn finish(&mut self, ctx: &mut Context) -> Result<()> {
+        let bad_messages = ctx.counts().bad_total();
+        let s = self.pipeline.stats();
+        let p = self.processing.figures();
+        ctx.announce(&format!(
+            "{} packets ({bad_messages} bad messages, {} malformed, {} non-finite, {} all-zero, \
+             {} outliers, {} duplicates, {} out of order), {} resets, loss {:.3}, {} windows, {} spectrograms; \
+             window packet processing p50 {:.3} ms, p99 {:.3} ms",
+            s.packets + bad_messages, s.malformed, s.non_finite, s.zero_amplitude, s.outliers,
+            s.resample.duplicates, s.resample.out_of_order, s.resets, s.resample.loss_fraction(),
+            s.windows, s.spectrograms, p.p50_ms, p.p99_ms,
+        ));
+        if let Ok(json) = serde_json::to_string(&s) {
+            tracing::info!("csi-preprocess stats: {json}");
+        }
+        Ok(())
+    }
+
+    fn records_latency(&self) -> bool {
+        true
     }
 }

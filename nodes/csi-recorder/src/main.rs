@@ -6,7 +6,10 @@
 //!
 //! ## Inputs
 //! Any number, any ids: each input is recorded under `OUT_DIR/<input id>/part-NNNNN.arrow`.
-//! Messages without a `shape` parameter are recorded as flat 1-D tensors.
+//! Messages without a `shape` parameter are recorded as flat 1-D tensors. Values are recorded
+//! as they come (NaN included: a recording keeps what the radio said); a message whose values
+//! do not fill its `shape`, or whose element type differs from the input's first message, is
+//! reported, counted and dropped.
 //!
 //! ## Outputs
 //! None.
@@ -21,30 +24,28 @@
 //! Batches are flushed as they fill and at stop; completed files are renamed from `.partial`,
 //! so a killed run leaves every completed file readable. Counts per input are logged at stop.
 
-use dora_node_api::{DoraNode, Event, EventStream};
-use eyre::{Context, Result};
+use dora_node_api::DoraNode;
+use eyre::{Context as _, Result};
+use wdp_node::env::{parse_or, var};
+use wdp_node::{Context, Handler, HandlerError, Input};
 use wdp_record::{Recorder, RecorderOptions};
 use wdp_tensor::TensorMeta;
 
+#[cfg(test)]
+mod tests;
+
 fn main() -> Result<()> {
     let recorder = recorder_from_env()?;
-    let (_node, events) = DoraNode::init_from_env()?;
-    run(events, recorder)
+    let (node, events) = DoraNode::init_from_env()?;
+    wdp_node::run("csi-recorder", node, events, &mut Record::new(recorder))?;
+    Ok(())
 }
 
 fn recorder_from_env() -> Result<Recorder> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let number = |name: &str, default: usize| -> Result<usize> {
-        var(name).map_or(Ok(default), |v| {
-            v.trim()
-                .parse()
-                .wrap_err_with(|| format!("{name}={v}: expected a positive integer"))
-        })
-    };
     let defaults = RecorderOptions::default();
     let options = RecorderOptions {
-        batch_rows: number("BATCH_ROWS", defaults.batch_rows)?.max(1),
-        rotate_rows: number("ROTATE_ROWS", defaults.rotate_rows)?.max(1),
+        batch_rows: parse_or("BATCH_ROWS", defaults.batch_rows)?.max(1),
+        rotate_rows: parse_or("ROTATE_ROWS", defaults.rotate_rows)?.max(1),
     };
     let dir = var("OUT_DIR").unwrap_or_else(|| {
         let now = std::time::SystemTime::now()
@@ -56,37 +57,58 @@ fn recorder_from_env() -> Result<Recorder> {
     Recorder::create(&dir, options).wrap_err_with(|| format!("OUT_DIR={dir}"))
 }
 
-/// Records until every input is closed or the dataflow stops, then completes the files.
-fn run(mut events: EventStream, mut recorder: Recorder) -> Result<()> {
-    let mut rejected = 0u64;
-    while let Some(event) = events.recv() {
-        match event {
-            Event::Input { id, metadata, data } => {
-                let array = data.as_array();
-                let meta = wdp_tensor::dora::from_parameters(&metadata.parameters)
-                    .unwrap_or_else(|_| TensorMeta::new(&[array.len()], Vec::<String>::new()));
-                if let Err(e) = recorder.write(id.as_str(), array.as_ref(), &meta) {
-                    // A bad message is dropped; what was recorded so far is kept.
-                    rejected += 1;
-                    tracing::warn!("dropping message on `{id}`: {e}");
-                    eprintln!("csi-recorder: dropping message on `{id}`: {e}");
-                }
-            }
-            // Keep receiving after a stop: messages already on their way are still recorded,
-            // and the stream ends by itself once dora has delivered them.
-            Event::Stop(cause) => tracing::debug!("stop requested: {cause:?}"),
-            _ => {}
+/// The node's handler: every message of every input recorded; the files completed at the end.
+struct Record {
+    recorder: Option<Recorder>,
+}
+
+impl Record {
+    fn new(recorder: Recorder) -> Self {
+        Self {
+            recorder: Some(recorder),
         }
     }
-    let dir = recorder.dir().to_path_buf();
-    let counts = recorder.finish().wrap_err("completing the recording")?;
-    let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{k}: {n}")).collect();
-    let line = format!(
-        "csi-recorder: recorded {} in {} ({rejected} rejected)",
-        summary.join(", "),
-        dir.display()
-    );
-    tracing::info!("{line}");
-    eprintln!("{line}");
-    Ok(())
+}
+
+impl Handler for Record {
+    fn accepts(&self, _id: &str) -> bool {
+        true
+    }
+
+    fn on_input(&mut self, _ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
+        let recorder = self
+            .recorder
+            .as_mut()
+            .ok_or_else(|| HandlerError::fatal(eyre::eyre!("recording already completed")))?;
+        let array = input.data.as_array();
+        let meta = input
+            .meta()
+            .unwrap_or_else(|_| TensorMeta::new(&[array.len()], Vec::<String>::new()));
+        if meta.element_count() != array.len() {
+            return Err(HandlerError::bad(
+                "shape",
+                format!("{} values do not fill shape {:?}", array.len(), meta.shape),
+            ));
+        }
+        // A message the recorder refuses is dropped; what was recorded so far is kept.
+        recorder
+            .write(&input.id, array.as_ref(), &meta)
+            .map_err(|e| HandlerError::bad("message", e))
+    }
+
+    fn finish(&mut self, ctx: &mut Context) -> Result<()> {
+        let Some(recorder) = self.recorder.take() else {
+            return Ok(());
+        };
+        let dir = recorder.dir().to_path_buf();
+        let counts = recorder.finish().wrap_err("completing the recording")?;
+        let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+        ctx.announce(&format!(
+            "recorded {} in {} ({} rejected)",
+            summary.join(", "),
+            dir.display(),
+            ctx.counts().dropped()
+        ));
+        Ok(())
+    }
 }

@@ -88,18 +88,7 @@ pub struct Config {
     pub max_frames: Option<u64>,
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn parse<T: FromStr>(name: &str) -> Result<Option<T>>
-where
-    T::Err: std::fmt::Display,
-{
-    var(name)
-        .map(|v| v.trim().parse::<T>().map_err(|e| eyre!("{name}={v}: {e}")))
-        .transpose()
-}
+use wdp_node::env::{parse, var};
 
 fn format_from(name: &str, value: &str) -> Result<CaptureFormat> {
     CaptureFormat::from_name(value).ok_or_else(|| {

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+use wdp_node::Figures;
 use wdp_tensor::TensorMeta;
 
 /// Collected timings.
@@ -15,19 +16,6 @@ pub struct Latency {
     first_arrival_ns: Option<i64>,
     last_arrival_ns: i64,
     arrivals: HashMap<u64, i64>,
-}
-
-/// Percentiles of one quantity, milliseconds.
-#[derive(Debug, Serialize)]
-pub struct Figures {
-    /// Samples.
-    pub count: usize,
-    /// Median.
-    pub p50_ms: f64,
-    /// 99th percentile.
-    pub p99_ms: f64,
-    /// Mean.
-    pub mean_ms: f64,
 }
 
 /// What `latency.json` holds.
@@ -49,23 +37,7 @@ pub struct Report {
 }
 
 fn figures(v: &[f64]) -> Figures {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        s.get(((s.len() as f64 - 1.0) * q).round() as usize)
-            .copied()
-            .unwrap_or(0.0)
-    };
-    Figures {
-        count: s.len(),
-        p50_ms: at(0.5),
-        p99_ms: at(0.99),
-        mean_ms: if s.is_empty() {
-            0.0
-        } else {
-            s.iter().sum::<f64>() / s.len() as f64
-        },
-    }
+    Figures::of(v)
 }
 
 impl Latency {

@@ -29,222 +29,83 @@
 //! | `DENSE` | `parts`, `uv` or `none` | `parts` |
 
 mod latency;
+mod sink;
+#[cfg(test)]
+mod tests;
 
-use dora_node_api::{DoraNode, Event};
-use eyre::{eyre, Context, Result};
-use std::io::Write;
-use std::path::PathBuf;
-use wdp_pose::{DenseStyle, GifWriter, PoseFrame, RenderOptions, RgbImage};
-use wdp_record::{Recorder, RecorderOptions};
-
-struct Config {
-    out_dir: PathBuf,
-    png_every: u64,
-    gif_frames: usize,
-    dense: DenseStyle,
-}
-
-fn config_from_env() -> Result<Config> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let number = |name: &str, default: u64| -> Result<u64> {
-        var(name).map_or(Ok(default), |v| {
-            v.trim()
-                .parse()
-                .wrap_err_with(|| format!("{name}={v}: expected a whole number"))
-        })
-    };
-    let dense = match var("DENSE").as_deref().map(str::trim) {
-        None | Some("parts") => DenseStyle::Parts,
-        Some("uv") => DenseStyle::Uv,
-        Some("none") => DenseStyle::None,
-        Some(other) => return Err(eyre!("DENSE={other}: expected parts, uv or none")),
-    };
-    Ok(Config {
-        out_dir: PathBuf::from(var("OUT_DIR").unwrap_or_else(|| "out/poses".into())),
-        png_every: number("PNG_EVERY", 10)?,
-        gif_frames: number("GIF_FRAMES", 100)? as usize,
-        dense,
-    })
-}
-
-struct Sink {
-    config: Config,
-    jsonl: std::io::BufWriter<std::fs::File>,
-    recorder: Recorder,
-    gif: Option<GifWriter<std::io::BufWriter<std::fs::File>>>,
-    gif_size: (usize, usize),
-    camera: Option<RgbImage>,
-    latency: latency::Latency,
-    frames: u64,
-    pngs: u64,
-}
-
-impl Sink {
-    fn create(config: Config) -> Result<Self> {
-        let dir = &config.out_dir;
-        std::fs::create_dir_all(dir.join("png"))
-            .wrap_err_with(|| format!("OUT_DIR={}", dir.display()))?;
-        let jsonl = std::io::BufWriter::new(
-            std::fs::File::create(dir.join("poses.jsonl"))
-                .wrap_err_with(|| format!("creating {}", dir.join("poses.jsonl").display()))?,
-        );
-        let recorder = Recorder::create(dir.join("arrow"), RecorderOptions::default())?;
-        Ok(Self {
-            config,
-            jsonl,
-            recorder,
-            gif: None,
-            gif_size: (0, 0),
-            camera: None,
-            latency: latency::Latency::default(),
-            frames: 0,
-            pngs: 0,
-        })
-    }
-
-    fn frame(&mut self, frame: PoseFrame, received_ns: i64) -> Result<()> {
-        self.latency.record(&frame.meta, received_ns);
-        writeln!(self.jsonl, "{}", frame.to_json_line())?;
-        let want_png =
-            self.config.png_every > 0 && self.frames.is_multiple_of(self.config.png_every);
-        let want_gif = self.gif.as_ref().map_or(self.config.gif_frames > 0, |g| {
-            g.frames() < self.config.gif_frames
-        });
-        if want_png || want_gif {
-            let options = RenderOptions {
-                dense: self.config.dense,
-                ..RenderOptions::default()
-            };
-            let mut img = wdp_pose::render_overlay(&frame, self.camera.clone(), &options);
-            if frame.untrained() == Some(true) {
-                // Untrained weights: a red border, so no picture passes for a pose.
-                let (w, h) = (img.width as f64, img.height as f64);
-                for k in 0..3 {
-                    let k = k as f64;
-                    img.rect([k, k, w - 1.0 - k, h - 1.0 - k], [230, 30, 30]);
-                }
-            }
-            if want_png {
-                let path = self
-                    .config
-                    .out_dir
-                    .join("png")
-                    .join(format!("frame-{:06}.png", frame.seq()));
-                img.write_png(&path)?;
-                self.pngs += 1;
-            }
-            if want_gif {
-                if self.gif.is_none() {
-                    let path = self.config.out_dir.join("summary.gif");
-                    self.gif = Some(GifWriter::create(&path, img.width, img.height)?);
-                    self.gif_size = (img.width, img.height);
-                }
-                // An animation keeps one size: a picture of another size is left out.
-                if let Some(g) = self
-                    .gif
-                    .as_mut()
-                    .filter(|_| self.gif_size == (img.width, img.height))
-                {
-                    g.push(&img, frame.t_ns())?;
-                }
-            }
-        }
-        self.frames += 1;
-        Ok(())
-    }
-}
+use dora_node_api::DoraNode;
+use eyre::{eyre, Result};
+use sink::{config_from_env, Sink};
+use wdp_node::{Context, Handler, HandlerError, Input};
+use wdp_pose::{PoseAssembler, RgbImage};
 
 fn main() -> Result<()> {
     let config = config_from_env()?;
-    let (node, mut events) = DoraNode::init_from_env()?;
-    let mut assembler = wdp_pose::dora::assembler_for(&node, 32);
-    let mut sink = Sink::create(config)?;
-    let mut dropped = 0u64;
-    while let Some(event) = events.recv() {
-        let (id, metadata, data) = match event {
-            Event::Input { id, metadata, data } => (id, metadata, data),
-            _ => continue,
-        };
-        let received_ns = wdp_tensor::wall_ns();
-        let result = (|| -> Result<()> {
-            match id.as_str() {
-                "frame" => {
-                    let r = wdp_tensor::dora::receive::<u8>(&metadata, &data)?;
-                    r.meta.expect_dims(&["height", "width", "channel"])?;
-                    let rgb = r
-                        .data
-                        .into_dimensionality::<wdp_tensor::ndarray::Ix3>()
-                        .map_err(|e| eyre!("frame: {e}"))?;
-                    sink.camera = Some(RgbImage::from_view(rgb));
-                }
-                pose @ ("keypoints" | "boxes" | "parts" | "uv") => {
-                    let meta = wdp_tensor::dora::from_parameters(&metadata.parameters)?;
-                    sink.recorder
-                        .write(pose, data.as_array().as_ref(), &meta)
-                        .wrap_err("recording")?;
-                    sink.latency.arrived(meta.seq, received_ns);
-                    assembler.push(wdp_pose::dora::receive(pose, &metadata, &data)?)?;
-                    while let Some(frame) = assembler.pop() {
-                        let at = sink.latency.arrival(frame.seq()).unwrap_or(received_ns);
-                        sink.frame(frame, at)?;
-                    }
-                }
-                other => return Err(eyre!("unknown input `{other}`")),
-            }
-            Ok(())
-        })();
-        if let Err(e) = result {
-            dropped += 1;
-            eprintln!("pose-sink: dropping `{id}` message: {e:#}");
-            tracing::warn!("dropping `{id}` message: {e:#}");
-        }
-    }
-    for frame in assembler.flush() {
-        let at = sink
-            .latency
-            .arrival(frame.seq())
-            .unwrap_or_else(wdp_tensor::wall_ns);
-        sink.frame(frame, at)?;
-    }
-    let Sink {
-        config,
-        mut jsonl,
-        recorder,
-        gif,
-        latency,
-        frames,
-        pngs,
-        ..
-    } = sink;
-    jsonl.flush()?;
-    recorder
-        .finish()
-        .wrap_err("completing the Arrow recording")?;
-    let gif_frames = match gif {
-        Some(g) => {
-            let n = g.frames();
-            g.finish()?.flush()?;
-            n
-        }
-        None => 0,
+    let (node, events) = DoraNode::init_from_env()?;
+    let assembler = wdp_pose::dora::assembler_for(&node, 32);
+    let mut handler = PoseSink {
+        sink: Some(Sink::create(config)?),
+        assembler,
     };
-    let a = assembler.stats();
-    let report = latency.report(frames);
-    std::fs::write(
-        config.out_dir.join("latency.json"),
-        serde_json::to_vec_pretty(&report)?,
-    )?;
-    let summary = format!(
-        "pose-sink: {frames} frames ({} incomplete, {} invalid, {dropped} messages dropped); {pngs} PNG, {gif_frames} GIF frames in {}",
-        a.incomplete_dropped,
-        a.invalid_dropped,
-        config.out_dir.display()
-    );
-    eprintln!("{summary}");
-    tracing::info!("{summary}");
-    for line in latency::lines(&report) {
-        eprintln!("pose-sink: {line}");
-        tracing::info!("{line}");
-    }
+    wdp_node::run("pose-sink", node, events, &mut handler)?;
     Ok(())
+}
+
+/// The node's handler: pose messages assembled into frames, each frame written.
+struct PoseSink {
+    sink: Option<Sink>,
+    assembler: PoseAssembler,
+}
+
+impl Handler for PoseSink {
+    fn accepts(&self, id: &str) -> bool {
+        matches!(id, "frame" | "keypoints" | "boxes" | "parts" | "uv")
+    }
+
+    fn on_input(&mut self, _ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
+        let sink = self
+            .sink
+            .as_mut()
+            .ok_or_else(|| HandlerError::fatal(eyre!("sink already finished")))?;
+        if input.id == "frame" {
+            let rgb = input.tensor::<u8>(&["height", "width", "channel"])?;
+            let rgb = rgb
+                .data
+                .into_dimensionality::<wdp_tensor::ndarray::Ix3>()
+                .map_err(|e| HandlerError::bad("shape", e))?;
+            sink.camera = Some(RgbImage::from_view(rgb));
+            return Ok(());
+        }
+        let message = input.pose(&input.id)?;
+        sink.recorder
+            .write(&input.id, input.data.as_array().as_ref(), &message.meta)
+            .map_err(|e| eyre!("recording: {e}"))?;
+        sink.latency.arrived(message.meta.seq, input.received_ns);
+        self.assembler.push(message)?;
+        while let Some(frame) = self.assembler.pop() {
+            let at = sink
+                .latency
+                .arrival(frame.seq())
+                .unwrap_or(input.received_ns);
+            sink.frame(frame, at)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, ctx: &mut Context) -> Result<()> {
+        let Some(mut sink) = self.sink.take() else {
+            return Ok(());
+        };
+        for frame in self.assembler.flush() {
+            let at = sink
+                .latency
+                .arrival(frame.seq())
+                .unwrap_or_else(wdp_tensor::wall_ns);
+            sink.frame(frame, at)?;
+        }
+        for line in sink.finish(&self.assembler.stats(), ctx.counts().dropped())? {
+            ctx.announce(&line);
+        }
+        Ok(())
+    }
 }

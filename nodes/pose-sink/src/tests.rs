@@ -1,0 +1,70 @@
+//! The node's handler in dora's testing mode: pose frames in, poses.jsonl, PNGs and
+//! latency.json written; a misshapen, a NaN and an unknown-id message dropped and counted.
+
+use super::PoseSink;
+use crate::sink::{Config, Sink};
+use wdp_node::testing::{pose_events, run_test, tensor_event};
+use wdp_pose::{AssemblerConfig, DenseStyle, Person, PoseAssembler, PoseFrame};
+use wdp_tensor::TensorMeta;
+
+fn frame(seq: u64) -> PoseFrame {
+    let base = TensorMeta::new::<&str>(&[], [])
+        .with_seq(seq)
+        .with_time_ns(1_000_000_000 + seq as i64 * 50_000_000)
+        .with_room("lab");
+    let x = 20.0 + seq as f32;
+    let mut person = Person::from_box([x, 10.0, x + 40.0, 90.0, 0.9]);
+    person.keypoints = std::array::from_fn(|k| [x + k as f32, 20.0 + k as f32, 0.8]);
+    let mut f = PoseFrame::new(&base, vec![person]);
+    f.image_wh = Some([128, 96]);
+    f
+}
+
+#[test]
+fn frames_written_bad_messages_dropped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config {
+        out_dir: dir.path().join("poses"),
+        png_every: 2,
+        gif_frames: 0,
+        dense: DenseStyle::Parts,
+    };
+    let mut events = Vec::new();
+    for seq in 0..3u64 {
+        let t = seq as f64 * 0.01;
+        events.extend(pose_events(t, &frame(seq), "").expect("events"));
+        if seq == 0 {
+            let meta = TensorMeta::new(&[1, 17, 3], ["person", "keypoint", "score"]).with_seq(7);
+            events.push(tensor_event(t + 0.001, "keypoints", &meta, &[1.0f32; 20]));
+            let meta = TensorMeta::new(&[1, 5], ["person", "box"]).with_seq(7);
+            events.push(tensor_event(t + 0.002, "boxes", &meta, &[f32::NAN; 5]));
+            events.push(tensor_event(t + 0.003, "features", &meta, &[1.0f32; 5]));
+        }
+    }
+    let mut handler = PoseSink {
+        sink: Some(Sink::create(config).expect("sink")),
+        assembler: PoseAssembler::new(AssemblerConfig {
+            max_pending: 32,
+            expect_parts: false,
+            expect_uv: false,
+        }),
+    };
+    let run = run_test("pose-sink", events, &mut handler).expect("run");
+    assert!(run.outputs.is_empty());
+    let c = &run.report.counts;
+    assert_eq!(c.handled, 6);
+    assert_eq!(c.bad["keypoints/shape"], 1, "{c:?}");
+    assert_eq!(c.bad["boxes/values"], 1, "{c:?}");
+    assert_eq!(c.unknown["features"], 1);
+    let out = dir.path().join("poses");
+    let lines = std::fs::read_to_string(out.join("poses.jsonl")).expect("jsonl");
+    assert_eq!(lines.lines().count(), 3);
+    let pngs = std::fs::read_dir(out.join("png")).expect("png").count();
+    assert_eq!(pngs, 2);
+    let latency: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("latency.json")).expect("json"))
+            .expect("latency JSON");
+    assert_eq!(latency["frames"], 3);
+    let keypoints = wdp_record::read_dir(out.join("arrow").join("keypoints")).expect("arrow");
+    assert_eq!(keypoints.len(), 3);
+}
