@@ -219,6 +219,8 @@ pub struct TrainOutputs {
     pub branch_weights: Tensor,
     /// Translated image `[B, 3, H, W]`.
     pub spatial: Tensor,
+    /// The upsampler's location-first person-centre logits `[B, 1, H/4, W/4]`, when it has one.
+    pub locator_logits: Option<Tensor>,
     /// Backbone map, person maps, ROIs and DensePose maps.
     pub stage: StageOutputs,
 }
@@ -328,12 +330,14 @@ impl WifiDensePose {
         train: bool,
     ) -> Result<TrainOutputs> {
         let enc = self.encoder.encode_t(window, train)?;
-        let spatial = self.upsampler.forward_checked(&enc.features, train)?;
+        self.upsampler.check_input(&enc.features)?;
+        let (spatial, locator_logits) = self.upsampler.forward_located(&enc.features, train);
         let stage = self.stage.forward_t(&spatial, rois, train)?;
         Ok(TrainOutputs {
             features: enc.features,
             branch_weights: enc.branch_weights,
             spatial,
+            locator_logits,
             stage,
         })
     }

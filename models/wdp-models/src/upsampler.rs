@@ -4,6 +4,12 @@
 //! A linear projection to a `base_channels x H/2^n x W/2^n` map, `n` blocks of
 //! (ConvTranspose2d x2, BN, ReLU, Conv3x3, BN, ReLU), a final 3x3 conv to 3
 //! channels and a sigmoid. `H`, `W`, channels and `n` come from the preset.
+//!
+//! With `locator_hidden > 0` a location-first head (an MLP from the features to person-centre
+//! logits on the stride-4 grid of the person maps) is trained directly on the centre heatmap,
+//! and its logits, upsampled, are added to the foreground channel before the sigmoid: the
+//! picture is drawn where the features say people are. Without it the only path from the
+//! features to a position is the picture's MSE, which a blurred room prior nearly minimises.
 
 use serde::{Deserialize, Serialize};
 use tch::{nn, nn::Module, nn::ModuleT, Tensor};
@@ -23,6 +29,10 @@ pub struct UpsamplerConfig {
     pub base_channels: i64,
     /// Output channels of each x2 upsampling block.
     pub block_channels: Vec<i64>,
+    /// Hidden width of the location-first head (person-centre logits on the `H/4 x W/4` grid,
+    /// added to the foreground channel); 0 leaves it out (the seed's upsampler).
+    #[serde(default)]
+    pub locator_hidden: i64,
 }
 
 impl Default for UpsamplerConfig {
@@ -32,6 +42,7 @@ impl Default for UpsamplerConfig {
             out_width: 1280,
             base_channels: 64,
             block_channels: vec![128, 256, 128, 64],
+            locator_hidden: 0,
         }
     }
 }
@@ -42,7 +53,18 @@ impl UpsamplerConfig {
         let n = self.block_channels.len() as u32;
         (self.out_height >> n, self.out_width >> n)
     }
+
+    /// Size of the locator's grid `(H/4, W/4)`: the person maps' (stride 4).
+    pub fn locator_size(&self) -> (i64, i64) {
+        (
+            self.out_height / LOCATOR_STRIDE,
+            self.out_width / LOCATOR_STRIDE,
+        )
+    }
 }
+
+/// Stride of the locator's grid in translated-image pixels (the backbones' person-map stride).
+pub const LOCATOR_STRIDE: i64 = 4;
 
 #[derive(Debug)]
 struct UpBlock {
@@ -58,6 +80,7 @@ pub struct SpatialUpsampler {
     projection: Linear,
     blocks: Vec<UpBlock>,
     final_conv: Conv2d,
+    locator: Option<(Linear, Linear)>,
     cfg: UpsamplerConfig,
     feature_dim: i64,
 }
@@ -96,10 +119,27 @@ impl SpatialUpsampler {
             cin = cout;
         }
         let final_conv = Conv2d::new(&p / "final_conv", cin, 3, Conv2dSpec::same(3));
+        if cfg.locator_hidden < 0
+            || (cfg.locator_hidden > 0
+                && (cfg.out_height % LOCATOR_STRIDE != 0 || cfg.out_width % LOCATOR_STRIDE != 0))
+        {
+            return Err(ModelError::Invalid(format!(
+                "upsampler.locator_hidden {} needs a width >= 0 and an output divisible by {LOCATOR_STRIDE}",
+                cfg.locator_hidden
+            )));
+        }
+        let locator = (cfg.locator_hidden > 0).then(|| {
+            let (h, w) = cfg.locator_size();
+            (
+                Linear::new(&p / "locator" / 0, feature_dim, cfg.locator_hidden),
+                Linear::new(&p / "locator" / 2, cfg.locator_hidden, h * w),
+            )
+        });
         Ok(Self {
             projection,
             blocks,
             final_conv,
+            locator,
             cfg: cfg.clone(),
             feature_dim,
         })
@@ -110,8 +150,8 @@ impl SpatialUpsampler {
         (self.cfg.out_height, self.cfg.out_width)
     }
 
-    /// Checked forward: `[B, F] -> [B, 3, H, W]`.
-    pub fn forward_checked(&self, features: &Tensor, train: bool) -> Result<Tensor> {
+    /// Checks that `features` are `[B, F]` with this upsampler's F.
+    pub fn check_input(&self, features: &Tensor) -> Result<()> {
         let size = features.size();
         if size.len() != 2 || size[1] != self.feature_dim {
             return Err(ModelError::InputShape {
@@ -120,12 +160,18 @@ impl SpatialUpsampler {
                 found: size,
             });
         }
+        Ok(())
+    }
+
+    /// Checked forward: `[B, F] -> [B, 3, H, W]`.
+    pub fn forward_checked(&self, features: &Tensor, train: bool) -> Result<Tensor> {
+        self.check_input(features)?;
         Ok(self.forward_t(features, train))
     }
-}
 
-impl ModuleT for SpatialUpsampler {
-    fn forward_t(&self, features: &Tensor, train: bool) -> Tensor {
+    /// The translated image and, with a locator, its person-centre logits `[B, 1, H/4, W/4]`
+    /// (what the trainer supervises with the centre heatmap).
+    pub fn forward_located(&self, features: &Tensor, train: bool) -> (Tensor, Option<Tensor>) {
         let b = features.size()[0];
         let (h0, w0) = self.cfg.initial_size();
         // [B, F] -> [B, C0*h0*w0] -> [B, C0, h0, w0]
@@ -138,6 +184,86 @@ impl ModuleT for SpatialUpsampler {
             x = blk.bn1.forward_t(&blk.up.forward(&x), train).relu();
             x = blk.bn2.forward_t(&blk.conv.forward(&x), train).relu();
         }
-        self.final_conv.forward(&x).sigmoid()
+        let x = self.final_conv.forward(&x);
+        match &self.locator {
+            None => (x.sigmoid(), None),
+            Some((l0, l2)) => {
+                let (h, w) = self.cfg.locator_size();
+                let logits = l2.forward(&l0.forward(features).relu()).view([b, 1, h, w]);
+                let (oh, ow) = self.out_size();
+                let up = logits.upsample_bilinear2d([oh, ow], false, None, None);
+                let foreground = (x.narrow(1, 0, 1) + up).sigmoid();
+                let rest = x.narrow(1, 1, 2).sigmoid();
+                (Tensor::cat(&[foreground, rest], 1), Some(logits))
+            }
+        }
+    }
+}
+
+impl ModuleT for SpatialUpsampler {
+    fn forward_t(&self, features: &Tensor, train: bool) -> Tensor {
+        self.forward_located(features, train).0
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    /// The locator's logits are on the person maps' grid, and the picture's foreground is
+    /// drawn where they point: a large bias on one cell lights that place and no other.
+    #[test]
+    fn the_foreground_is_drawn_where_the_locator_points() {
+        tch::manual_seed(0);
+        let cfg = UpsamplerConfig {
+            out_height: 32,
+            out_width: 48,
+            base_channels: 4,
+            block_channels: vec![4, 4],
+            locator_hidden: 8,
+        };
+        let mut vs = nn::VarStore::new(Device::Cpu);
+        let up = SpatialUpsampler::new(vs.root(), &cfg, 16).unwrap();
+        let (h, w) = cfg.locator_size();
+        assert_eq!((h, w), (8, 12));
+        // Cell (row 2, column 9): centre pixel (2.5 * 4, 9.5 * 4) = (10, 38).
+        let bias = Tensor::full([h * w], -20.0, (Kind::Float, Device::Cpu));
+        let _ = bias.get(2 * w + 9).fill_(40.0);
+        tch::no_grad(|| {
+            let mut vars = vs.variables();
+            vars.get_mut("locator.2.bias").unwrap().copy_(&bias);
+            let _ = vars.get_mut("locator.2.weight").unwrap().zero_();
+        });
+        vs.freeze();
+        let features = Tensor::randn([3, 16], (Kind::Float, Device::Cpu));
+        let (spatial, logits) = up.forward_located(&features, false);
+        assert_eq!(logits.unwrap().size(), [3, 1, h, w]);
+        assert_eq!(spatial.size(), [3, 3, 32, 48]);
+        let fg = spatial.select(1, 0);
+        for b in 0..3 {
+            assert!(
+                fg.double_value(&[b, 10, 38]) > 0.99,
+                "{}",
+                fg.double_value(&[b, 10, 38])
+            );
+            assert!(
+                fg.double_value(&[b, 26, 6]) < 0.01,
+                "{}",
+                fg.double_value(&[b, 26, 6])
+            );
+        }
+        // Without a locator there are no logits and the picture is the seed's.
+        let plain = SpatialUpsampler::new(
+            nn::VarStore::new(Device::Cpu).root(),
+            &UpsamplerConfig {
+                locator_hidden: 0,
+                ..cfg
+            },
+            16,
+        )
+        .unwrap();
+        assert!(plain.forward_located(&features, false).1.is_none());
     }
 }

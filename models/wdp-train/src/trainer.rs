@@ -70,6 +70,9 @@ pub struct Weights {
     /// `1 + translation_foreground` times): people cover a few percent of the picture, and
     /// without it a blurred room prior nearly minimises the term.
     pub translation_foreground: f64,
+    /// The upsampler's location-first head against the centre heatmap (focal loss), when the
+    /// preset has one (`upsampler.locator_hidden`).
+    pub locator: f64,
     /// Seed 003 `alpha_1`: keypoint tokens (each person's backbone features pooled under each
     /// joint's heatmap) against the teacher's.
     pub keypoint_token: f64,
@@ -101,6 +104,7 @@ impl Default for Weights {
             domain: 0.1,
             translation: 10.0,
             translation_foreground: 4.0,
+            locator: 1.0,
             keypoint_ce: 1.0,
             keypoint_token: 1.0,
             visual_token: 1.0,
@@ -287,6 +291,8 @@ pub struct StepLosses {
     pub domain: f64,
     /// Translation term.
     pub translation: f64,
+    /// The location-first head's focal loss.
+    pub locator: f64,
     /// Temporal smoothness term (sequence training).
     pub temporal: f64,
     /// Global gradient norm before clipping.
@@ -599,6 +605,8 @@ impl Trainer {
                 self.trains("backbone"),
             )?,
             spatial,
+            // Sequence training refines features over time; the locator trains frame by frame.
+            locator_logits: None,
         };
         let ws = windows.size();
         let mut newest_shape = vec![b, t];
@@ -624,10 +632,11 @@ impl Trainer {
             .model
             .encoder
             .encode_t(window, self.trains("encoder"))?;
-        let spatial = self
+        self.model.upsampler.check_input(&enc.features)?;
+        let (spatial, locator_logits) = self
             .model
             .upsampler
-            .forward_checked(&enc.features, self.trains("upsampler"))?;
+            .forward_located(&enc.features, self.trains("upsampler"));
         Ok(TrainOutputs {
             stage: self
                 .model
@@ -636,6 +645,7 @@ impl Trainer {
             features: enc.features,
             branch_weights: enc.branch_weights,
             spatial,
+            locator_logits,
         })
     }
 
@@ -707,6 +717,12 @@ impl Trainer {
         report.translation = translation.double_value(&[]);
         let mut total =
             &center * w.center + &regression * w.center_regression + &translation * w.translation;
+        if let Some(logits) = &out.locator_logits {
+            // Where people are, straight from the features (the upsampler's location-first head).
+            let locator = losses::center_focal_loss(logits, &batch.targets.center.heatmap)?;
+            report.locator = locator.double_value(&[]);
+            total += locator * w.locator;
+        }
         report.center = center.double_value(&[]);
         report.center_regression = regression.double_value(&[]);
         if k > 0 {

@@ -2,6 +2,7 @@
 //! file of `models/presets/`) loads and builds a model for its preprocessing's windows; every
 //! preset file loads. A field renamed in code and not in a YAML file fails here, not an hour
 //! into a training run.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use wdp_models::{InputDims, Preset, WifiDensePose};
