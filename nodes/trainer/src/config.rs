@@ -3,6 +3,7 @@
 
 use eyre::{eyre, Context, Result};
 use std::path::PathBuf;
+use wdp_node::env::{list, parse, var};
 use wdp_train::{DomainMethod, LoadOptions, TrainConfig};
 
 /// Everything the node is configured by.
@@ -27,33 +28,6 @@ pub struct Settings {
     pub buffer: usize,
     /// Longest gap between a live labelled frame and the end of its window, ns.
     pub max_lag_ns: i64,
-}
-
-fn var(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
-
-fn parse<T: std::str::FromStr>(name: &str) -> Result<Option<T>>
-where
-    T::Err: std::fmt::Display,
-{
-    var(name)
-        .map(|v| v.parse::<T>().map_err(|e| eyre!("{name}={v}: {e}")))
-        .transpose()
-}
-
-fn list(name: &str) -> Vec<String> {
-    var(name)
-        .map(|v| {
-            v.split(',')
-                .map(|p| p.trim().to_owned())
-                .filter(|p| !p.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn paths(name: &str) -> Vec<PathBuf> {

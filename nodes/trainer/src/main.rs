@@ -74,11 +74,7 @@ use wdp_tensor::ndarray::arr1;
 use wdp_tensor::{MetaValue, TensorMeta};
 use wdp_train::{RunOptions, RunSummary, StepLosses, Trainer};
 
-/// Prints `line` to the node's log and to stderr (what `dora run` shows a user).
-fn announce(line: &str) {
-    tracing::info!("{line}");
-    eprintln!("{line}");
-}
+use wdp_node::announce;
 
 /// Publishes one step's losses on `loss`.
 fn send_loss(node: &mut DoraNode, l: &StepLosses) -> Result<(), NodeError> {
