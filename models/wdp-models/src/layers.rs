@@ -177,6 +177,19 @@ impl Linear {
             in_dim,
         }
     }
+
+    /// Builds `in_dim -> out_dim` with every bias `bias_init`: a focal-loss logit head starting
+    /// at a prior probability (CenterNet), not at 0.5 on every cell.
+    pub fn with_bias_init(p: nn::Path, in_dim: i64, out_dim: i64, bias_init: f64) -> Self {
+        let cfg = nn::LinearConfig {
+            bs_init: Some(nn::Init::Const(bias_init)),
+            ..Default::default()
+        };
+        Self {
+            inner: nn::linear(p, in_dim, out_dim, cfg),
+            in_dim,
+        }
+    }
 }
 
 impl Module for Linear {
