@@ -63,13 +63,12 @@ fn main() -> Result<()> {
         .map(|d| d as i64);
     let preset =
         wdp_models::Preset::load(&std::env::var("PRESET").unwrap_or_else(|_| "lite".into()))?;
-    let mut vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let model = wdp_models::WifiDensePose::new(
-        &vs.root(),
+    let (_vs, model) = wdp_train::trainer::load_trained(
         &preset,
         wdp_models::InputDims::from_window_shape(&w)?,
+        std::path::Path::new(ckpt),
+        tch::Device::Cpu,
     )?;
-    wdp_models::checkpoint::load_stages(&mut vs, ckpt, &wdp_train::trainer::TRAINED_STAGES)?;
     let geo = wdp_train::TargetGeometry {
         translated_wh: [preset.upsampler.out_width, preset.upsampler.out_height],
         stride: 4,

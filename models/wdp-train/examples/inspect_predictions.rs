@@ -24,13 +24,12 @@ fn main() -> Result<()> {
     if let Some(t) = args.get(4) {
         preset.person.score_threshold = t.parse()?;
     }
-    let mut vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let model = wdp_models::WifiDensePose::new(
-        &vs.root(),
+    let (_vs, model) = wdp_train::trainer::load_trained(
         &preset,
         wdp_models::InputDims::from_window_shape(&w)?,
+        std::path::Path::new(ckpt),
+        tch::Device::Cpu,
     )?;
-    wdp_models::checkpoint::load_stages(&mut vs, ckpt, &wdp_train::trainer::TRAINED_STAGES)?;
     let step = (samples.len() / n.max(1)).max(1);
     let picked: Vec<&Sample> = samples.iter().step_by(step).take(n).collect();
     let dets = predict(&model, &picked, 8, tch::Device::Cpu)?;

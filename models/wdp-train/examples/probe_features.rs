@@ -14,13 +14,12 @@ fn main() -> Result<()> {
     let (samples, _) = load_dataset(std::path::Path::new(data), &LoadOptions::default())?;
     let w = samples[0].window_shape.map(|d| d as i64);
     let preset = wdp_models::Preset::load("lite")?;
-    let mut vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let model = wdp_models::WifiDensePose::new(
-        &vs.root(),
+    let (_vs, model) = wdp_train::trainer::load_trained(
         &preset,
         wdp_models::InputDims::from_window_shape(&w)?,
+        std::path::Path::new(ckpt),
+        tch::Device::Cpu,
     )?;
-    wdp_models::checkpoint::load_stages(&mut vs, ckpt, &wdp_train::trainer::TRAINED_STAGES)?;
     let picked: Vec<&Sample> = samples
         .iter()
         .step_by(samples.len() / 16)

@@ -20,6 +20,21 @@ use wdp_models::{
 /// The stages frame-by-frame training trains and saves.
 pub const TRAINED_STAGES: [&str; 4] = ["encoder", "upsampler", "backbone", "head"];
 
+/// A trained model for inference: `preset` built for `dims` on `device`, its
+/// [`TRAINED_STAGES`] loaded from the checkpoint at `path`. The VarStore owns the weights.
+pub fn load_trained(
+    preset: &Preset,
+    dims: InputDims,
+    path: &Path,
+    device: Device,
+) -> Result<(nn::VarStore, WifiDensePose)> {
+    let mut vs = nn::VarStore::new(device);
+    let model = WifiDensePose::new(&vs.root(), preset, dims)?;
+    checkpoint::load_stages(&mut vs, path, &TRAINED_STAGES)
+        .wrap_err_with(|| format!("checkpoint {}", path.display()))?;
+    Ok((vs, model))
+}
+
 /// The stage sequence training adds (see [`TrainConfig::sequence`]).
 pub const TEMPORAL_STAGE: &str = "temporal";
 
@@ -488,9 +503,7 @@ impl Trainer {
     /// Distil from a trained model (any preset with the same input dims and translated size).
     pub fn set_teacher(&mut self, preset: &str, path: &Path, dims: InputDims) -> Result<()> {
         let preset = Preset::load(preset)?;
-        let mut vs = nn::VarStore::new(self.vs.device());
-        let model = WifiDensePose::new(&vs.root(), &preset, dims)?;
-        checkpoint::load_stages(&mut vs, path, &TRAINED_STAGES)
+        let (mut vs, model) = load_trained(&preset, dims, path, self.vs.device())
             .wrap_err_with(|| format!("teacher {}", path.display()))?;
         vs.freeze();
         let (student_c, teacher_c) = (self.model.stage.out_channels(), model.stage.out_channels());

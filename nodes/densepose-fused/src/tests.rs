@@ -3,7 +3,7 @@
 //! dropped and counted.
 
 use super::stage;
-use wdp_node::testing::{run_test, tensor_event};
+use wdp_node::testing::{bad_tensor_events, run_test, tensor_event};
 use wdp_stage::StageConfig;
 use wdp_tensor::TensorMeta;
 
@@ -25,23 +25,15 @@ fn windows_in_poses_out_bad_messages_dropped() {
         let t = seq as f64 * 0.2;
         events.push(tensor_event(t, "window", &meta(seq), &values(seq as f32)));
         if seq == 0 {
-            events.push(tensor_event(
-                t + 0.01,
+            let other = TensorMeta::new(&[2, 1, 30, 50], DIMS);
+            events.extend(bad_tensor_events(
+                t,
                 "window",
                 &meta(9),
-                &values(0.0)[..10],
-            ));
-            let mut nan = values(1.0);
-            nan[1] = f32::INFINITY;
-            events.push(tensor_event(t + 0.02, "window", &meta(9), &nan));
-            let other = TensorMeta::new(&[2, 1, 30, 50], DIMS);
-            events.push(tensor_event(
-                t + 0.03,
-                "window",
+                &values(1.0),
                 &other,
-                &values(0.0)[..3000],
+                "csi",
             ));
-            events.push(tensor_event(t + 0.04, "csi", &meta(9), &values(0.0)));
         }
     }
     let run = run_test("densepose-fused", events, &mut stage(&config)).expect("run");

@@ -3,7 +3,7 @@
 //! sized and an unknown-id message dropped and counted.
 
 use super::stage;
-use wdp_node::testing::{run_test, tensor_event};
+use wdp_node::testing::{bad_tensor_events, run_test, tensor_event};
 use wdp_stage::StageConfig;
 use wdp_tensor::TensorMeta;
 
@@ -25,27 +25,15 @@ fn images_in_poses_out_bad_messages_dropped() {
         let t = seq as f64 * 0.2;
         events.push(tensor_event(t, "spatial", &meta(seq), &values(seq as f32)));
         if seq == 0 {
-            events.push(tensor_event(
-                t + 0.01,
-                "spatial",
-                &meta(9),
-                &values(0.0)[..99],
-            ));
-            let mut nan = values(1.0);
-            nan[42] = f32::NAN;
-            events.push(tensor_event(t + 0.02, "spatial", &meta(9), &nan));
             let small = TensorMeta::new(&[3, 4, 4], dims);
-            events.push(tensor_event(
-                t + 0.03,
+            let good = values(1.0);
+            events.extend(bad_tensor_events(
+                t,
                 "spatial",
-                &small,
-                &values(0.0)[..48],
-            ));
-            events.push(tensor_event(
-                t + 0.04,
-                "features",
                 &meta(9),
-                &values(0.0)[..16],
+                &good,
+                &small,
+                "features",
             ));
         }
     }

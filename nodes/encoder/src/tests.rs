@@ -3,7 +3,7 @@
 //! and counted.
 
 use super::stage;
-use wdp_node::testing::{run_test, tensor_event};
+use wdp_node::testing::{bad_tensor_events, run_test, tensor_event};
 use wdp_stage::StageConfig;
 use wdp_tensor::TensorMeta;
 
@@ -29,17 +29,15 @@ fn windows_in_features_out_bad_messages_dropped() {
             &values(n, seq as f32),
         ));
         if seq == 1 {
-            events.push(tensor_event(t + 0.01, "window", &meta(9), &values(10, 0.0)));
-            let mut nan = values(n, 0.5);
-            nan[3] = f32::NAN;
-            events.push(tensor_event(t + 0.02, "window", &meta(9), &nan));
             let other = TensorMeta::new(&[2, 1, 30, 50], DIMS);
-            events.push(tensor_event(t + 0.03, "window", &other, &values(3000, 0.0)));
-            events.push(tensor_event(
-                t + 0.04,
-                "features",
+            let good = values(n, 0.5);
+            events.extend(bad_tensor_events(
+                t,
+                "window",
                 &meta(9),
-                &values(n, 0.0),
+                &good,
+                &other,
+                "features",
             ));
         }
     }

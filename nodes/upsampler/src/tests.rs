@@ -3,7 +3,7 @@
 //! dropped and counted.
 
 use super::stage;
-use wdp_node::testing::{run_test, tensor_event};
+use wdp_node::testing::{bad_tensor_events, run_test, tensor_event};
 use wdp_stage::StageConfig;
 use wdp_tensor::TensorMeta;
 
@@ -26,23 +26,16 @@ fn features_in_spatial_out_bad_messages_dropped() {
         let t = seq as f64 * 0.05;
         events.push(tensor_event(t, "features", &meta(seq), &values(seq as f32)));
         if seq == 0 {
-            events.push(tensor_event(
-                t + 0.01,
+            let short = TensorMeta::new(&[8], ["feature"]);
+            let good = values(1.0);
+            events.extend(bad_tensor_events(
+                t,
                 "features",
                 &meta(9),
-                &values(0.0)[..7],
-            ));
-            let mut nan = values(1.0);
-            nan[0] = f32::NAN;
-            events.push(tensor_event(t + 0.02, "features", &meta(9), &nan));
-            let short = TensorMeta::new(&[8], ["feature"]);
-            events.push(tensor_event(
-                t + 0.03,
-                "features",
+                &good,
                 &short,
-                &values(0.0)[..8],
+                "window",
             ));
-            events.push(tensor_event(t + 0.04, "window", &meta(9), &values(0.0)));
         }
     }
     let run = run_test("upsampler", events, &mut stage(&config)).expect("run");

@@ -166,6 +166,36 @@ pub fn tensor_event<T: Element + Into<f64>>(
     })
 }
 
+/// The malformed messages a tensor input must survive, at `t_s` + 10..40 ms, each to be dropped
+/// and counted while the node goes on: `good` cut to half its length (`id/shape`), `good` with
+/// a NaN (`id/values`), values filling `other` instead of `meta` (`id/shape`), and `good` on
+/// `unknown_id`, an input the node does not have.
+pub fn bad_tensor_events(
+    t_s: f64,
+    id: &str,
+    meta: &TensorMeta,
+    good: &[f32],
+    other: &TensorMeta,
+    unknown_id: &str,
+) -> Vec<Value> {
+    let mut nan = good.to_vec();
+    if let Some(v) = nan.first_mut() {
+        *v = f32::NAN;
+    }
+    let other_values: Vec<f32> = good
+        .iter()
+        .copied()
+        .cycle()
+        .take(other.shape.iter().product())
+        .collect();
+    vec![
+        tensor_event(t_s + 0.01, id, meta, &good[..good.len() / 2]),
+        tensor_event(t_s + 0.02, id, meta, &nan),
+        tensor_event(t_s + 0.03, id, other, &other_values),
+        tensor_event(t_s + 0.04, unknown_id, meta, good),
+    ]
+}
+
 /// The messages of a pose frame (`keypoints`, `boxes`, then `parts` and `uv` when present) as
 /// input events at `t_s`, on the inputs named `prefix` + output.
 pub fn pose_events(t_s: f64, frame: &PoseFrame, prefix: &str) -> Result<Vec<Value>> {
