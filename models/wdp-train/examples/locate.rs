@@ -20,6 +20,10 @@ use wdp_csi::dsp::PipelineConfig;
 use wdp_models::encoder::covariance_features;
 use wdp_train::{load_datasets, LoadOptions, Sample};
 
+#[path = "common/probes.rs"]
+mod probes;
+use probes::{knn, median_error, Ridge};
+
 struct Args {
     preset: String,
     preprocess: PathBuf,
@@ -90,46 +94,6 @@ fn one_person(samples: &[Sample], rooms: &mut Vec<String>) -> Result<(Tensor, Te
         Tensor::from_slice(&y).reshape([-1, 2]),
         Tensor::from_slice(&r),
     ))
-}
-
-/// Ridge regression from standardized `xt` to `yt`, predicting `xe`.
-fn ridge(xt: &Tensor, yt: &Tensor, xe: &Tensor, lambda: f64) -> Tensor {
-    let mean = xt.mean_dim(0, true, Kind::Float);
-    let std = xt.std_dim(0, true, true).clamp_min(1e-6);
-    let with_one = |x: &Tensor| {
-        let x = (x - &mean) / &std;
-        let n = x.size()[0];
-        Tensor::cat(&[x, Tensor::ones([n, 1], (Kind::Float, Device::Cpu))], 1)
-    };
-    let a = with_one(xt);
-    let d = a.size()[1];
-    let n = a.size()[0] as f64;
-    let w = Tensor::linalg_solve(
-        &(a.transpose(0, 1).matmul(&a) + Tensor::eye(d, (Kind::Float, Device::Cpu)) * lambda * n),
-        &a.transpose(0, 1).matmul(yt),
-        true,
-    );
-    with_one(xe).matmul(&w)
-}
-
-/// Mean position of the 5 nearest training rows (standardized features).
-fn knn(xt: &Tensor, yt: &Tensor, xe: &Tensor) -> Tensor {
-    let m = xt.mean_dim(0, true, Kind::Float);
-    let sd = xt.std_dim(0, true, true).clamp_min(1e-6);
-    let d = Tensor::cdist(&((xe - &m) / &sd), &((xt - &m) / &sd), 2.0, None::<i64>);
-    let (_, idx) = d.topk(5, 1, false, true);
-    yt.index_select(0, &idx.reshape([-1]))
-        .reshape([-1, 5, 2])
-        .mean_dim(1, false, Kind::Float)
-}
-
-fn median_px(pred: &Tensor, y: &Tensor) -> f64 {
-    (pred - y)
-        .square()
-        .sum_dim_intlist(1, false, Kind::Float)
-        .sqrt()
-        .median()
-        .double_value(&[])
 }
 
 /// Trains encoder + linear on (x, y) (y standardized), returns predictions for `eval` in pixels.
@@ -209,6 +173,8 @@ fn main() -> Result<()> {
     // The room is known to a deployed model (one radio link per room): the probes get it too.
     let rooms_onehot = |r: &Tensor| r.one_hot(rooms.len() as i64).to_kind(Kind::Float) * 10.0;
     // Positions shuffled among the frames of the same room: the room stays known, the radio not.
+    // Seeded: one draw, the same on every run.
+    tch::manual_seed(0);
     let mut shuffled = yt.copy();
     for r in 0..rooms.len() as i64 {
         let idx = rt.eq(r).nonzero().squeeze_dim(1);
@@ -226,19 +192,19 @@ fn main() -> Result<()> {
         for lambda in [1e-2, 1e-1] {
             println!(
                 "| covariance, {groups} groups + room | ridge {lambda} | {:.1} | {:.1} |",
-                median_px(&ridge(&ct, &yt, &ce, lambda), &ye),
-                median_px(&ridge(&ct, &shuffled, &ce, lambda), &ye)
+                median_error(&Ridge::fit(&ct, &yt, lambda).predict(&ce), &ye),
+                median_error(&Ridge::fit(&ct, &shuffled, lambda).predict(&ce), &ye)
             );
         }
     }
     let flat = |x: &Tensor| x.reshape([x.size()[0], -1]);
     println!(
         "| windows | 5-NN | {:.1} | |",
-        median_px(&knn(&flat(&xt), &yt, &flat(&xe)), &ye)
+        median_error(&knn(&flat(&xt), &yt, &flat(&xe), 5), &ye)
     );
     println!(
         "| none | the room's mean position | {:.1} | |",
-        median_px(&mean, &ye)
+        median_error(&mean, &ye)
     );
     if args.steps > 0 {
         let p = fit(&args, &xt, &yt, &[&xe], 0)?;
@@ -247,8 +213,8 @@ fn main() -> Result<()> {
             "| windows | {} encoder + linear, {} steps | {:.1} | {:.1} |",
             args.preset,
             args.steps,
-            median_px(&p[0], &ye),
-            median_px(&ps[0], &ye)
+            median_error(&p[0], &ye),
+            median_error(&ps[0], &ye)
         );
     }
     Ok(())

@@ -17,6 +17,10 @@ use tch::{Device, Kind, Tensor};
 use wdp_csi::dsp::PipelineConfig;
 use wdp_train::{load_dataset, LoadOptions, Sample};
 
+#[path = "common/probes.rs"]
+mod probes;
+use probes::{knn, median_error, Ridge};
+
 /// Newest samples averaged into the "now" part of the features.
 const NEWEST: usize = 10;
 /// Neighbours averaged by the fingerprint probe.
@@ -96,43 +100,6 @@ fn targets(y: &[[f32; 2]]) -> Tensor {
     Tensor::from_slice(&flat).reshape([y.len() as i64, 2])
 }
 
-/// Ridge regression on standardized features: weights for `[x | 1]`.
-struct Ridge {
-    mean: Tensor,
-    std: Tensor,
-    w: Tensor,
-}
-
-impl Ridge {
-    fn fit(x: &Tensor, y: &Tensor, lambda: f64) -> Self {
-        let mean = x.mean_dim(0, true, Kind::Float);
-        let std = x.std_dim(0, true, true).clamp_min(1e-6);
-        let xs = (x - &mean) / &std;
-        let n = xs.size()[0];
-        let xs = Tensor::cat(&[xs, Tensor::ones([n, 1], (Kind::Float, Device::Cpu))], 1);
-        let d = xs.size()[1];
-        let reg = Tensor::eye(d, (Kind::Float, Device::Cpu)) * lambda * n as f64;
-        let a = xs.transpose(0, 1).matmul(&xs) + reg;
-        let w = Tensor::linalg_solve(&a, &xs.transpose(0, 1).matmul(y), true);
-        Self { mean, std, w }
-    }
-
-    fn predict(&self, x: &Tensor) -> Tensor {
-        let xs = (x - &self.mean) / &self.std;
-        let n = xs.size()[0];
-        Tensor::cat(&[xs, Tensor::ones([n, 1], (Kind::Float, Device::Cpu))], 1).matmul(&self.w)
-    }
-}
-
-/// Median Euclidean error in pixels.
-fn median_error(pred: &Tensor, y: &Tensor) -> f64 {
-    let e = (pred - y)
-        .square()
-        .sum_dim_intlist(1, false, Kind::Float)
-        .sqrt();
-    e.median().double_value(&[])
-}
-
 /// The probe of one room: fitted on its training sequence (lambda chosen on the training
 /// sequence's last fifth), scored on its test sequence; and the nearest-neighbour
 /// fingerprint. Returns (ridge, nearest neighbours, mean, shuffled ridge, test frames).
@@ -163,18 +130,7 @@ fn probe_room(train: &[Sample], test: &[Sample], seed: i64) -> Result<(f64, f64,
     let probe = median_error(&Ridge::fit(&xt, &yt, best.1).predict(&xe), &ye);
     let mean = median_error(&yt.mean_dim(0, true, Kind::Float).expand_as(&ye), &ye);
     // Fingerprinting: the mean position of the k nearest training windows.
-    let knn = {
-        let mean = xt.mean_dim(0, true, Kind::Float);
-        let std = xt.std_dim(0, true, true).clamp_min(1e-6);
-        let (a, b) = ((&xt - &mean) / &std, (&xe - &mean) / &std);
-        let d = Tensor::cdist(&b, &a, 2.0, None::<i64>);
-        let (_, idx) = d.topk(KNN, 1, false, true);
-        let pred = yt
-            .index_select(0, &idx.reshape([-1]))
-            .reshape([-1, KNN, 2])
-            .mean_dim(1, false, Kind::Float);
-        median_error(&pred, &ye)
-    };
+    let knn = median_error(&knn(&xt, &yt, &xe, KNN), &ye);
     tch::manual_seed(seed);
     let perm = Tensor::randperm(n, (Kind::Int64, Device::Cpu));
     let shuffled = median_error(
