@@ -24,7 +24,8 @@
 use super::amplitude::{self, AmplitudeConfig, AmplitudeScale};
 use super::background::{Background, BackgroundConfig};
 use super::filter::{
-    butterworth_lowpass, LowpassConfig, MovingAverage, MovingAverageConfig, SosFilter,
+    butterworth_lowpass, DesignError, LowpassConfig, MovingAverage, MovingAverageConfig, Sos,
+    SosFilter,
 };
 use super::hampel::{Hampel, HampelConfig};
 use super::iforest::{packet_features, IforestConfig, IforestFilter, Verdict};
@@ -259,6 +260,9 @@ impl PipelineConfig {
         }
         let mut polar_seen = false;
         let mut rate_known = false;
+        // The output rate when the configuration fixes it: a low-pass filter is then designed
+        // here, so a design that cannot work fails the configuration, not the stream.
+        let mut fixed_rate_hz = None;
         for step in &self.steps {
             match need(step) {
                 Need::Polar => polar_seen = true,
@@ -277,6 +281,7 @@ impl PipelineConfig {
                         return Err(ConfigError::new("resample.rate_hz", "must be positive"));
                     }
                     rate_known = true;
+                    fixed_rate_hz = r.rate_hz;
                 }
                 StepConfig::Lowpass(l) => {
                     if !rate_known {
@@ -290,6 +295,23 @@ impl PipelineConfig {
                             "lowpass",
                             format!("order {} cutoff {} Hz", l.order, l.cutoff_hz),
                         ));
+                    }
+                    // A configured rate: a cutoff the rate cannot carry is the configuration's
+                    // mistake (an estimated rate only lowers it, said, at run time).
+                    if let Some(rate_hz) = fixed_rate_hz {
+                        if l.cutoff_hz >= rate_hz / 2.0 * NYQUIST_MARGIN {
+                            return Err(ConfigError::new(
+                                "lowpass.cutoff_hz",
+                                format!(
+                                    "{} Hz is at or above {}% of Nyquist of the {} Hz resample rate",
+                                    l.cutoff_hz,
+                                    NYQUIST_MARGIN * 100.0,
+                                    rate_hz
+                                ),
+                            ));
+                        }
+                        lowpass_design(l, rate_hz)
+                            .map_err(|e| ConfigError::new("lowpass", e.to_string()))?;
                     }
                 }
                 StepConfig::Hampel(h) if h.n_sigma.is_nan() || h.n_sigma < 0.0 => {
@@ -438,6 +460,31 @@ struct Lowpass {
     filter: Option<SosFilter>,
     rate_hz: Option<f64>,
     range: Range<usize>,
+    /// The design failed and was said (once).
+    design_failed: bool,
+}
+
+/// A low-pass cutoff must stay below this fraction of Nyquist: nearer, the filter does nothing
+/// useful and its sections are badly conditioned.
+const NYQUIST_MARGIN: f64 = 0.95;
+
+/// The second-order sections of `config` at `rate_hz`. A cutoff at or above
+/// [`NYQUIST_MARGIN`] of Nyquist (only possible with an estimated rate: validation refuses it
+/// for a configured one) is lowered to 90% of Nyquist, said.
+fn lowpass_design(config: &LowpassConfig, rate_hz: f64) -> Result<Vec<Sos>, DesignError> {
+    let nyquist_hz = rate_hz / 2.0;
+    let mut cutoff_hz = config.cutoff_hz;
+    if cutoff_hz >= nyquist_hz * NYQUIST_MARGIN {
+        let clamped = nyquist_hz * 0.9;
+        tracing::warn!(
+            cutoff_hz,
+            rate_hz,
+            clamped,
+            "lowpass cutoff at or above Nyquist: lowered"
+        );
+        cutoff_hz = clamped;
+    }
+    butterworth_lowpass(config.order, cutoff_hz, rate_hz)
 }
 
 enum Stage {
@@ -733,6 +780,7 @@ impl Pipeline {
                     filter: None,
                     rate_hz,
                     range: range_of(domain, c.channels),
+                    design_failed: false,
                 }),
                 StepConfig::Background(c) => {
                     let r = range_of(domain, c.channels);
@@ -851,7 +899,9 @@ impl Pipeline {
             }
             if let Stage::Lowpass(lp) = &self.stages[i] {
                 if lp.filter.is_none() {
-                    self.design_lowpass(i);
+                    if let Flow::Drop(reason) = self.design_lowpass(i) {
+                        return Flow::Drop(reason);
+                    }
                 }
             }
             let n = self.n_values();
@@ -951,29 +1001,29 @@ impl Pipeline {
         Flow::Continue
     }
 
-    fn design_lowpass(&mut self, i: usize) {
+    /// Designs the low-pass filter of stage `i` once its rate is known. A design that fails
+    /// (an estimated rate the configured cutoff cannot work with) drops the samples, counted
+    /// as `lowpass_design` and said once, rather than passing them through unfiltered.
+    fn design_lowpass(&mut self, i: usize) -> Flow {
         let resample_rate = self.rate_hz();
         let Some(Stage::Lowpass(lp)) = self.stages.get_mut(i) else {
-            return;
+            return Flow::Continue;
         };
         let Some(rate_hz) = lp.rate_hz.or(resample_rate) else {
-            return;
+            return Flow::Continue;
         };
-        let nyquist_hz = rate_hz / 2.0;
-        let mut cutoff_hz = lp.config.cutoff_hz;
-        if cutoff_hz >= nyquist_hz * 0.95 {
-            let clamped = nyquist_hz * 0.9;
-            tracing::warn!(
-                cutoff_hz,
-                rate_hz,
-                clamped,
-                "lowpass cutoff at or above Nyquist: lowered"
-            );
-            cutoff_hz = clamped;
-        }
-        match butterworth_lowpass(lp.config.order, cutoff_hz, rate_hz) {
-            Ok(sos) => lp.filter = Some(SosFilter::new(sos, lp.range.len())),
-            Err(e) => tracing::warn!(error = %e, "lowpass disabled"),
+        match lowpass_design(&lp.config, rate_hz) {
+            Ok(sos) => {
+                lp.filter = Some(SosFilter::new(sos, lp.range.len()));
+                Flow::Continue
+            }
+            Err(e) => {
+                if !lp.design_failed {
+                    lp.design_failed = true;
+                    tracing::error!(error = %e, rate_hz, "lowpass cannot be designed: dropping samples");
+                }
+                Flow::Drop("lowpass_design")
+            }
         }
     }
 
@@ -1478,6 +1528,25 @@ spectrogram: {segment: 64, hop: 16, window: hann, frames: 2}
             ..Default::default()
         };
         assert!(Pipeline::new(conj_late).is_err());
+        // A cutoff the configured rate cannot carry fails the configuration, naming the field.
+        let lowpass_above_nyquist = |cutoff_hz| PipelineConfig {
+            steps: vec![
+                StepConfig::Resample(ResampleConfig {
+                    rate_hz: Some(20.0),
+                    ..Default::default()
+                }),
+                StepConfig::Lowpass(LowpassConfig {
+                    cutoff_hz,
+                    ..Default::default()
+                }),
+            ],
+            ..Default::default()
+        };
+        let Err(err) = Pipeline::new(lowpass_above_nyquist(10.0)) else {
+            panic!("a 10 Hz cutoff at 20 Hz is refused");
+        };
+        assert!(err.to_string().contains("lowpass.cutoff_hz"), "{err}");
+        assert!(Pipeline::new(lowpass_above_nyquist(4.0)).is_ok());
     }
 
     #[test]
