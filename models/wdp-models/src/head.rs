@@ -21,6 +21,9 @@ pub struct PersonHeadConfig {
     pub max_people: i64,
     /// Minimum centre score of a detection.
     pub score_threshold: f64,
+    /// Which person-centre logits find the people (see [`CentreSource`]).
+    #[serde(default)]
+    pub centre: CentreSource,
 }
 
 impl Default for PersonHeadConfig {
@@ -29,6 +32,34 @@ impl Default for PersonHeadConfig {
             head_channels: 256,
             max_people: 10,
             score_threshold: 0.3,
+            centre: CentreSource::default(),
+        }
+    }
+}
+
+/// Where the person-centre logits that place the people come from. The backbone's centre
+/// branch reads the translated picture; the upsampler's locator (`upsampler.locator_hidden`)
+/// reads the encoder's features directly, before the picture loses what they know.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CentreSource {
+    /// The backbone's centre branch alone.
+    #[default]
+    Backbone,
+    /// The locator's logits alone (sizes and offsets stay the backbone's).
+    Locator,
+    /// Their sum: the backbone refines where the locator points.
+    Sum,
+}
+
+impl CentreSource {
+    /// The centre logits of `backbone`'s maps and the `locator`'s (same grid), as this source
+    /// says; without locator logits, the backbone's.
+    pub fn combine(self, backbone: &Tensor, locator: Option<&Tensor>) -> Tensor {
+        match (self, locator) {
+            (Self::Locator, Some(l)) => l.shallow_clone(),
+            (Self::Sum, Some(l)) => backbone + l,
+            _ => backbone.shallow_clone(),
         }
     }
 }

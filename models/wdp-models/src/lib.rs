@@ -46,7 +46,7 @@ pub use domain::DomainDiscriminator;
 pub use encoder::{CsiEncoder, EncoderConfig};
 pub use error::{ModelError, Result};
 pub use gfl::{GflBackbone, GflBackboneConfig, GflBlock, GlobalFilter};
-pub use head::{DensePoseHead, DensePoseHeadConfig, PersonHead, PersonHeadConfig};
+pub use head::{CentreSource, DensePoseHead, DensePoseHeadConfig, PersonHead, PersonHeadConfig};
 pub use model::{count_parameters, DensePoseStage, TrainOutputs, WifiDensePose};
 pub use preset::{InputDims, Preset};
 pub use temporal::{TemporalConfig, TemporalModule};

@@ -8,7 +8,7 @@
 //! Variable prefixes: `encoder.`, `upsampler.`, `backbone.`, `head.person.`,
 //! `head.densepose.`, `temporal.` (see [`crate::checkpoint`]).
 
-use tch::{nn, nn::ModuleT, Kind, Tensor};
+use tch::{nn, Kind, Tensor};
 
 use crate::backbone::Backbone;
 use crate::decode::{
@@ -131,9 +131,36 @@ impl DensePoseStage {
         rois: Option<&Tensor>,
         train: bool,
     ) -> Result<StageOutputs> {
+        self.forward_located_t(spatial, None, rois, train)
+    }
+
+    /// [`Self::forward_t`] with the upsampler's locator logits `[B, 1, H/4, W/4]`, combined
+    /// with the backbone's as `person.centre` says.
+    pub fn forward_located_t(
+        &self,
+        spatial: &Tensor,
+        locator: Option<&Tensor>,
+        rois: Option<&Tensor>,
+        train: bool,
+    ) -> Result<StageOutputs> {
         self.check_spatial(spatial)?;
         let features = self.backbone.features_t(spatial, train);
-        let person = self.person.forward(&features);
+        let mut person = self.person.forward(&features);
+        if let Some(l) = locator {
+            let (want, got) = (person.center_logits.size(), l.size());
+            if want != got {
+                return Err(ModelError::InputShape {
+                    stage: "densepose locator".into(),
+                    expected: format!("{want:?}"),
+                    found: got,
+                });
+            }
+        }
+        person.center_logits = self
+            .preset
+            .person
+            .centre
+            .combine(&person.center_logits, locator);
         let rois = match rois {
             Some(r) => r.shallow_clone(),
             None => {
@@ -181,8 +208,17 @@ impl DensePoseStage {
 
     /// Inference: `spatial [B, 3, H, W]` -> one [`PoseOutput`] per image.
     pub fn infer(&self, spatial: &Tensor) -> Result<Vec<PoseOutput>> {
+        self.infer_located(spatial, None)
+    }
+
+    /// [`Self::infer`] with the upsampler's locator logits (see [`Self::forward_located_t`]).
+    pub fn infer_located(
+        &self,
+        spatial: &Tensor,
+        locator: Option<&Tensor>,
+    ) -> Result<Vec<PoseOutput>> {
         tch::no_grad(|| {
-            let out = self.forward_t(spatial, None, false)?;
+            let out = self.forward_located_t(spatial, locator, None, false)?;
             let batch_of = Vec::<f32>::try_from(&out.rois.select(1, 0).contiguous())?;
             let mut poses = Vec::new();
             for b in 0..spatial.size()[0] {
@@ -332,7 +368,9 @@ impl WifiDensePose {
         let enc = self.encoder.encode_t(window, train)?;
         self.upsampler.check_input(&enc.features)?;
         let (spatial, locator_logits) = self.upsampler.forward_located(&enc.features, train);
-        let stage = self.stage.forward_t(&spatial, rois, train)?;
+        let stage = self
+            .stage
+            .forward_located_t(&spatial, locator_logits.as_ref(), rois, train)?;
         Ok(TrainOutputs {
             features: enc.features,
             branch_weights: enc.branch_weights,
@@ -362,8 +400,8 @@ impl WifiDensePose {
         };
         tch::no_grad(|| {
             let features = self.encoder.encode_t(&window, false)?.features;
-            let spatial = self.upsampler.forward_t(&features, false);
-            self.stage.infer(&spatial)
+            let (spatial, locator) = self.upsampler.forward_located(&features, false);
+            self.stage.infer_located(&spatial, locator.as_ref())
         })
     }
 }

@@ -31,6 +31,7 @@ struct Args {
     test: Vec<PathBuf>,
     steps: usize,
     every: usize,
+    checkpoint: Option<PathBuf>,
 }
 
 fn parse() -> Result<Args> {
@@ -41,6 +42,7 @@ fn parse() -> Result<Args> {
         test: Vec::new(),
         steps: 0,
         every: 4,
+        checkpoint: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -52,6 +54,7 @@ fn parse() -> Result<Args> {
             "--test" => a.test.push(v.into()),
             "--steps" => a.steps = v.parse().wrap_err("--steps")?,
             "--every" => a.every = v.parse().wrap_err("--every")?,
+            "--checkpoint" => a.checkpoint = Some(v.into()),
             _ => return Err(eyre!("unknown flag {flag}")),
         }
     }
@@ -141,15 +144,179 @@ fn fit(args: &Args, x: &Tensor, y: &Tensor, evals: &[&Tensor], seed: i64) -> Res
         .collect()
 }
 
+/// How many people: a ridge on a trained model's frozen features (and the room), rounded,
+/// against each room's most common training count.
+fn counts(
+    args: &Args,
+    checkpoint: &std::path::Path,
+    train: &[Sample],
+    test: &[Sample],
+) -> Result<()> {
+    let preset = wdp_models::Preset::load(&args.preset)?;
+    let tr: Vec<&Sample> = train.iter().collect();
+    let te: Vec<&Sample> = test.iter().collect();
+    let x0 = wdp_train::targets::sample_windows(&tr[..1], Device::Cpu)?;
+    let dims = wdp_models::InputDims::from_window_shape(&x0.size()[1..])?;
+    let (_vs, model) = wdp_train::trainer::load_trained(&preset, dims, checkpoint, Device::Cpu)?;
+    let mut rooms: Vec<String> = Vec::new();
+    let mut room_of = |s: &Sample| -> i64 {
+        match rooms.iter().position(|r| *r == s.room) {
+            Some(i) => i as i64,
+            None => {
+                rooms.push(s.room.clone());
+                rooms.len() as i64 - 1
+            }
+        }
+    };
+    let rt: Vec<i64> = tr.iter().map(|s| room_of(s)).collect();
+    let re: Vec<i64> = te.iter().map(|s| room_of(s)).collect();
+    let nr = rooms.len() as i64;
+    let feats = |s: &[&Sample], r: &[i64]| -> Result<Tensor> {
+        let mut f = Vec::new();
+        for c in s.chunks(64) {
+            let x = wdp_train::targets::sample_windows(c, Device::Cpu)?;
+            f.push(tch::no_grad(|| model.encoder.encode_t(&x, false))?.features);
+        }
+        let room = Tensor::from_slice(r).one_hot(nr).to_kind(Kind::Float) * 10.0;
+        Ok(Tensor::cat(&[Tensor::cat(&f, 0), room], 1))
+    };
+    let count = |s: &[&Sample]| {
+        let c: Vec<f32> = s.iter().map(|s| s.people.len() as f32).collect();
+        Tensor::from_slice(&c).unsqueeze(1)
+    };
+    let (ct, ce) = (count(&tr), count(&te));
+    let pred = Ridge::fit(&feats(&tr, &rt)?, &ct, 0.1)
+        .predict(&feats(&te, &re)?)
+        .round()
+        .clamp_min(0.0);
+    // Each room's most common training count.
+    let mode: Vec<f32> = (0..nr)
+        .map(|r| {
+            let mut hist = std::collections::BTreeMap::new();
+            for (s, &sr) in tr.iter().zip(&rt) {
+                if sr == r {
+                    *hist.entry(s.people.len()).or_insert(0) += 1;
+                }
+            }
+            hist.into_iter()
+                .max_by_key(|(_, n)| *n)
+                .map_or(0.0, |(k, _)| k as f32)
+        })
+        .collect();
+    let prior = Tensor::from_slice(&mode)
+        .index_select(0, &Tensor::from_slice(&re))
+        .unsqueeze(1);
+    let score = |p: &Tensor| {
+        (
+            p.eq_tensor(&ce)
+                .to_kind(Kind::Float)
+                .mean(Kind::Float)
+                .double_value(&[]),
+            (p - &ce).abs().mean(Kind::Float).double_value(&[]),
+        )
+    };
+    let (a, m) = score(&pred);
+    let (pa, pm) = score(&prior);
+    println!("| count | frozen features + room, ridge, rounded | accuracy {a:.3} MAE {m:.2} | room's most common count: accuracy {pa:.3} MAE {pm:.2} |");
+    Ok(())
+}
+
+/// Where a trained model loses the position: a ridge on its frozen encoder features, the
+/// argmax of its locator's centre logits and of its person head's centre heatmap, in camera
+/// pixels (the grids' cells are 4 translated pixels; the translated image is the camera's
+/// scaled). The label is the mid-hip; the centre maps are trained on the box centre, a few
+/// pixels above it.
+#[allow(clippy::too_many_arguments)]
+fn trained(
+    args: &Args,
+    checkpoint: &std::path::Path,
+    xt: &Tensor,
+    yt: &Tensor,
+    xe: &Tensor,
+    ye: &Tensor,
+    room_t: &Tensor,
+    room_e: &Tensor,
+) -> Result<()> {
+    let preset = wdp_models::Preset::load(&args.preset)?;
+    let dims = wdp_models::InputDims::from_window_shape(&xt.size()[1..])?;
+    let (_vs, model) = wdp_train::trainer::load_trained(&preset, dims, checkpoint, Device::Cpu)?;
+    let (oh, ow) = (preset.upsampler.out_height, preset.upsampler.out_width);
+    // Camera pixels per grid cell; the camera is 320x240 in every simulated room.
+    let (cam_w, cam_h) = (320.0, 240.0);
+    let argmax_px = |logits: &Tensor| -> Tensor {
+        let s = logits.size();
+        let (h, w) = (s[2], s[3]);
+        let flat = logits.reshape([s[0], -1]).argmax(1, false);
+        let iy = flat.divide_scalar_mode(w, "floor").to_kind(Kind::Float);
+        let ix = flat.remainder(w).to_kind(Kind::Float);
+        let px = (ix + 0.5) * (cam_w / w as f64);
+        let py = (iy + 0.5) * (cam_h / h as f64);
+        let _ = (oh, ow);
+        Tensor::stack(&[px, py], 1)
+    };
+    let run = |x: &Tensor| -> Result<(Tensor, Option<Tensor>, Tensor)> {
+        let mut f = Vec::new();
+        let mut loc = Vec::new();
+        let mut centre = Vec::new();
+        for c in x.split(64, 0) {
+            let out = tch::no_grad(|| model.forward_t(&c, None, false))?;
+            f.push(out.features);
+            if let Some(l) = &out.locator_logits {
+                loc.push(argmax_px(l));
+            }
+            centre.push(argmax_px(&out.stage.person.center_logits));
+        }
+        Ok((
+            Tensor::cat(&f, 0),
+            (!loc.is_empty()).then(|| Tensor::cat(&loc, 0)),
+            Tensor::cat(&centre, 0),
+        ))
+    };
+    let (ft, _, ct) = run(xt)?;
+    let (fe, le, ce) = run(xe)?;
+    let with_room =
+        |f: &Tensor, r: &Tensor| Tensor::cat(&[f.shallow_clone(), r.shallow_clone()], 1);
+    println!(
+        "| windows | {} frozen features + room, ridge 0.1 | {:.1} | |",
+        checkpoint.display(),
+        median_error(
+            &Ridge::fit(&with_room(&ft, room_t), yt, 0.1).predict(&with_room(&fe, room_e)),
+            ye
+        )
+    );
+    if let Some(le) = le {
+        println!(
+            "| windows | its locator's argmax | {:.1} | |",
+            median_error(&le, ye)
+        );
+    }
+    println!(
+        "| windows | its person head's centre argmax | {:.1} (train {:.1}) | |",
+        median_error(&ce, ye),
+        median_error(&ct, yt)
+    );
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args = parse()?;
-    let text = std::fs::read_to_string(&args.preprocess)
-        .wrap_err_with(|| format!("reading {}", args.preprocess.display()))?;
-    let pipeline: PipelineConfig = serde_yaml::from_str(&text)?;
+    let pipeline: PipelineConfig = match &args.checkpoint {
+        Some(c) => wdp_train::preprocess::for_checkpoint(c)?,
+        None => {
+            let text = std::fs::read_to_string(&args.preprocess)
+                .wrap_err_with(|| format!("reading {}", args.preprocess.display()))?;
+            serde_yaml::from_str(&text)?
+        }
+    };
     let options = LoadOptions::with(pipeline, args.every);
     let mut rooms = Vec::new();
-    let (xt, yt, rt) = one_person(&load_datasets(&args.train, &options)?, &mut rooms)?;
-    let (xe, ye, re) = one_person(&load_datasets(&args.test, &options)?, &mut rooms)?;
+    let train = load_datasets(&args.train, &options)?;
+    let test = load_datasets(&args.test, &options)?;
+    let (xt, yt, rt) = one_person(&train, &mut rooms)?;
+    let (xe, ye, re) = one_person(&test, &mut rooms)?;
+    if let Some(c) = &args.checkpoint {
+        counts(&args, c, &train, &test)?;
+    }
     println!(
         "train {} / test {} one-person frames",
         xt.size()[0],
@@ -206,6 +373,18 @@ fn main() -> Result<()> {
         "| none | the room's mean position | {:.1} | |",
         median_error(&mean, &ye)
     );
+    if let Some(c) = &args.checkpoint {
+        trained(
+            &args,
+            c,
+            &xt,
+            &yt,
+            &xe,
+            &ye,
+            &rooms_onehot(&rt),
+            &rooms_onehot(&re),
+        )?;
+    }
     if args.steps > 0 {
         let p = fit(&args, &xt, &yt, &[&xe], 0)?;
         let ps = fit(&args, &xt, &shuffled, &[&xe], 1)?;

@@ -84,8 +84,9 @@ fn predict_with(
                     Tensor::stack(&refined, 0)
                 }
             };
-            let spatial = model.upsampler.forward_checked(&features, false)?;
-            Ok(model.stage.infer(&spatial)?)
+            model.upsampler.check_input(&features)?;
+            let (spatial, locator) = model.upsampler.forward_located(&features, false);
+            Ok(model.stage.infer_located(&spatial, locator.as_ref())?)
         })?;
         for (s, pose) in chunk.iter().zip(poses) {
             let sx = s.image_wh[0] as f32 / tw;

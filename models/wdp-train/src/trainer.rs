@@ -651,10 +651,12 @@ impl Trainer {
             .upsampler
             .forward_located(&enc.features, self.trains("upsampler"));
         Ok(TrainOutputs {
-            stage: self
-                .model
-                .stage
-                .forward_t(&spatial, Some(rois), self.trains("backbone"))?,
+            stage: self.model.stage.forward_located_t(
+                &spatial,
+                locator_logits.as_ref(),
+                Some(rois),
+                self.trains("backbone"),
+            )?,
             features: enc.features,
             branch_weights: enc.branch_weights,
             spatial,

@@ -1,0 +1,88 @@
+//! `person.centre: locator`: the people are found where the upsampler's locator points, whatever
+//! the backbone's centre branch says.
+#![allow(clippy::unwrap_used)]
+
+use tch::{nn, Device, Kind, Tensor};
+use wdp_models::{CentreSource, InputDims, Preset, WifiDensePose};
+
+/// A model whose locator points at one cell (its last layer's weights zero, its bias high on
+/// that cell and low elsewhere), as `centre` says to use it.
+fn pointing_model(centre: CentreSource, cell: (i64, i64)) -> (nn::VarStore, WifiDensePose) {
+    tch::manual_seed(3);
+    let mut preset = Preset::load("lite").unwrap();
+    preset.upsampler.locator_hidden = 16;
+    preset.person.centre = centre;
+    let vs = nn::VarStore::new(Device::Cpu);
+    let model = WifiDensePose::new(&vs.root(), &preset, InputDims::new(3, 8, 40)).unwrap();
+    let (h, w) = preset.upsampler.locator_size();
+    let bias = Tensor::full([h * w], -20.0, (Kind::Float, Device::Cpu));
+    let _ = bias.get(cell.0 * w + cell.1).fill_(20.0);
+    tch::no_grad(|| {
+        let mut vars = vs.variables();
+        vars.get_mut("upsampler.locator.2.bias")
+            .unwrap()
+            .copy_(&bias);
+        let _ = vars.get_mut("upsampler.locator.2.weight").unwrap().zero_();
+    });
+    (vs, model)
+}
+
+#[test]
+fn the_locator_places_the_one_person_it_points_at() {
+    let (row, col) = (10, 20);
+    let (_vs, model) = pointing_model(CentreSource::Locator, (row, col));
+    let window = Tensor::randn([2, 2, 3, 8, 40], (Kind::Float, Device::Cpu));
+    let poses = model.infer(&window).unwrap();
+    assert_eq!(poses.len(), 2);
+    for pose in poses {
+        // One person (every other cell has probability e^-20), its centre in the pointed
+        // cell's neighbourhood (the backbone's offset moves it within a cell or so).
+        assert_eq!(pose.boxes.size()[0], 1, "{:?}", pose.boxes);
+        let b = Vec::<f32>::try_from(pose.boxes.get(0)).unwrap();
+        let (cx, cy) = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
+        let stride = 4.0;
+        let (ex, ey) = ((col as f32 + 0.5) * stride, (row as f32 + 0.5) * stride);
+        assert!(
+            (cx - ex).abs() <= 2.0 * stride && (cy - ey).abs() <= 2.0 * stride,
+            "centre ({cx}, {cy}), pointed at ({ex}, {ey})"
+        );
+        assert!(b[4] > 0.99, "score {}", b[4]);
+    }
+}
+
+#[test]
+fn centre_sources_combine_as_named() {
+    let backbone = Tensor::from_slice(&[1.0f32, -2.0]).view([1, 1, 1, 2]);
+    let locator = Tensor::from_slice(&[0.5f32, 3.0]).view([1, 1, 1, 2]);
+    let values = |t: Tensor| Vec::<f32>::try_from(t.flatten(0, -1)).unwrap();
+    assert_eq!(
+        values(CentreSource::Backbone.combine(&backbone, Some(&locator))),
+        [1.0, -2.0]
+    );
+    assert_eq!(
+        values(CentreSource::Locator.combine(&backbone, Some(&locator))),
+        [0.5, 3.0]
+    );
+    assert_eq!(
+        values(CentreSource::Sum.combine(&backbone, Some(&locator))),
+        [1.5, 1.0]
+    );
+    // A model without a locator (or a stage that did not get its logits) keeps the backbone's.
+    assert_eq!(
+        values(CentreSource::Locator.combine(&backbone, None)),
+        [1.0, -2.0]
+    );
+}
+
+#[test]
+fn a_misshapen_locator_map_is_an_error_naming_the_stage() {
+    let (_vs, model) = pointing_model(CentreSource::Locator, (0, 0));
+    let spatial = Tensor::rand([1, 3, 96, 128], (Kind::Float, Device::Cpu));
+    let wrong = Tensor::zeros([1, 1, 5, 5], (Kind::Float, Device::Cpu));
+    let err = model
+        .stage
+        .forward_located_t(&spatial, Some(&wrong), None, false)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("locator"), "{err}");
+}
