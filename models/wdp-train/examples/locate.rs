@@ -223,8 +223,8 @@ fn counts(
 
 /// Where a trained model loses the position: a ridge on its frozen encoder features, the
 /// argmax of its locator's centre logits and of its person head's centre heatmap, in camera
-/// pixels (the grids' cells are 4 translated pixels; the translated image is the camera's
-/// scaled). The label is the mid-hip; the centre maps are trained on the box centre, a few
+/// pixels of `image_wh` (the grids' cells are 4 translated pixels; the translated image is the
+/// camera's scaled). The label is the mid-hip; the centre maps are trained on the box centre, a few
 /// pixels above it.
 #[allow(clippy::too_many_arguments)]
 fn trained(
@@ -236,13 +236,12 @@ fn trained(
     ye: &Tensor,
     room_t: &Tensor,
     room_e: &Tensor,
+    image_wh: [usize; 2],
 ) -> Result<()> {
     let preset = wdp_models::Preset::load(&args.preset)?;
     let dims = wdp_models::InputDims::from_window_shape(&xt.size()[1..])?;
     let (_vs, model) = wdp_train::trainer::load_trained(&preset, dims, checkpoint, Device::Cpu)?;
-    let (oh, ow) = (preset.upsampler.out_height, preset.upsampler.out_width);
-    // Camera pixels per grid cell; the camera is 320x240 in every simulated room.
-    let (cam_w, cam_h) = (320.0, 240.0);
+    let (cam_w, cam_h) = (image_wh[0] as f64, image_wh[1] as f64);
     let argmax_px = |logits: &Tensor| -> Tensor {
         let s = logits.size();
         let (h, w) = (s[2], s[3]);
@@ -251,7 +250,6 @@ fn trained(
         let ix = flat.remainder(w).to_kind(Kind::Float);
         let px = (ix + 0.5) * (cam_w / w as f64);
         let py = (iy + 0.5) * (cam_h / h as f64);
-        let _ = (oh, ow);
         Tensor::stack(&[px, py], 1)
     };
     let run = |x: &Tensor| -> Result<(Tensor, Option<Tensor>, Tensor)> {
@@ -374,6 +372,7 @@ fn main() -> Result<()> {
         median_error(&mean, &ye)
     );
     if let Some(c) = &args.checkpoint {
+        let image_wh = train.first().map_or([320, 240], |s| s.image_wh);
         trained(
             &args,
             c,
@@ -383,6 +382,7 @@ fn main() -> Result<()> {
             &ye,
             &rooms_onehot(&rt),
             &rooms_onehot(&re),
+            image_wh,
         )?;
     }
     if args.steps > 0 {
