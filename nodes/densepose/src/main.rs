@@ -6,6 +6,10 @@
 //!
 //! ## Inputs
 //! - `spatial`: Float32 `[3, H, W]` (upsampler).
+//! - `locator`: Float32 `[1, H/4, W/4]` (upsampler), read only when the preset places people by
+//!   the upsampler's locator (`person.centre: locator` or `sum`): each `spatial` frame then
+//!   waits for the `locator` of its `seq` (one that cannot come any more is dropped and counted
+//!   as `spatial/locator`).
 //!
 //! ## Outputs (per frame; metadata carried from the input plus `model`, `untrained`,
 //! `image_wh` = [W, H] of the translated image, and this stage in the latency trace)
@@ -21,7 +25,7 @@
 use dora_node_api::DoraNode;
 use eyre::{eyre, Result};
 use tch::nn;
-use wdp_models::{DensePoseStage, StageContract, TorchScriptStage};
+use wdp_models::{CentreSource, DensePoseStage, StageContract, TorchScriptStage};
 use wdp_node::Handler;
 use wdp_stage::{Source, Stage, StageConfig};
 
@@ -48,6 +52,13 @@ fn build(config: &StageConfig, shape: &[i64]) -> Result<Stage3> {
         ));
     }
     if let Source::TorchScript(path) = &config.source {
+        if reads_locator(config) {
+            return Err(eyre!(
+                "preset `{}` places people by the upsampler's locator (person.centre), which a \
+                 TorchScript densepose stage does not take",
+                config.preset.name
+            ));
+        }
         let contract = StageContract::DensePose {
             height: up.out_height,
             width: up.out_width,
@@ -65,16 +76,32 @@ fn build(config: &StageConfig, shape: &[i64]) -> Result<Stage3> {
     })
 }
 
-/// The node's handler: translated images in, the dense pose of every person out.
+/// Whether the preset places people by the upsampler's locator logits.
+fn reads_locator(config: &StageConfig) -> bool {
+    config.preset.upsampler.locator_hidden > 0
+        && config.preset.person.centre != CentreSource::Backbone
+}
+
+/// The node's handler: translated images in (with the locator's logits when the preset places
+/// people by them), the dense pose of every person out.
 fn stage(config: &StageConfig) -> impl Handler + '_ {
-    Stage::new(
+    let dims = ["channel", "height", "width"];
+    let stage = Stage::new(
         config,
         "spatial",
-        &["channel", "height", "width"],
+        &dims,
         |shape| build(config, shape),
         |stage, node, x, frames| {
             let poses = match stage {
-                Stage3::Native { net, .. } => net.infer(x)?,
+                Stage3::Native { net, .. } => {
+                    let locator = frames
+                        .iter()
+                        .map(|f| f.companion.as_deref())
+                        .collect::<Option<Vec<_>>>()
+                        .map(|c| wdp_stage::stack(c, config.device))
+                        .transpose()?;
+                    net.infer_located(x, locator.as_ref())?
+                }
                 // A TorchScript stage takes one frame at a time.
                 Stage3::Script(m) => (0..x.size()[0])
                     .map(|i| m.forward_pose(&x.narrow(0, i, 1)))
@@ -82,7 +109,12 @@ fn stage(config: &StageConfig) -> impl Handler + '_ {
             };
             wdp_stage::send_poses(node, config, &poses, frames)
         },
-    )
+    );
+    if reads_locator(config) {
+        stage.with_companion("locator", &dims)
+    } else {
+        stage
+    }
 }
 
 fn main() -> Result<()> {

@@ -10,6 +10,10 @@
 //!
 //! ## Outputs
 //! - `spatial`: Float32 `[3, H, W]` (H x W from the preset), dims `channel,height,width`.
+//! - `locator`: Float32 `[1, H/4, W/4]`, dims `channel,height,width`: the location-first
+//!   head's person-centre logits, sent (same metadata as `spatial`) when the preset has one
+//!   (`upsampler.locator_hidden > 0`); the densepose node places people by them when the
+//!   preset says `person.centre: locator` or `sum`.
 //!
 //! ## Configuration
 //! `PRESET`, `CHECKPOINT`, `TORCHSCRIPT` (a module `[B, F] -> [B, 3, H, W]`), `SEED`,
@@ -72,19 +76,23 @@ fn stage(config: &StageConfig) -> impl Handler + '_ {
         &["feature"],
         |shape| build(config, shape),
         move |upsampler, node, x, frames| {
-            let spatial = tch::no_grad(|| match upsampler {
-                Upsampler::Native { net, .. } => net.forward_checked(x, false),
-                Upsampler::Script(m) => m.forward(x),
+            let (spatial, locator) = tch::no_grad(|| match upsampler {
+                Upsampler::Native { net, .. } => {
+                    net.check_input(x)?;
+                    Ok(net.forward_located(x, false))
+                }
+                Upsampler::Script(m) => m.forward(x).map(|s| (s, None)),
             })?;
+            let dims = ["channel", "height", "width"];
             for (i, frame) in frames.iter().enumerate() {
                 let s = wdp_stage::to_array::<f32>(&spatial.get(i as i64))?;
-                let meta = frame.output_meta(
-                    "upsampler",
-                    s.shape(),
-                    &["channel", "height", "width"],
-                    untrained,
-                );
+                let meta = frame.output_meta("upsampler", s.shape(), &dims, untrained);
                 wdp_tensor::dora::send(node, "spatial", s.view(), &meta)?;
+                if let Some(l) = &locator {
+                    let l = wdp_stage::to_array::<f32>(&l.get(i as i64))?;
+                    let meta = frame.output_meta("upsampler", l.shape(), &dims, untrained);
+                    wdp_tensor::dora::send(node, "locator", l.view(), &meta)?;
+                }
             }
             Ok(())
         },

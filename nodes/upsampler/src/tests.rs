@@ -54,3 +54,24 @@ fn features_in_spatial_out_bad_messages_dropped() {
     assert_eq!(c.bad["features/values"], 1, "{c:?}");
     assert_eq!(c.unknown["window"], 1);
 }
+
+/// A preset with a location-first head: each feature vector gives its picture and the locator's
+/// centre logits on the person maps' grid, both with the input's `seq`.
+#[test]
+fn a_locator_preset_also_sends_the_centre_logits() {
+    let mut config = StageConfig::random("upsampler", "lite", 0).expect("config");
+    config.preset.upsampler.locator_hidden = 16;
+    let f = config.preset.encoder.feature_dim as usize;
+    let (lh, lw) = config.preset.upsampler.locator_size();
+    let meta = |seq: u64| TensorMeta::new(&[f], ["feature"]).with_seq(seq);
+    let events = (0..2u64)
+        .map(|seq| tensor_event(seq as f64 * 0.05, "features", &meta(seq), &vec![0.1f32; f]))
+        .collect();
+    let run = run_test("upsampler", events, &mut stage(&config)).expect("run");
+    let ids: Vec<&str> = run.outputs.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(ids, ["spatial", "locator"].repeat(2), "{:?}", run.report);
+    for l in run.on("locator") {
+        assert_eq!(l.data.len(), (lh * lw) as usize);
+        assert!(l.numbers().iter().all(|v| v.is_finite()));
+    }
+}

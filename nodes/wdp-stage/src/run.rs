@@ -1,11 +1,13 @@
 //! A tensor-in stage node as a `wdp-node` handler: the inputs that queued up while the model
 //! was busy run as one batch (nothing waits for a batch to fill, so a node that keeps up runs
 //! batches of one with no added latency, and one that falls behind catches up at batch
-//! throughput); the stage's module is built for the first input's shape.
+//! throughput); the stage's module is built for the first input's shape. A stage may also read
+//! a companion input paired with the main one by `seq` (the upsampler's locator logits beside its
+//! picture): a frame then runs once its companion is there.
 
 use dora_node_api::{DoraNode, EventStream};
 use eyre::{eyre, Result};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 use tch::{Kind, Tensor};
 use wdp_node::{Context, Handler, HandlerError, Input, Report};
@@ -24,6 +26,8 @@ pub struct Frame {
     pub received_ns: i64,
     /// When it was received (for the node's own latency figures).
     pub received: Instant,
+    /// The companion input's frame of the same `seq`, when the stage reads one.
+    pub companion: Option<Box<Frame>>,
 }
 
 impl Frame {
@@ -37,6 +41,7 @@ impl Frame {
             meta: r.meta,
             received_ns: input.received_ns,
             received: input.received,
+            companion: None,
         })
     }
 
@@ -63,12 +68,23 @@ impl Frame {
 }
 
 /// Stacks the frames of a batch (all of one shape) into `[B, ...shape]` on `device`.
-pub fn stack(frames: &[Frame], device: tch::Device) -> Result<Tensor> {
+pub fn stack<'f>(
+    frames: impl IntoIterator<Item = &'f Frame>,
+    device: tch::Device,
+) -> Result<Tensor> {
+    let frames: Vec<&Frame> = frames.into_iter().collect();
     let first = frames.first().ok_or_else(|| eyre!("empty batch"))?;
     let mut shape = vec![frames.len() as i64];
     shape.extend(first.meta.shape.iter().map(|&d| d as i64));
     let mut values = Vec::with_capacity(first.values.len() * frames.len());
-    for f in frames {
+    for f in &frames {
+        if f.meta.shape != first.meta.shape {
+            return Err(eyre!(
+                "frames of shapes {:?} and {:?} in one batch",
+                first.meta.shape,
+                f.meta.shape
+            ));
+        }
         values.extend_from_slice(&f.values);
     }
     Ok(Tensor::from_slice(&values)
@@ -76,6 +92,22 @@ pub fn stack(frames: &[Frame], device: tch::Device) -> Result<Tensor> {
         .reshape(&shape[..])
         .to_device(device))
 }
+
+/// A second input whose frames pair with the main input's by `seq`.
+struct Companion {
+    input: String,
+    dims: Vec<String>,
+    /// Received companions not yet paired, by `seq`.
+    waiting: BTreeMap<u64, Frame>,
+    /// The input was closed: nothing more will pair.
+    closed: bool,
+    /// The largest `seq` received on it: main frames before it will get no companion (the
+    /// sender sends in `seq` order).
+    newest: Option<u64>,
+}
+
+/// Companions kept waiting for their main frame at most (the oldest go first, counted).
+const COMPANIONS_WAITING: usize = 64;
 
 /// The handler of a stage node: `build` makes the module for the first frame's shape (without
 /// the batch axis); `process` runs it on a stacked batch and sends the outputs of every frame.
@@ -86,6 +118,7 @@ pub struct Stage<'c, S, B, P> {
     input: String,
     dims: Vec<String>,
     pending: VecDeque<Frame>,
+    companion: Option<Companion>,
     module: Option<(Vec<i64>, S)>,
     build: B,
     process: P,
@@ -103,9 +136,58 @@ where
             input: input.to_owned(),
             dims: dims.iter().map(|d| (*d).to_owned()).collect(),
             pending: VecDeque::new(),
+            companion: None,
             module: None,
             build,
             process,
+        }
+    }
+
+    /// Also reads `input` (dims `dims`), paired with the main input by `seq`: each main frame
+    /// waits for its companion (in [`Frame::companion`] when it runs). A main frame whose
+    /// companion cannot come any more (one of a later `seq` arrived, or the input closed) is
+    /// dropped and counted as `<main>/<input>`; a companion that waits for its main frame longer
+    /// than 64 others is dropped and counted as `<input>/unpaired`.
+    pub fn with_companion(mut self, input: &str, dims: &[&str]) -> Self {
+        self.companion = Some(Companion {
+            input: input.to_owned(),
+            dims: dims.iter().map(|d| (*d).to_owned()).collect(),
+            waiting: BTreeMap::new(),
+            closed: false,
+            newest: None,
+        });
+        self
+    }
+
+    /// Pairs the pending frames with the companions that arrived; drops (counted) the front
+    /// frames whose companion cannot come any more.
+    fn pair(&mut self, ctx: &mut Context) {
+        let Some(c) = self.companion.as_mut() else {
+            return;
+        };
+        let closed = c.closed;
+        for f in self.pending.iter_mut().filter(|f| f.companion.is_none()) {
+            f.companion = c.waiting.remove(&f.meta.seq).map(Box::new);
+        }
+        let newest = c.newest;
+        let (input, pending) = (&self.input, std::mem::take(&mut self.pending));
+        for f in pending {
+            let lost = f.companion.is_none() && (closed || newest.is_some_and(|n| n > f.meta.seq));
+            if lost {
+                let reason = format!("no `{}` for seq {}", c.input, f.meta.seq);
+                ctx.dropped(input, 1, &HandlerError::bad(c.input.clone(), reason));
+            } else {
+                self.pending.push_back(f);
+            }
+        }
+        while c.waiting.len() > COMPANIONS_WAITING {
+            if let Some((seq, _)) = c.waiting.pop_first() {
+                ctx.dropped(
+                    &c.input,
+                    1,
+                    &HandlerError::bad("unpaired", format!("no `{}` for seq {seq}", self.input)),
+                );
+            }
         }
     }
 
@@ -137,23 +219,44 @@ where
     P: FnMut(&mut S, &mut DoraNode, &Tensor, &[Frame]) -> Result<()>,
 {
     fn accepts(&self, id: &str) -> bool {
-        id == self.input
+        id == self.input || self.companion.as_ref().is_some_and(|c| c.input == id)
     }
 
     fn on_input(&mut self, _ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
+        if let Some(c) = self.companion.as_mut().filter(|c| c.input == input.id) {
+            let dims: Vec<&str> = c.dims.iter().map(String::as_str).collect();
+            let frame = Frame::decode(&input, &dims)?;
+            c.newest = c.newest.max(Some(frame.meta.seq));
+            c.waiting.insert(frame.meta.seq, frame);
+            return Ok(());
+        }
         let dims: Vec<&str> = self.dims.iter().map(String::as_str).collect();
         self.pending.push_back(Frame::decode(&input, &dims)?);
         Ok(())
     }
 
-    /// Runs what is pending in batches of one shape (arrival order, at most `MAX_BATCH`).
+    fn on_close(&mut self, ctx: &mut Context, id: &str) -> Result<(), HandlerError> {
+        if let Some(c) = self.companion.as_mut().filter(|c| c.input == id) {
+            c.closed = true;
+            self.on_queue_drained(ctx)?;
+        }
+        Ok(())
+    }
+
+    /// Runs what is pending (and paired, with a companion) in batches of one shape (arrival
+    /// order, at most `MAX_BATCH`).
     fn on_queue_drained(&mut self, ctx: &mut Context) -> Result<(), HandlerError> {
-        while let Some(first) = self.pending.front() {
+        self.pair(ctx);
+        let paired = |f: &Frame, companion: bool| !companion || f.companion.is_some();
+        let has_companion = self.companion.is_some();
+        while let Some(first) = self.pending.front().filter(|f| paired(f, has_companion)) {
             let shape = first.meta.shape.clone();
             let mut batch = Vec::new();
             while batch.len() < self.config.max_batch {
                 match self.pending.front() {
-                    Some(f) if f.meta.shape == shape => batch.extend(self.pending.pop_front()),
+                    Some(f) if f.meta.shape == shape && paired(f, has_companion) => {
+                        batch.extend(self.pending.pop_front())
+                    }
                     _ => break,
                 }
             }
@@ -170,7 +273,12 @@ where
         Ok(())
     }
 
-    fn finish(&mut self, _ctx: &mut Context) -> Result<()> {
+    fn finish(&mut self, ctx: &mut Context) -> Result<()> {
+        // Frames still waiting for a companion at the end will not get one: counted.
+        if let Some(c) = self.companion.as_mut() {
+            c.closed = true;
+            self.pair(ctx);
+        }
         if self.config.untrained() {
             self.config.announce_untrained();
         }
