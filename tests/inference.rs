@@ -25,6 +25,41 @@ fn split_pipeline_delivers_tracked_poses_with_a_trace_through_every_stage() {
     );
 }
 
+/// A preset that places people by the upsampler's locator (`person.centre: locator`): the
+/// densepose node pairs every picture with its `locator` message and no frame is lost.
+#[test]
+fn split_pipeline_with_a_locator_preset_pairs_every_picture_with_its_locator() {
+    let preset = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/presets/lite-locate.yaml"
+    );
+    let mut extra = Vec::new();
+    for node in ["encoder", "upsampler", "densepose"] {
+        extra.push((node, "PRESET", preset));
+        extra.push((node, "CHECKPOINT", ""));
+    }
+    let log = check_pipeline_of(
+        "inference.yml",
+        "lite-locate",
+        &[
+            "preprocess",
+            "encoder",
+            "upsampler",
+            "densepose",
+            "temporal",
+        ],
+        &extra,
+        true,
+    );
+    // The densepose node read the locator (not ignored as an unknown input) and dropped nothing.
+    let summary = log
+        .lines()
+        .find(|l| l.contains("densepose: ") && l.contains("messages handled"))
+        .unwrap_or_else(|| panic!("no densepose summary:\n{log}"));
+    assert!(summary.contains(", 0 dropped"), "{summary}");
+    assert!(!summary.contains("unknown inputs"), "{summary}");
+}
+
 #[test]
 fn fused_pipeline_delivers_the_same_contract() {
     check_pipeline(
@@ -46,6 +81,16 @@ fn untrained_weights_are_announced_and_marked() {
 }
 
 fn check_pipeline(dataflow: &str, stages: &[&str], extra: &[(&str, &str, &str)], untrained: bool) {
+    check_pipeline_of(dataflow, "lite", stages, extra, untrained);
+}
+
+fn check_pipeline_of(
+    dataflow: &str,
+    model: &str,
+    stages: &[&str],
+    extra: &[(&str, &str, &str)],
+    untrained: bool,
+) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("poses");
     let mut overrides = vec![
@@ -99,7 +144,7 @@ fn check_pipeline(dataflow: &str, stages: &[&str], extra: &[(&str, &str, &str)],
         }
         last_t = t;
         assert_eq!(l["room"], "living-room");
-        assert_eq!(l["model"], "lite");
+        assert_eq!(l["model"], model);
         assert_eq!(l["untrained"], untrained);
         for p in l["people"].as_array().expect("people") {
             assert!(
@@ -213,6 +258,7 @@ fn check_pipeline(dataflow: &str, stages: &[&str], extra: &[(&str, &str, &str)],
         frames += 1;
     }
     assert_eq!(frames, 12);
+    run.log
 }
 
 #[test]
