@@ -6,7 +6,9 @@
 //! - [`LiveWindow`]: a received window tensor, checked against the model's input shape.
 //! - [`Labels`]: a labelled frame, from the pose contract ([`Labels::from_frame`]) or a camera
 //!   teacher's one-row struct ([`Labels::from_teacher`]), checked for what training needs.
-//! - [`Pairing`]: each frame with the newest window at or before it, within a largest lag.
+//! - [`Pairing`]: each frame with the newest window at or before it, within a largest lag, and
+//!   [`FeatureMatch`]: each sample with the teacher features nearest it (both on
+//!   `wdp_timepair`, the project's one pairing by capture time).
 //! - [`ReplayBuffer`]: a fixed number of items, the newest replacing the oldest, and random
 //!   minibatches from it.
 //!
@@ -19,9 +21,9 @@ use arrow_array::types::{Float32Type, UInt8Type};
 use arrow_array::Array;
 use eyre::{bail, eyre, Result};
 use ndarray::{Array3, Array4, ArrayViewD};
-use std::collections::VecDeque;
 use wdp_pose::wdp_tensor::TensorMeta;
 use wdp_pose::{KeypointKind, Person, PoseFrame, Region};
+use wdp_timepair::{Config, Pairer, Policy};
 
 /// Axis names of a model-input window (csi-preprocess's `window`).
 pub const WINDOW_DIMS: [&str; 4] = ["feature", "antenna", "subcarrier", "time"];
@@ -29,6 +31,10 @@ pub const WINDOW_DIMS: [&str; 4] = ["feature", "antenna", "subcarrier", "time"];
 /// How far apart in capture time messages may be before the older are given up: windows kept
 /// for frames still to come, and frames waiting for a window when the windows stall.
 const HOLD_NS: i64 = 10_000_000_000;
+
+/// Most windows (or teacher feature vectors) held for frames still to come: [`HOLD_NS`] of them
+/// at up to 100 a second, and a bound on memory at any rate.
+const HOLD_ITEMS: usize = 1024;
 
 /// A model-input window received from a running pipeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -309,29 +315,25 @@ pub struct FeatureMatchStats {
 }
 
 /// Gives each paired sample the teacher features (a teacher node's `teacher_features`, one
-/// vector per moment it saw) nearest to the sample's capture time, within `max_lag_ns`.
-/// Features arrive in time order, so a sample is decided once a feature later than its time
-/// plus the lag has come (nothing nearer can follow) or the features have ended.
+/// vector per moment it saw) nearest to the sample's capture time, within `max_lag_ns`
+/// ([`Policy::Nearest`]). Features arrive in time order, so a sample is decided once a feature
+/// later than its time plus the lag has come (nothing nearer can follow) or the features have
+/// ended.
 #[derive(Debug)]
 pub struct FeatureMatch {
     dim: usize,
-    max_lag_ns: i64,
-    features: VecDeque<(i64, Vec<f32>)>,
-    waiting: VecDeque<Sample>,
-    ended: bool,
-    stats: FeatureMatchStats,
+    pairer: Pairer<Sample, Vec<f32>>,
 }
 
 impl FeatureMatch {
     /// Matches vectors of `dim` features (the student's encoder width) within `max_lag_ns`.
     pub fn new(dim: usize, max_lag_ns: i64) -> Self {
+        let config = Config::new(Policy::Nearest { max_lag_ns })
+            .capacity(HOLD_ITEMS)
+            .max_age_ns(Some(HOLD_NS));
         Self {
             dim,
-            max_lag_ns,
-            features: VecDeque::new(),
-            waiting: VecDeque::new(),
-            ended: false,
-            stats: FeatureMatchStats::default(),
+            pairer: Pairer::new(config, HOLD_NS),
         }
     }
 
@@ -349,63 +351,39 @@ impl FeatureMatch {
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             bail!("teacher_features: value {i} is {}", values[i]);
         }
-        self.stats.features += 1;
-        if self.features.back().is_some_and(|(t, _)| *t > t_ns) {
-            self.features.clear();
-        }
-        self.features.push_back((t_ns, values));
+        self.pairer.push_item(t_ns, values);
         Ok(())
     }
 
     /// Adds a paired sample to be given its features.
     pub fn push_sample(&mut self, sample: Sample) {
-        self.waiting.push_back(sample);
+        self.pairer.push_query(sample.t_ns, sample);
     }
 
     /// No more features will come: every waiting sample is decided with what is there.
     pub fn end(&mut self) {
-        self.ended = true;
+        self.pairer.end_items();
     }
 
     /// What was matched so far.
     pub fn stats(&self) -> FeatureMatchStats {
-        self.stats
+        let s = self.pairer.items().stats();
+        FeatureMatchStats {
+            features: s.pushed,
+            matched: s.paired,
+            unmatched: s.unpaired,
+        }
     }
 
     /// The next sample whose features are decided, with them; samples without any within the
     /// lag are counted and passed over.
     pub fn pop(&mut self) -> Option<Sample> {
         loop {
-            let t = self.waiting.front()?.t_ns;
-            let newest = self.features.back().map(|(ft, _)| *ft);
-            let newest_sample = self.waiting.back().map_or(t, |s| s.t_ns);
-            let decided = self.ended
-                || newest.is_some_and(|ft| ft > t + self.max_lag_ns)
-                || newest_sample - t > HOLD_NS;
-            if !decided {
-                return None;
-            }
-            let mut sample = self.waiting.pop_front()?;
-            // Features too old for this sample serve no later one either.
-            while self
-                .features
-                .front()
-                .is_some_and(|(ft, _)| *ft < t - self.max_lag_ns)
-            {
-                self.features.pop_front();
-            }
-            let nearest = self
-                .features
-                .iter()
-                .filter(|(ft, _)| (ft - t).abs() <= self.max_lag_ns)
-                .min_by_key(|(ft, _)| (ft - t).abs());
-            match nearest {
-                Some((_, values)) => {
-                    sample.teacher_features = Some(values.clone());
-                    self.stats.matched += 1;
-                    return Some(sample);
-                }
-                None => self.stats.unmatched += 1,
+            let answer = self.pairer.pop()?;
+            if let Some((_, values)) = answer.item {
+                let mut sample = answer.query;
+                sample.teacher_features = Some(values.clone());
+                return Some(sample);
             }
         }
     }
@@ -427,95 +405,75 @@ pub struct PairingStats {
 }
 
 /// Pairs each labelled frame with the newest window whose capture time is at or before the
-/// frame's, within `max_lag_ns`, as [`crate::data`] pairs a recording's frames. Windows and
-/// frames each arrive in time order but interleave arbitrarily (they come through different
-/// nodes), so a frame waits until a window at or after its time shows the newest one before it
-/// is known. Keeps every `every`-th paired frame.
+/// frame's, within `max_lag_ns` ([`Policy::NewestAtOrBefore`]), as [`crate::data`] pairs a
+/// recording's frames. Windows and frames each arrive in time order but interleave arbitrarily
+/// (they come through different nodes), so a frame waits until a window at or after its time
+/// shows the newest one before it is known. Keeps every `every`-th paired frame.
 #[derive(Debug)]
 pub struct Pairing {
-    max_lag_ns: i64,
     every: u64,
-    windows: VecDeque<LiveWindow>,
-    frames: VecDeque<Labels>,
-    windows_ended: bool,
-    stats: PairingStats,
+    pairer: Pairer<Labels, LiveWindow>,
+    frames: u64,
+    paired: u64,
+    skipped: u64,
 }
 
 impl Pairing {
     /// Pairs within `max_lag_ns`, keeping every `every`-th paired frame (0 counts as 1).
     pub fn new(max_lag_ns: i64, every: usize) -> Self {
+        let config = Config::new(Policy::NewestAtOrBefore { max_lag_ns })
+            .capacity(HOLD_ITEMS)
+            .max_age_ns(Some(HOLD_NS));
         Self {
-            max_lag_ns,
             every: every.max(1) as u64,
-            windows: VecDeque::new(),
-            frames: VecDeque::new(),
-            windows_ended: false,
-            stats: PairingStats::default(),
+            pairer: Pairer::new(config, HOLD_NS),
+            frames: 0,
+            paired: 0,
+            skipped: 0,
         }
     }
 
     /// Adds a window. One older than the last (its sender restarted) drops those held.
     pub fn push_window(&mut self, window: LiveWindow) {
-        self.stats.windows += 1;
-        if self.windows.back().is_some_and(|w| w.t_ns > window.t_ns) {
-            self.windows.clear();
-        }
-        let newest = window.t_ns;
-        self.windows.push_back(window);
-        while self
-            .windows
-            .front()
-            .is_some_and(|w| w.t_ns < newest - HOLD_NS)
-        {
-            self.windows.pop_front();
-        }
+        self.pairer.push_item(window.t_ns, window);
     }
 
     /// Adds a labelled frame.
     pub fn push_frame(&mut self, labels: Labels) {
-        self.stats.frames += 1;
-        self.frames.push_back(labels);
+        self.frames += 1;
+        self.pairer.push_query(labels.t_ns, labels);
     }
 
     /// The windows' input ended: frames still waiting are paired with the windows held.
     pub fn end_windows(&mut self) {
-        self.windows_ended = true;
+        self.pairer.end_items();
     }
 
     /// What happened so far.
     pub fn stats(&self) -> PairingStats {
-        self.stats
+        let s = self.pairer.items().stats();
+        PairingStats {
+            windows: s.pushed,
+            frames: self.frames,
+            paired: s.paired,
+            skipped: self.skipped,
+            unpaired: s.unpaired,
+        }
     }
 
     /// The next sample whose pairing is decided, in frame order.
     pub fn pop(&mut self) -> Option<Sample> {
         loop {
-            let t = self.frames.front()?.t_ns;
-            let newest_frame = self.frames.back().map_or(t, |f| f.t_ns);
-            let decided = self.windows_ended
-                || self.windows.back().is_some_and(|w| w.t_ns >= t)
-                || newest_frame - t > HOLD_NS;
-            if !decided {
-                return None;
-            }
-            let labels = self.frames.pop_front()?;
-            // Windows before the newest one at or before this frame serve no later frame.
-            let Some(at) = self.windows.iter().rposition(|w| w.t_ns <= t) else {
-                self.stats.unpaired += 1;
+            let answer = self.pairer.pop()?;
+            let Some((_, window)) = answer.item else {
                 continue;
             };
-            self.windows.drain(..at);
-            let window = &self.windows[0];
-            if t - window.t_ns > self.max_lag_ns {
-                self.stats.unpaired += 1;
+            self.paired += 1;
+            if !(self.paired - 1).is_multiple_of(self.every) {
+                self.skipped += 1;
                 continue;
             }
-            self.stats.paired += 1;
-            if !(self.stats.paired - 1).is_multiple_of(self.every) {
-                self.stats.skipped += 1;
-                continue;
-            }
-            return Some(sample(window, labels));
+            return Some(sample(window, answer.query));
         }
     }
 }

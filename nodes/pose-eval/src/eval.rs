@@ -2,12 +2,17 @@
 
 use eyre::{eyre, Context as _, Result};
 use ndarray::{s, Axis};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use wdp_eval::frame::{add_frame, frame_evaluator, PredictedPerson, TruthFrame};
 use wdp_eval::RoomEvaluator;
 use wdp_node::{Context, Handler, HandlerError, Input};
 use wdp_pose::{AssemblerConfig, PoseAssembler, PoseFrame, Region};
+use wdp_timepair::{Config, Policy, TimeBuffer};
+
+/// Most truth frames held per room for predictions still to come: at 30 frames a second, half a
+/// minute of pipeline latency (older ones are dropped and counted).
+const TRUTH_HELD: usize = 1024;
 
 fn truth_of(frame: &PoseFrame) -> Result<TruthFrame> {
     if frame.region != Region::Image {
@@ -66,7 +71,7 @@ fn predictions_of(frame: &PoseFrame, truth_wh: [usize; 2]) -> Result<Vec<Predict
 pub struct PoseEval {
     predicted: PoseAssembler,
     truth: PoseAssembler,
-    waiting: BTreeMap<(String, i64), TruthFrame>,
+    waiting: HashMap<String, TimeBuffer<TruthFrame>>,
     eval: Option<RoomEvaluator>,
     tolerance_ns: i64,
     out: PathBuf,
@@ -87,7 +92,7 @@ impl PoseEval {
         Ok(Self {
             predicted: PoseAssembler::new(config.clone()),
             truth: PoseAssembler::new(config),
-            waiting: BTreeMap::new(),
+            waiting: HashMap::new(),
             eval: Some(frame_evaluator()?),
             tolerance_ns,
             out,
@@ -98,27 +103,18 @@ impl PoseEval {
     }
 
     /// Scores a prediction against the waiting truth of its room nearest in time (within the
-    /// tolerance; used once); counts it as unmatched when there is none.
+    /// tolerance; used once, with the older truth of the room, which no later prediction can
+    /// match); counts it as unmatched when there is none.
     fn score(&mut self, frame: PoseFrame) -> Result<()> {
         let room = frame.meta.room.clone();
-        let t = frame.t_ns();
-        let lo = (room.clone(), t - self.tolerance_ns);
-        let hi = (room.clone(), t + self.tolerance_ns);
-        let nearest = self
+        let Some((_, truth)) = self
             .waiting
-            .range(lo..=hi)
-            .min_by_key(|((_, tt), _)| (tt - t).abs())
-            .map(|(k, _)| k.clone());
-        let Some(key) = nearest else {
+            .get_mut(&room)
+            .and_then(|w| w.take(frame.t_ns()))
+        else {
             self.unmatched += 1;
             return Ok(());
         };
-        let truth = self
-            .waiting
-            .remove(&key)
-            .ok_or_else(|| eyre!("truth vanished"))?;
-        // Older truth of this room can no longer be matched.
-        self.waiting.retain(|(r, tt), _| r != &room || *tt > key.1);
         let preds = predictions_of(&frame, truth.image_wh)?;
         let eval = self
             .eval
@@ -140,8 +136,17 @@ impl Handler for PoseEval {
         if let Some(output) = input.id.strip_prefix("truth_") {
             self.truth.push(input.pose(output)?)?;
             while let Some(f) = self.truth.pop() {
-                let room = f.meta.room.clone();
-                self.waiting.insert((room, f.t_ns()), truth_of(&f)?);
+                let truth = truth_of(&f)?;
+                // Truth may arrive in any order; of two of equal time, the later wins.
+                let config = Config::new(Policy::Nearest {
+                    max_lag_ns: self.tolerance_ns,
+                })
+                .capacity(TRUTH_HELD)
+                .reorder_ns(None);
+                self.waiting
+                    .entry(f.meta.room.clone())
+                    .or_insert_with(|| TimeBuffer::new(config))
+                    .push(f.t_ns(), truth);
             }
         } else {
             self.predicted.push(input.pose(&input.id)?)?;
@@ -164,10 +169,12 @@ impl Handler for PoseEval {
         wdp_eval::write_report(&report, out, &self.title)
             .wrap_err_with(|| format!("writing the report to {}", out.display()))?;
         let kp = report.all.keypoints.as_ref().map(|k| k.stats);
+        let evicted: u64 = self.waiting.values().map(|w| w.stats().evicted).sum();
         ctx.announce(&format!(
-            "{} frames scored, {} without truth, {} messages dropped; AP {:.3} AP50 {:.3} AP75 {:.3}, PCK@0.2 {:.3}, part mIoU {:.3}; report {}",
+            "{} frames scored, {} without truth ({} truth frames dropped unused, over {TRUTH_HELD} held per room), {} messages dropped; AP {:.3} AP50 {:.3} AP75 {:.3}, PCK@0.2 {:.3}, part mIoU {:.3}; report {}",
             self.scored,
             self.unmatched,
+            evicted,
             ctx.counts().dropped(),
             kp.as_ref().map_or(f64::NAN, |k| k.ap),
             kp.as_ref().map_or(f64::NAN, |k| k.ap50),

@@ -12,8 +12,9 @@
 //!   simulator's, or a teacher's), keypoints with COCO visibility, maps over the image.
 //!
 //! Each prediction is paired with the truth frame of the same room nearest in capture time,
-//! within `TOLERANCE_MS`; a truth frame is used once. Predictions without a truth frame are
-//! counted and left out.
+//! within `TOLERANCE_MS` (`wdp_timepair`'s nearest policy); a truth frame is used once, and the
+//! older truth of its room is then given up. Predictions without a truth frame are counted and
+//! left out; at most 1024 truth frames wait per room (the oldest beyond are counted as dropped).
 //!
 //! ## Configuration (`env:`)
 //! | variable | meaning | default |
