@@ -39,7 +39,6 @@ A camera, teacher or radio that stops, a failed node, or a stop of the dataflow:
 received so far is decided, the shard is closed and dataset.json written (`sync` holds the
 counts and the clock). The summary is also printed.
 """
-import bisect
 import json
 import os
 import sys
@@ -52,6 +51,7 @@ from dora import Node
 
 from clocksync import ClockMap
 from dataset import DatasetWriter
+from timepair import NEWEST_AT_OR_BEFORE, TimeBuffer
 
 PREFIX = "teacher-sync:"
 DATA_INPUTS = ("csi", "frame", "labels")
@@ -148,12 +148,10 @@ class Recorder:
         self.writer = DatasetWriter(out_dir, self.window,
                                     shard_rows=int(os.environ.get("SHARD_ROWS", "1000")),
                                     compress=env_bool("COMPRESS", True))
-        # Radio history, ordered by radio time.
-        self.times = []
-        self.packets = []
-        self.arrivals = []
+        # Radio history: (packet, arrival) by radio time, HISTORY_S of it; a frame pairs with
+        # the newest packet at or before its time (the tolerance is checked on the camera clock).
+        self.radio = TimeBuffer(NEWEST_AT_OR_BEFORE, max_age_ns=self.history_ns, reorder_ns=None)
         self.packet_shape = None
-        self.evicted_last = None
         self.radio_meta = {}
         self.radio_count = 0
         self.radio_skipped = 0
@@ -211,20 +209,8 @@ class Recorder:
         if self.decided_radio_high is not None and t <= self.decided_radio_high:
             self.late_packets += 1
         values = np.asarray(value.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(shape)
-        if not self.times or t >= self.times[-1]:
-            self.times.append(t)
-            self.packets.append(values)
-            self.arrivals.append(now)
-        else:
-            i = bisect.bisect_right(self.times, t)
-            self.times.insert(i, t)
-            self.packets.insert(i, values)
-            self.arrivals.insert(i, now)
-        # Keep HISTORY_S of radio time.
-        cut = bisect.bisect_left(self.times, self.times[-1] - self.history_ns)
-        if cut > 0:
-            self.evicted_last = self.times[cut - 1]
-            del self.times[:cut], self.packets[:cut], self.arrivals[:cut]
+        # Late packets are sorted in; HISTORY_S of radio time is kept.
+        self.radio.push(t, (values, now))
 
     def _entry(self, seq, t, now):
         e = self.pending.get(seq)
@@ -303,7 +289,8 @@ class Recorder:
                 break
             if self.frames_wired and not e.has_frame and not (final or self.frames_closed):
                 break
-            radio_passed = (self.times and self.clock.to_camera(self.times[-1]) >= e.t_ns)
+            newest = self.radio.newest()
+            radio_passed = newest is not None and self.clock.to_camera(newest) >= e.t_ns
             waited = now - max(e.arrival_ns, e.labels_arrival_ns) > self.max_wait_ns
             if not (final or radio_passed or self.radio_closed or waited):
                 break
@@ -314,48 +301,50 @@ class Recorder:
         r_f = self.clock.to_radio(e.t_ns)
         self.decided_radio_high = r_f if self.decided_radio_high is None else max(
             self.decided_radio_high, r_f)
-        if not self.times:
+        times = self.radio.times
+        if not times:
             status = "no_radio" if self.radio_count == 0 else "late"
             if status == "late":
                 self.late_frames += 1
             else:
                 self.drop(status)
             return self._log_frame(e, status, r_f)
-        idx = bisect.bisect_right(self.times, r_f)
+        found = self.radio.find(r_f)
+        idx = 0 if found is None else found + 1  # packets at or before the frame
         if idx < self.window:
-            if self.evicted_last is not None and r_f >= self.evicted_last:
+            if self.radio.forgotten is not None and r_f >= self.radio.forgotten:
                 self.late_frames += 1
                 return self._log_frame(e, "late", r_f)
             self.drop("before_radio")
             return self._log_frame(e, "before_radio", r_f)
-        newest = self.times[idx - 1]
+        newest = times[idx - 1]
         mapped = self.clock.to_camera(newest)
         err = e.t_ns - mapped
         if err > self.tolerance_ns:
-            if idx == len(self.times) and self.radio_closed:
+            if idx == len(times) and self.radio_closed:
                 reason = "after_radio_end"
-            elif idx == len(self.times):
+            elif idx == len(times):
                 reason = "radio_silent"
             else:
                 reason = "gap"
             self.drop(reason)
             return self._log_frame(e, reason, r_f, newest, mapped)
-        oldest = self.times[idx - self.window]
+        oldest = times[idx - self.window]
         if newest - oldest > self.max_span_ns:
             self.drop("span")
             return self._log_frame(e, "span", r_f, newest, mapped)
         kp, boxes, masks = e.labels
         if self.writer.schema is None:
             self._start_writer()
-        csi = np.stack(self.packets[idx - self.window:idx])
+        csi = np.stack([packet for packet, _ in self.radio.items[idx - self.window:idx]])
         room = self.room_override or str(self.radio_meta.get("room", "default"))
-        self.writer.add(e.seq, r_f, room, csi, self.times[idx - self.window:idx], kp, boxes,
+        self.writer.add(e.seq, r_f, room, csi, times[idx - self.window:idx], kp, boxes,
                         masks, None if self.labels_only else e.rgb)
         self.matched += 1
         self.errors_ns.append(err)
         if self.truth is not None:
             self.truth_errors_ns.append(mapped - self.truth.to_camera(newest))
-        self._log_frame(e, "matched", r_f, newest, mapped, self.arrivals[idx - 1])
+        self._log_frame(e, "matched", r_f, newest, mapped, self.radio.items[idx - 1][1])
 
     def _log_frame(self, e, status, r_f=None, newest=None, mapped=None, newest_arrival=None):
         self.log_rows.append({
