@@ -449,6 +449,81 @@ pub fn coordinate_kl(student: &Tensor, teacher: &Tensor, temperature: f64) -> Re
     Ok(kl * (0.5 * temperature * temperature))
 }
 
+/// Cross-entropy between each joint's spatial softmax and its normalised target heatmap, over
+/// the visible joints: `pred`, `target [K, J, r, r]`, `visible [K, J]`.
+pub fn keypoint_ce(pred: &Tensor, target: &Tensor, visible: Option<&Tensor>) -> Tensor {
+    let s = pred.size();
+    let (n, cells) = (s[0] * s[1], s[2] * s[3]);
+    let logp = pred.reshape([n, cells]).log_softmax(1, Kind::Float);
+    let t = target.reshape([n, cells]);
+    let t = &t / t.sum_dim_intlist(1, true, Kind::Float).clamp_min(1e-6);
+    let per_joint = -(t * logp).sum_dim_intlist(1, false, Kind::Float);
+    let w = match visible {
+        Some(v) => v.reshape([n]).to_kind(Kind::Float),
+        None => per_joint.ones_like(),
+    };
+    (per_joint * &w).sum(Kind::Float) / w.sum(Kind::Float).clamp_min(1.0)
+}
+
+/// LMMD's classes of labelled frames: for each of `frames`, the share of its people whose box
+/// centre falls in each zone of a `grid x grid` split of the translated image (`wh`), and a
+/// last class for a frame with nobody. `rois [K, 5]` (frame, x1, y1, x2, y2) -> `[B, grid^2 + 1]`.
+pub fn zone_labels(rois: &Tensor, frames: i64, wh: [i64; 2], grid: i64) -> Result<Tensor> {
+    if grid < 1 {
+        return Err(ModelError::Invalid(format!(
+            "lmmd_grid {grid}: must be at least 1"
+        )));
+    }
+    let zones = (grid * grid) as usize;
+    let mut weights = vec![0f32; frames as usize * (zones + 1)];
+    let rows = Vec::<f32>::try_from(rois.to_kind(Kind::Float).contiguous().view([-1]))?;
+    for roi in rows.chunks_exact(5) {
+        let b = roi[0] as usize;
+        if b >= frames as usize {
+            return Err(ModelError::Invalid(format!(
+                "ROI of frame {b} in a batch of {frames}"
+            )));
+        }
+        let zone = |centre: f32, size: i64| {
+            ((centre / size as f32 * grid as f32).floor() as i64).clamp(0, grid - 1) as usize
+        };
+        let (zx, zy) = (
+            zone((roi[1] + roi[3]) / 2.0, wh[0]),
+            zone((roi[2] + roi[4]) / 2.0, wh[1]),
+        );
+        weights[b * (zones + 1) + zy * grid as usize + zx] += 1.0;
+    }
+    for frame in weights.chunks_exact_mut(zones + 1) {
+        let people: f32 = frame.iter().sum();
+        if people == 0.0 {
+            frame[zones] = 1.0;
+        } else {
+            frame.iter_mut().for_each(|v| *v /= people);
+        }
+    }
+    Ok(Tensor::from_slice(&weights)
+        .view([frames, zones as i64 + 1])
+        .to_device(rois.device()))
+}
+
+/// LMMD's pseudo-labels of unlabelled frames from the model's centre map
+/// `[B, 1, h, w]` logits: each zone's peak person probability, and "empty" as the chance that
+/// no zone holds anyone; normalised per frame -> `[B, grid^2 + 1]`.
+pub fn zone_probabilities(center_logits: &Tensor, grid: i64) -> Tensor {
+    let b = center_logits.size()[0];
+    let peaks = center_logits
+        .sigmoid()
+        .adaptive_max_pool2d([grid, grid])
+        .0
+        .view([b, grid * grid]);
+    let empty = peaks
+        .ones_like()
+        .g_sub(&peaks)
+        .prod_dim_int(1, true, Kind::Float);
+    let all = Tensor::cat(&[peaks, empty], 1);
+    &all / all.sum_dim_intlist(1, true, Kind::Float).clamp_min(1e-6)
+}
+
 /// Weights of the total DensePose loss (seed 000, section 7.2 defaults).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LossWeights {
@@ -473,5 +548,75 @@ impl Default for LossWeights {
             center: 1.0,
             center_regression: 0.1,
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn values(t: &Tensor) -> Vec<f32> {
+        Vec::<f32>::try_from(t.to_kind(Kind::Float).contiguous().view([-1])).unwrap()
+    }
+
+    #[test]
+    fn keypoint_ce_of_a_flat_prediction_is_the_log_of_the_cells() {
+        let opts = (Kind::Float, tch::Device::Cpu);
+        let target = Tensor::zeros([1, 2, 4, 4], opts);
+        let _ = target.get(0).get(0).get(1).get(2).fill_(1.0);
+        // The second joint is invisible: its wild prediction must not count.
+        let pred = Tensor::cat(
+            &[
+                Tensor::zeros([1, 1, 4, 4], opts),
+                Tensor::randn([1, 1, 4, 4], opts) * 10.0,
+            ],
+            1,
+        );
+        let visible = Tensor::from_slice(&[1i64, 0]).view([1, 2]);
+        let ce = keypoint_ce(&pred, &target, Some(&visible)).double_value(&[]);
+        assert!((ce - 16f64.ln()).abs() < 1e-5, "{ce}");
+        // A prediction peaked on the target costs less than a flat one.
+        let peaked = &target * 10.0;
+        let sharp = keypoint_ce(&peaked, &target, Some(&visible)).double_value(&[]);
+        assert!(sharp < ce, "{sharp} >= {ce}");
+    }
+
+    #[test]
+    fn zone_labels_share_frames_between_zones_and_empty() {
+        // Frame 0: one person top-left, one bottom-right; frame 1: one top-right; frame 2: nobody.
+        let rois = Tensor::from_slice(&[
+            0f32, 0.0, 0.0, 2.0, 2.0, //
+            0.0, 8.0, 8.0, 10.0, 10.0, //
+            1.0, 8.0, 0.0, 10.0, 2.0,
+        ])
+        .view([3, 5]);
+        let z = zone_labels(&rois, 3, [12, 12], 2).unwrap();
+        assert_eq!(z.size(), [3, 5]);
+        assert_eq!(
+            values(&z),
+            [
+                0.5, 0.0, 0.0, 0.5, 0.0, //
+                0.0, 1.0, 0.0, 0.0, 0.0, //
+                0.0, 0.0, 0.0, 0.0, 1.0,
+            ]
+        );
+        assert!(zone_labels(&rois, 3, [12, 12], 0).is_err());
+        assert!(zone_labels(&rois, 1, [12, 12], 2).is_err());
+    }
+
+    #[test]
+    fn zone_probabilities_are_distributions() {
+        let opts = (Kind::Float, tch::Device::Cpu);
+        // Frame 0: a confident person in the top-left zone; frame 1: nobody anywhere.
+        let logits = Tensor::full([2, 1, 4, 4], -20.0, opts);
+        let _ = logits.get(0).get(0).get(0).get(1).fill_(20.0);
+        let p = values(&zone_probabilities(&logits, 2));
+        assert_eq!(p.len(), 10);
+        for frame in p.chunks_exact(5) {
+            assert!((frame.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{frame:?}");
+        }
+        assert!(p[0] > 0.99, "{p:?}");
+        assert!(p[9] > 0.99, "{p:?}");
     }
 }

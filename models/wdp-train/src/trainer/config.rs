@@ -1,0 +1,217 @@
+//! What a training run is configured by: the loss weights, the CSI augmentations, the domain
+//! alignment method and [`TrainConfig`], with their defaults.
+
+use eyre::{eyre, Result};
+use serde::{Deserialize, Serialize};
+
+/// Loss weights (seed 000 section 7.2 plus distillation and domain terms).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Weights {
+    /// Part mask cross-entropy.
+    pub mask: f64,
+    /// UV smooth-L1 on foreground.
+    pub uv: f64,
+    /// Keypoint heatmap MSE (a mean over the whole map: small numbers, hence the weight).
+    pub keypoint: f64,
+    /// Person-centre focal loss.
+    pub center: f64,
+    /// Box size and offset L1.
+    pub center_regression: f64,
+    /// Feature (transfer) distillation against the teacher's encoder features.
+    pub feature_distill: f64,
+    /// Soft-target distillation on part logits, and MSE to the teacher's heatmaps.
+    pub soft_distill: f64,
+    /// Distillation temperature.
+    pub temperature: f64,
+    /// Domain alignment (gradient reversal or MMD).
+    pub domain: f64,
+    /// Keypoints as a spatial distribution: cross-entropy of each joint's softmax over its
+    /// heatmap against the normalised target Gaussian (sharp peaks quickly; the MSE alone
+    /// learns the flat background first).
+    pub keypoint_ce: f64,
+    /// Translated image against the scene's dense pose picture (foreground, U, V): the
+    /// camera-teacher supervision of the modality translation (seeds 000 and 002).
+    pub translation: f64,
+    /// Extra weight of the translated image's person pixels (a person pixel counts
+    /// `1 + translation_foreground` times): people cover a few percent of the picture, and
+    /// without it a blurred room prior nearly minimises the term.
+    pub translation_foreground: f64,
+    /// The upsampler's location-first head against the centre heatmap (focal loss), when the
+    /// preset has one (`upsampler.locator_hidden`).
+    pub locator: f64,
+    /// Seed 003 `alpha_1`: keypoint tokens (each person's backbone features pooled under each
+    /// joint's heatmap) against the teacher's.
+    pub keypoint_token: f64,
+    /// Seed 003 `alpha_2`: visual tokens (the backbone map, token by token) against the
+    /// teacher's.
+    pub visual_token: f64,
+    /// Temporal smoothness of the translated images over a sequence (seed 000 section 6.2;
+    /// sequence training only).
+    pub temporal: f64,
+    /// Weight of the constant-velocity (motion) part inside the temporal term.
+    pub temporal_motion: f64,
+    /// Seed 003 `alpha_4`: coordinate classification, the x and y marginals of each joint's
+    /// heatmap against the teacher's (SimCC's 1-D form; `alpha_3`, the heatmap term, is part
+    /// of `soft_distill`).
+    pub coordinate: f64,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self {
+            mask: 1.0,
+            uv: 0.5,
+            keypoint: 100.0,
+            center: 1.0,
+            center_regression: 0.1,
+            feature_distill: 1.0,
+            soft_distill: 1.0,
+            temperature: 2.0,
+            domain: 0.1,
+            translation: 10.0,
+            translation_foreground: 4.0,
+            locator: 1.0,
+            keypoint_ce: 1.0,
+            keypoint_token: 1.0,
+            visual_token: 1.0,
+            coordinate: 1.0,
+            temporal: 0.2,
+            temporal_motion: 0.5,
+        }
+    }
+}
+
+/// The seed's CSI augmentations (applied to the normalised windows).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Augment {
+    /// Standard deviation of added Gaussian noise.
+    pub noise_level: f64,
+    /// Largest constant phase shift, radians (uniform in +-).
+    pub phase_shift: f64,
+    /// Amplitude scale range, uniform.
+    pub amplitude_scale: (f64, f64),
+}
+
+impl Default for Augment {
+    fn default() -> Self {
+        Self {
+            noise_level: 0.05,
+            phase_shift: std::f64::consts::PI / 8.0,
+            amplitude_scale: (0.9, 1.1),
+        }
+    }
+}
+
+/// Domain alignment method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DomainMethod {
+    /// Gradient-reversal domain classifier (DANN).
+    Adversarial,
+    /// Multi-kernel MMD between source and target encoder features.
+    Mmd,
+    /// Local MMD (DSAN): MMD per class, frames weighted by class. The classes are where the
+    /// people are: the zone of a `lmmd_grid x lmmd_grid` grid over the translated image that
+    /// holds a person's centre, or "empty". Source frames take them from their labels, target
+    /// frames from the model's own centre map (pseudo-labels), so features of frames with
+    /// someone in the same place are aligned across rooms rather than all frames at once.
+    Lmmd,
+}
+
+impl std::str::FromStr for DomainMethod {
+    type Err = eyre::Report;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "adversarial" => Ok(Self::Adversarial),
+            "mmd" => Ok(Self::Mmd),
+            "lmmd" => Ok(Self::Lmmd),
+            other => Err(eyre!(
+                "domain method `{other}`: expected adversarial, mmd or lmmd"
+            )),
+        }
+    }
+}
+
+/// Everything a training run is configured by.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Model preset name or file.
+    pub preset: String,
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Frames per step.
+    pub batch_size: usize,
+    /// Base learning rate (encoder, upsampler, head).
+    pub lr: f64,
+    /// Backbone learning rate as a fraction of `lr` (the seed uses 0.1 for a pretrained backbone;
+    /// ours starts from scratch).
+    pub backbone_lr_factor: f64,
+    /// AdamW weight decay.
+    pub weight_decay: f64,
+    /// Linear warm-up steps.
+    pub warmup_steps: usize,
+    /// First cosine period in steps (`T_0`); 0: one period over the whole run.
+    pub restart_period: usize,
+    /// Period growth after each restart (`T_mult`).
+    pub restart_mult: usize,
+    /// Floor of the learning rate.
+    pub min_lr: f64,
+    /// Largest global gradient norm.
+    pub clip_grad_norm: f64,
+    /// Loss weights.
+    pub weights: Weights,
+    /// Augmentations (None: off).
+    pub augment: Option<Augment>,
+    /// Modules left frozen (prefixes: `encoder`, `upsampler`, `backbone`, `head`).
+    pub freeze: Vec<String>,
+    /// Domain alignment to unlabelled target-room frames.
+    pub domain: Option<DomainMethod>,
+    /// Seed of initialisation, shuffling and augmentation.
+    pub seed: i64,
+    /// Keypoint heatmap target sigma, in head output cells.
+    pub heatmap_sigma: f32,
+    /// Zones per side of the grid whose cells are LMMD's classes.
+    pub lmmd_grid: i64,
+    /// Mixed precision where the device has it (CUDA: float16 autocast of the forward pass and
+    /// dynamic loss scaling); CPUs train in float32 whatever this says.
+    pub mixed_precision: bool,
+    /// Frames per training sequence: 0 trains frame by frame; `T > 1` trains the temporal
+    /// module (saved under `temporal.`) on `T` consecutive frames, supervising the newest as
+    /// the `temporal` node uses it, with the temporal smoothness term over all of them.
+    pub sequence: usize,
+    /// The model's preprocessing: what turns packets into its input windows, in training and
+    /// at inference (saved beside each checkpoint, see [`crate::preprocess`]).
+    pub preprocess: wdp_csi::dsp::PipelineConfig,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            preset: "lite".into(),
+            steps: 1000,
+            batch_size: 16,
+            lr: 1e-3,
+            backbone_lr_factor: 1.0,
+            weight_decay: 1e-4,
+            warmup_steps: 50,
+            restart_period: 1000,
+            restart_mult: 2,
+            min_lr: 1e-6,
+            clip_grad_norm: 5.0,
+            weights: Weights::default(),
+            augment: Some(Augment::default()),
+            freeze: Vec::new(),
+            domain: None,
+            seed: 0,
+            heatmap_sigma: 1.5,
+            lmmd_grid: 3,
+            mixed_precision: true,
+            sequence: 0,
+            preprocess: crate::data::LoadOptions::default().pipeline,
+        }
+    }
+}
