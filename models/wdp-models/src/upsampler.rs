@@ -33,6 +33,11 @@ pub struct UpsamplerConfig {
     /// added to the foreground channel); 0 leaves it out (the seed's upsampler).
     #[serde(default)]
     pub locator_hidden: i64,
+    /// Layer-normalise the features at the locator's input: its hidden ReLUs then see inputs of
+    /// unit scale whatever the encoder's, and cannot all fall silent (measured: without it, a
+    /// run's locator collapsed to a constant map by step 5 700).
+    #[serde(default)]
+    pub locator_norm: bool,
 }
 
 impl Default for UpsamplerConfig {
@@ -43,6 +48,7 @@ impl Default for UpsamplerConfig {
             base_channels: 64,
             block_channels: vec![128, 256, 128, 64],
             locator_hidden: 0,
+            locator_norm: false,
         }
     }
 }
@@ -63,6 +69,14 @@ impl UpsamplerConfig {
     }
 }
 
+/// The location-first head: [norm ->] linear -> ReLU -> linear to the centre logits.
+#[derive(Debug)]
+struct Locator {
+    norm: Option<nn::LayerNorm>,
+    hidden: Linear,
+    out: Linear,
+}
+
 /// Stride of the locator's grid in translated-image pixels (the backbones' person-map stride).
 pub const LOCATOR_STRIDE: i64 = 4;
 
@@ -80,7 +94,7 @@ pub struct SpatialUpsampler {
     projection: Linear,
     blocks: Vec<UpBlock>,
     final_conv: Conv2d,
-    locator: Option<(Linear, Linear)>,
+    locator: Option<Locator>,
     cfg: UpsamplerConfig,
     feature_dim: i64,
 }
@@ -130,12 +144,19 @@ impl SpatialUpsampler {
         }
         let locator = (cfg.locator_hidden > 0).then(|| {
             let (h, w) = cfg.locator_size();
-            (
-                Linear::new(&p / "locator" / 0, feature_dim, cfg.locator_hidden),
+            Locator {
+                norm: cfg.locator_norm.then(|| {
+                    nn::layer_norm(
+                        &p / "locator" / "norm",
+                        vec![feature_dim],
+                        Default::default(),
+                    )
+                }),
+                hidden: Linear::new(&p / "locator" / 0, feature_dim, cfg.locator_hidden),
                 // Bias -2.19: a centre probability of 0.1 on every cell at the start, the person
                 // head's (CenterNet's) focal-loss prior; at 0 the first steps' loss is 56.
-                Linear::with_bias_init(&p / "locator" / 2, cfg.locator_hidden, h * w, -2.19),
-            )
+                out: Linear::with_bias_init(&p / "locator" / 2, cfg.locator_hidden, h * w, -2.19),
+            }
         });
         Ok(Self {
             projection,
@@ -189,9 +210,16 @@ impl SpatialUpsampler {
         let x = self.final_conv.forward(&x);
         match &self.locator {
             None => (x.sigmoid(), None),
-            Some((l0, l2)) => {
+            Some(l) => {
                 let (h, w) = self.cfg.locator_size();
-                let logits = l2.forward(&l0.forward(features).relu()).view([b, 1, h, w]);
+                let input = match &l.norm {
+                    Some(norm) => norm.forward(features),
+                    None => features.shallow_clone(),
+                };
+                let logits = l
+                    .out
+                    .forward(&l.hidden.forward(&input).relu())
+                    .view([b, 1, h, w]);
                 let (oh, ow) = self.out_size();
                 let up = logits.upsample_bilinear2d([oh, ow], false, None, None);
                 let foreground = (x.narrow(1, 0, 1) + up).sigmoid();
@@ -225,6 +253,7 @@ mod tests {
             base_channels: 4,
             block_channels: vec![4, 4],
             locator_hidden: 8,
+            locator_norm: true,
         };
         let mut vs = nn::VarStore::new(Device::Cpu);
         let up = SpatialUpsampler::new(vs.root(), &cfg, 16).unwrap();

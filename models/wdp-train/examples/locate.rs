@@ -252,26 +252,37 @@ fn trained(
         let py = (iy + 0.5) * (cam_h / h as f64);
         Tensor::stack(&[px, py], 1)
     };
-    let run = |x: &Tensor| -> Result<(Tensor, Option<Tensor>, Tensor)> {
+    // Features, locator argmax, person-centre argmax and that map's peak probability.
+    let run = |x: &Tensor| -> Result<(Tensor, Option<Tensor>, Tensor, Tensor)> {
         let mut f = Vec::new();
         let mut loc = Vec::new();
         let mut centre = Vec::new();
+        let mut peak = Vec::new();
         for c in x.split(64, 0) {
             let out = tch::no_grad(|| model.forward_t(&c, None, false))?;
             f.push(out.features);
             if let Some(l) = &out.locator_logits {
                 loc.push(argmax_px(l));
             }
-            centre.push(argmax_px(&out.stage.person.center_logits));
+            let logits = &out.stage.person.center_logits;
+            centre.push(argmax_px(logits));
+            peak.push(logits.flatten(1, -1).amax(1, false).sigmoid());
         }
         Ok((
             Tensor::cat(&f, 0),
             (!loc.is_empty()).then(|| Tensor::cat(&loc, 0)),
             Tensor::cat(&centre, 0),
+            Tensor::cat(&peak, 0),
         ))
     };
-    let (ft, _, ct) = run(xt)?;
-    let (fe, le, ce) = run(xe)?;
+    let (ft, _, ct, _) = run(xt)?;
+    let (fe, le, ce, pe) = run(xe)?;
+    println!(
+        "| windows | its person-centre map's peak probability, test median (p10, p90) | {:.3} ({:.3}, {:.3}) | |",
+        pe.median().double_value(&[]),
+        pe.quantile_scalar(0.1, None, false, "linear").double_value(&[]),
+        pe.quantile_scalar(0.9, None, false, "linear").double_value(&[])
+    );
     let with_room =
         |f: &Tensor, r: &Tensor| Tensor::cat(&[f.shallow_clone(), r.shallow_clone()], 1);
     println!(
