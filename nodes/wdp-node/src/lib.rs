@@ -9,7 +9,9 @@
 //!   a bad message (wrong type, shape, dims, NaN, missing metadata: [`HandlerError::BadInput`])
 //!   dropped and counted under the field at fault while the node keeps going, queued messages
 //!   handed over in batches to nodes that batch, and at stop one summary line (counts, drops by
-//!   field, latency percentiles);
+//!   field, latency percentiles); a handler with work of its own between messages (a trainer's
+//!   optimiser steps) says so from [`Handler::on_idle`] ([`Work::Pending`]) and the loop polls
+//!   instead of waiting;
 //! - one latency summary ([`Latency`], [`Figures`]: nearest-rank percentiles);
 //! - sources (nodes without inputs: replay, simulator, radio) run the same way ([`run_source`]:
 //!   steps until done or stopped, same summary);
@@ -29,7 +31,7 @@ pub mod testing;
 
 pub use error::{finite, HandlerError};
 pub use latency::{quantile, Figures, Latency};
-pub use runtime::{run, Context, Counts, Handler, Input, Report};
+pub use runtime::{run, Context, Counts, Handler, Input, Report, Work};
 pub use source::{run_source, Source, Step};
 
 /// Prints `line` to the node's log and to stderr (what `dora run` shows a user): the start and

@@ -1,7 +1,7 @@
 //! The event loop every node runs: inputs to a [`Handler`], unknown ids skipped, bad messages
 //! dropped and counted, figures reported at stop.
 
-use dora_node_api::{DoraArray, DoraNode, Event, EventStream, Metadata, TryRecvError};
+use dora_node_api::{DoraArray, DoraNode, Event, EventStream, Metadata, StopCause, TryRecvError};
 use std::collections::BTreeMap;
 use std::time::Instant;
 use wdp_tensor::dora::Received;
@@ -52,6 +52,18 @@ impl Input {
     }
 }
 
+/// What a handler has left to do once the waiting messages are handled ([`Handler::on_idle`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// Nothing until the next message: the loop waits for one.
+    Idle,
+    /// More to do (a node that works between messages, e.g. a trainer taking optimiser
+    /// steps): the loop reads what is queued without waiting and calls `on_idle` again.
+    Pending,
+    /// The node is done: the loop stops reading and finishes.
+    Done,
+}
+
 /// A node's behaviour: what it does with each message, and at the end.
 pub trait Handler {
     /// True for the input ids this node reads; messages on any other id are logged, counted
@@ -65,6 +77,24 @@ pub trait Handler {
     /// Called once the messages that were waiting have been passed to `on_input` (at most
     /// [`Handler::max_batch`] of them): where a batching node runs its batch.
     fn on_queue_drained(&mut self, _ctx: &mut Context) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
+    /// Called when the loop would otherwise wait for the next message: after every round of
+    /// messages (after [`Handler::on_queue_drained`]), once when the input stream has ended
+    /// ([`Context::inputs_ended`]), and again whenever it returned [`Work::Pending`]. While it
+    /// returns `Pending` the loop does not block: it reads what is queued (up to
+    /// [`Handler::max_batch`] messages), then calls `on_idle` again, so a node can interleave
+    /// its own work (one unit per call) with its inputs. [`Work::Done`] ends the run (then
+    /// [`Handler::finish`]). An error stops the node. The default: nothing to do.
+    fn on_idle(&mut self, _ctx: &mut Context) -> eyre::Result<Work> {
+        Ok(Work::Idle)
+    }
+
+    /// The dataflow asked the node to stop (`cause`: by the user, or every input closed). The
+    /// loop goes on reading what dora still delivers unless [`Handler::on_idle`] says
+    /// [`Work::Done`].
+    fn on_stop(&mut self, _ctx: &mut Context, _cause: &StopCause) -> Result<(), HandlerError> {
         Ok(())
     }
 
@@ -89,6 +119,12 @@ pub trait Handler {
     /// time.
     fn records_latency(&self) -> bool {
         false
+    }
+
+    /// Dropped messages announced per input before further ones are only counted (a whole
+    /// input sending the wrong thing would otherwise fill the log); `None`: every one.
+    fn max_drop_reports(&self) -> Option<u64> {
+        None
     }
 }
 
@@ -142,6 +178,9 @@ pub struct Context {
     name: String,
     counts: Counts,
     latency: Latency,
+    inputs_ended: bool,
+    max_drop_reports: Option<u64>,
+    drops_reported: BTreeMap<String, u64>,
 }
 
 impl Context {
@@ -151,7 +190,16 @@ impl Context {
             name: name.to_owned(),
             counts: Counts::default(),
             latency: Latency::default(),
+            inputs_ended: false,
+            max_drop_reports: None,
+            drops_reported: BTreeMap::new(),
         }
+    }
+
+    /// Whether the input stream has ended (dora closed it, or a test's events are exhausted):
+    /// no message will come.
+    pub fn inputs_ended(&self) -> bool {
+        self.inputs_ended
     }
 
     /// Counts (and logs the first of) a message on an input the node does not read.
@@ -196,7 +244,8 @@ impl Context {
         self.counts.batches += 1;
     }
 
-    /// Drops `n` messages of `input` for `error`: counted and logged.
+    /// Drops `n` messages of `input` for `error`: counted and logged (announced up to
+    /// [`Handler::max_drop_reports`] times per input, then only counted).
     pub fn dropped(&mut self, input: &str, n: usize, error: &HandlerError) {
         match error {
             HandlerError::BadInput { field, .. } => {
@@ -208,12 +257,25 @@ impl Context {
             }
             _ => self.counts.failed += n as u64,
         }
+        let mut last_report = false;
+        if let Some(limit) = self.max_drop_reports {
+            let reported = self.drops_reported.entry(input.to_owned()).or_default();
+            *reported += 1;
+            if *reported > limit {
+                tracing::warn!("{}: dropping `{input}`: {error}", self.name);
+                return;
+            }
+            last_report = *reported == limit;
+        }
         let what = if n == 1 {
             "message".to_owned()
         } else {
             format!("{n} messages")
         };
         self.announce(&format!("dropping `{input}` {what}: {error}"));
+        if last_report {
+            self.announce(&format!("further bad `{input}` messages are only counted"));
+        }
     }
 
     /// The counts so far.
@@ -256,8 +318,11 @@ impl Context {
 /// [`Handler::finish`], announces the summary (counts, latency) and returns it.
 ///
 /// After a `Stop` the loop keeps receiving: dora delivers the messages already queued before
-/// it, and the stream ends by itself. Returns an error only for a fatal handler error or a
-/// failing `finish`.
+/// it, and the stream ends by itself. A handler with work of its own between messages
+/// ([`Handler::on_idle`] returning [`Work::Pending`]) is called again instead of the loop
+/// waiting, also after the stream has ended, until it returns [`Work::Idle`] or
+/// [`Work::Done`] (which ends the run at once). Returns an error only for a fatal handler
+/// error, a failing `on_idle` or a failing `finish`.
 pub fn run<H: Handler + ?Sized>(
     name: &str,
     node: DoraNode,
@@ -265,16 +330,40 @@ pub fn run<H: Handler + ?Sized>(
     handler: &mut H,
 ) -> eyre::Result<Report> {
     let mut ctx = Context::new(name, node);
-    while let Some(event) = events.recv() {
-        let mut taken = usize::from(dispatch(&mut ctx, handler, event)?);
-        while taken < handler.max_batch().max(1) {
+    ctx.max_drop_reports = handler.max_drop_reports();
+    let mut work = Work::Idle;
+    loop {
+        let first = if ctx.inputs_ended {
+            None
+        } else if work == Work::Pending {
             match events.try_recv() {
-                Ok(event) => taken += usize::from(dispatch(&mut ctx, handler, event)?),
-                Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => break,
+                Ok(event) => Some(event),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Closed) => {
+                    ctx.inputs_ended = true;
+                    None
+                }
             }
+        } else {
+            let event = events.recv();
+            ctx.inputs_ended = event.is_none();
+            event
+        };
+        if let Some(event) = first {
+            let mut taken = usize::from(dispatch(&mut ctx, handler, event)?);
+            while taken < handler.max_batch().max(1) {
+                match events.try_recv() {
+                    Ok(event) => taken += usize::from(dispatch(&mut ctx, handler, event)?),
+                    Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => break,
+                }
+            }
+            let drained = handler.on_queue_drained(&mut ctx);
+            settle(&mut ctx, "queue", drained, 1)?;
         }
-        let drained = handler.on_queue_drained(&mut ctx);
-        settle(&mut ctx, "queue", drained, 1)?;
+        work = handler.on_idle(&mut ctx)?;
+        if work == Work::Done || (ctx.inputs_ended && work == Work::Idle) {
+            break;
+        }
     }
     handler.finish(&mut ctx)?;
     announce(&ctx.summary());
@@ -320,6 +409,8 @@ fn dispatch<H: Handler + ?Sized>(
         }
         Event::Stop(cause) => {
             tracing::debug!("{}: stop requested: {cause:?}", ctx.name);
+            let result = handler.on_stop(ctx, &cause);
+            settle(ctx, "stop", result, 0)?;
             Ok(false)
         }
         Event::Error(e) => {

@@ -1,7 +1,8 @@
 //! The runtime on a toy node (doubles a 3-vector), in dora's testing mode.
 
+use serde_json::json;
 use wdp_node::testing::{run_test, tensor_event};
-use wdp_node::{Context, Handler, HandlerError, Input};
+use wdp_node::{Context, Handler, HandlerError, Input, Work};
 use wdp_tensor::ndarray::Array1;
 use wdp_tensor::TensorMeta;
 
@@ -109,4 +110,126 @@ fn a_fatal_error_stops_the_node() {
     let events = vec![tensor_event(0.0, "x", &meta, &[1.0f32])];
     let e = run_test("fails", events, &mut Fails).expect_err("fatal");
     assert!(format!("{e:#}").contains("disk gone"), "{e:#}");
+}
+
+/// A node with work of its own between messages: every accepted message queues `per_input`
+/// units, `on_idle` does one unit a call (in the order they were queued) and is done after
+/// `done_after` units, if set.
+#[derive(Default)]
+struct Worker {
+    per_input: usize,
+    done_after: Option<usize>,
+    queued: usize,
+    done: Vec<usize>,
+    idle_calls: usize,
+    stops: Vec<String>,
+    saw_end: bool,
+    finished: bool,
+}
+
+impl Handler for Worker {
+    fn accepts(&self, id: &str) -> bool {
+        id == "x"
+    }
+
+    fn on_input(&mut self, _ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
+        let x = input.tensor::<f32>(&["feature"])?;
+        wdp_node::finite("values", x.data.iter())?;
+        self.queued += self.per_input;
+        Ok(())
+    }
+
+    fn on_idle(&mut self, ctx: &mut Context) -> eyre::Result<Work> {
+        self.idle_calls += 1;
+        self.saw_end |= ctx.inputs_ended();
+        if self.done_after.is_some_and(|n| self.done.len() >= n) {
+            return Ok(Work::Done);
+        }
+        if self.done.len() < self.queued {
+            self.done.push(self.done.len());
+            return Ok(Work::Pending);
+        }
+        Ok(Work::Idle)
+    }
+
+    fn on_stop(
+        &mut self,
+        _ctx: &mut Context,
+        cause: &dora_node_api::StopCause,
+    ) -> Result<(), HandlerError> {
+        self.stops.push(format!("{cause:?}"));
+        Ok(())
+    }
+
+    fn finish(&mut self, _ctx: &mut Context) -> eyre::Result<()> {
+        self.finished = true;
+        Ok(())
+    }
+
+    fn max_drop_reports(&self) -> Option<u64> {
+        Some(1)
+    }
+}
+
+#[test]
+fn pending_work_is_done_between_messages_and_after_the_inputs_end() {
+    let meta = TensorMeta::new(&[3], ["feature"]);
+    let good = [1.0f32, 2.0, 3.0];
+    let events = vec![
+        tensor_event(0.0, "x", &meta, &good),
+        tensor_event(0.001, "x", &meta, &[f32::NAN, 2.0, 3.0]),
+        tensor_event(0.002, "x", &meta, &[2.0f32, f32::NAN, 3.0]),
+        tensor_event(0.003, "x", &meta, &good),
+        tensor_event(0.004, "nope", &meta, &good),
+        json!({"time_offset_secs": 0.005, "type": "Stop"}),
+    ];
+    let mut node = Worker {
+        per_input: 5,
+        ..Worker::default()
+    };
+    let run = run_test("worker", events, &mut node).expect("run");
+    // Every queued unit done, in order, the last ones after the stream ended.
+    assert_eq!(node.done, (0..10).collect::<Vec<_>>());
+    assert!(node.saw_end && node.finished);
+    assert!(node.idle_calls > node.done.len(), "{}", node.idle_calls);
+    assert_eq!(node.stops, ["Manual"]);
+    let c = &run.report.counts;
+    assert_eq!((c.handled, c.bad["x/values"], c.unknown["nope"]), (2, 2, 1));
+}
+
+#[test]
+fn a_handler_done_with_its_work_ends_the_run_without_waiting_for_more_input() {
+    let meta = TensorMeta::new(&[3], ["feature"]);
+    let events = vec![
+        tensor_event(0.0, "x", &meta, &[1.0f32, 2.0, 3.0]),
+        // Never read: the run ends after two units.
+        tensor_event(3.0, "x", &meta, &[1.0f32, 2.0, 3.0]),
+    ];
+    let mut node = Worker {
+        per_input: 5,
+        done_after: Some(2),
+        ..Worker::default()
+    };
+    let start = std::time::Instant::now();
+    let run = run_test("worker", events, &mut node).expect("run");
+    assert!(start.elapsed().as_secs_f64() < 2.5, "{:?}", start.elapsed());
+    assert_eq!(node.done, [0, 1]);
+    assert!(node.finished && !node.saw_end);
+    assert_eq!(run.report.counts.received["x"], 1);
+}
+
+#[test]
+fn an_idle_handler_waits_for_messages_as_before() {
+    // on_idle says Idle: the loop blocks for the next message (the gap below), and is called
+    // once after each round and once at the end.
+    let meta = TensorMeta::new(&[3], ["feature"]);
+    let events = vec![
+        tensor_event(0.0, "x", &meta, &[1.0f32, 2.0, 3.0]),
+        tensor_event(0.2, "x", &meta, &[1.0f32, 2.0, 3.0]),
+    ];
+    let mut node = Worker::default();
+    let run = run_test("worker", events, &mut node).expect("run");
+    assert!(node.done.is_empty() && node.saw_end);
+    assert_eq!(node.idle_calls, 3);
+    assert_eq!(run.report.counts.handled, 2);
 }
