@@ -12,14 +12,15 @@
 //!   `t_ns` is at or before its own, within `MAX_LAG_MS`; the pairs fill a replay buffer of
 //!   `BUFFER` frames (the newest replace the oldest; `DATASET` frames, if given, seed it).
 //!   Once it holds a batch, the node takes optimiser steps on random minibatches from it,
-//!   reading the events that arrived meanwhile between steps without waiting for more. It ends
-//!   after `STEPS` steps or at the dataflow's `Stop` (saving what it has), and keeps training
-//!   on the buffer when its inputs end first.
+//!   reading the events that arrived meanwhile between steps without waiting for more (a
+//!   `wdp_node` handler, `live.rs`, whose `on_idle` takes a step). It ends after `STEPS` steps
+//!   or at the dataflow's `Stop` (saving what it has), and keeps training on the buffer when
+//!   its inputs end first.
 //!
 //! A live message that breaks its contract (a window of another shape, labels without part
-//! maps, ...) is reported with the field at fault and dropped; the node goes on. Counts of
-//! paired, unpaired and dropped messages and of the buffer's use are printed every 10 steps and
-//! at the end.
+//! maps, ...) is reported with the field at fault, dropped and counted (`input/field`); the
+//! node goes on. Counts of paired, unpaired and dropped messages and of the buffer's use are
+//! printed every 10 steps and at the end.
 //!
 //! ## Inputs (all optional)
 //! - `window`: Float32 `[2, antennas, subcarriers, time]` (csi-preprocess's `window`, dims
@@ -64,126 +65,29 @@
 //! | `THREADS` | CPU threads for libtorch | libtorch's default |
 
 mod config;
+mod feed;
+mod inputs;
 mod live;
+mod model;
+mod shards;
+#[cfg(test)]
+mod tests;
 
-use config::Settings;
-use dora_node_api::{DoraNode, NodeError};
-use eyre::{eyre, Result};
-use wdp_models::InputDims;
-use wdp_tensor::ndarray::arr1;
-use wdp_tensor::{MetaValue, TensorMeta};
-use wdp_train::{RunOptions, RunSummary, StepLosses, Trainer};
-
-use wdp_node::announce;
-
-/// Publishes one step's losses on `loss`.
-fn send_loss(node: &mut DoraNode, l: &StepLosses) -> Result<(), NodeError> {
-    let values = arr1(&[
-        l.total as f32,
-        l.mask as f32,
-        l.uv as f32,
-        l.keypoint as f32,
-        l.center as f32,
-        l.center_regression as f32,
-        l.translation as f32,
-        l.distill as f32,
-        l.domain as f32,
-        l.temporal as f32,
-        l.grad_norm as f32,
-    ]);
-    let meta = TensorMeta::new(&[values.len()], ["term"])
-        .with_seq(l.step as u64)
-        .with_time_ns(wdp_tensor::wall_ns())
-        .with("lr", MetaValue::Float(l.lr));
-    wdp_tensor::dora::send(node, "loss", values.view().into_dyn(), &meta)
-}
-
-/// The model for windows of `shape`, from `INIT` or the run in `OUT` (`RESUME`), with its
-/// teacher.
-fn build_trainer(settings: &Settings, shape: [usize; 4]) -> Result<Trainer> {
-    let dims = InputDims::from_window_shape(&shape.map(|d| d as i64))?;
-    let mut trainer = Trainer::new(
-        settings.config.clone(),
-        dims,
-        tch::Device::cuda_if_available(),
-    )?;
-    if settings.resume {
-        trainer.resume(&settings.out)?;
-    } else if let Some(init) = &settings.init {
-        trainer.init_from(init)?;
-    }
-    if let Some((preset, path)) = &settings.teacher {
-        trainer.set_teacher(preset, path, dims)?;
-    }
-    Ok(trainer)
-}
-
-/// Where both modes write: the checkpoint `OUT` and the metrics file `metrics` beside it.
-fn run_options<'a>(settings: &'a Settings, metrics: &'a std::path::Path) -> RunOptions<'a> {
-    RunOptions {
-        checkpoint: &settings.out,
-        metrics: Some(metrics),
-        log_every: 10,
-        save_every: 100,
-    }
-}
-
-fn report(summary: &RunSummary, settings: &Settings) {
-    announce(&format!(
-        "trainer: {} steps, loss {:.4} -> {:.4}, {:.1} samples/s, checkpoint {}",
-        summary.steps,
-        summary.first_loss,
-        summary.last_loss,
-        summary.samples_per_s,
-        settings.out.display()
-    ));
-}
-
-/// Shard mode: the datasets in shuffled epochs until `STEPS`.
-fn train_shards(node: &mut DoraNode, settings: &Settings) -> Result<()> {
-    if settings.datasets.is_empty() {
-        return Err(eyre!(
-            "DATASET is required (dataset folders, comma-separated) when no live inputs are wired"
-        ));
-    }
-    let samples = wdp_train::data::load_datasets(&settings.datasets, &settings.load_options())?;
-    let target = wdp_train::data::load_datasets(&settings.target, &settings.load_options())?;
-    if settings.config.domain.is_some() && target.is_empty() {
-        return Err(eyre!("DOMAIN needs TARGET datasets"));
-    }
-    let first = samples
-        .first()
-        .ok_or_else(|| eyre!("no frames in DATASET"))?;
-    let mut trainer = build_trainer(settings, first.window_shape)?;
-    let metrics = settings.out.with_extension("metrics.jsonl");
-    let mut send_error = None;
-    let summary = wdp_train::train(
-        &mut trainer,
-        &samples,
-        &target,
-        &run_options(settings, &metrics),
-        |l| {
-            if let Err(e) = send_loss(node, l) {
-                send_error.get_or_insert(e);
-            }
-        },
-    )?;
-    if let Some(e) = send_error {
-        tracing::warn!("sending `loss`: {e}");
-    }
-    report(&summary, settings);
-    Ok(())
-}
+use dora_node_api::DoraNode;
+use eyre::Result;
 
 fn main() -> Result<()> {
-    let settings = Settings::from_env()?;
+    let settings = config::Settings::from_env()?;
     let (mut node, events) = DoraNode::init_from_env()?;
-    let inputs = live::Inputs::of(&node)?;
-    if inputs.any() {
-        live::train(&mut node, events, &settings, &inputs)
-    } else {
-        let result = train_shards(&mut node, &settings);
+    let inputs = inputs::Inputs::of(&node)?;
+    if !inputs.any() {
+        let result = shards::train(&mut node, &settings);
         drop(events);
-        result
+        return result;
     }
+    let metrics = model::metrics_path(&settings);
+    let options = model::run_options(&settings, &metrics);
+    let mut trainer = live::LiveTrainer::new(&settings, &options, inputs)?;
+    wdp_node::run("trainer", node, events, &mut trainer)?;
+    Ok(())
 }
