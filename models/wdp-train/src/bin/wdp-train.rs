@@ -111,7 +111,9 @@ struct EvalArgs {
     #[arg(long)]
     score_threshold: Option<f64>,
     /// Lowest score of a detection that is a person: the people count, the floor error, the
-    /// part masks and UV (default: the preset's, what the deployed nodes keep).
+    /// part masks and UV (default: the preset's, what the deployed nodes keep). Detections are
+    /// decoded down to `--score-threshold` only: lower that too to count people below the
+    /// preset's threshold.
     #[arg(long)]
     person_threshold: Option<f64>,
     /// CPU threads for libtorch.
