@@ -366,8 +366,9 @@ impl WifiDensePose {
         train: bool,
     ) -> Result<TrainOutputs> {
         let enc = self.encoder.encode_t(window, train)?;
-        self.upsampler.check_input(&enc.features)?;
-        let (spatial, locator_logits) = self.upsampler.forward_located(&enc.features, train);
+        let (spatial, locator_logits) = self
+            .upsampler
+            .forward_located_checked(&enc.features, train)?;
         let stage = self
             .stage
             .forward_located_t(&spatial, locator_logits.as_ref(), rois, train)?;

@@ -188,8 +188,17 @@ impl SpatialUpsampler {
 
     /// Checked forward: `[B, F] -> [B, 3, H, W]`.
     pub fn forward_checked(&self, features: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self.forward_located_checked(features, train)?.0)
+    }
+
+    /// Checked [`Self::forward_located`].
+    pub fn forward_located_checked(
+        &self,
+        features: &Tensor,
+        train: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
         self.check_input(features)?;
-        Ok(self.forward_t(features, train))
+        Ok(self.forward_located(features, train))
     }
 
     /// The translated image and, with a locator, its person-centre logits `[B, 1, H/4, W/4]`

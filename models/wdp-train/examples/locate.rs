@@ -61,6 +61,26 @@ fn parse() -> Result<Args> {
     Ok(a)
 }
 
+/// The index of `room` in `rooms`, added when new.
+fn room_index(rooms: &mut Vec<String>, room: &str) -> i64 {
+    let i = rooms.iter().position(|r| r == room).unwrap_or_else(|| {
+        rooms.push(room.to_owned());
+        rooms.len() - 1
+    });
+    i as i64
+}
+
+/// A trained model (the preset's) for windows of `window_shape` `[2, A, S, T]`.
+fn load_model(
+    args: &Args,
+    checkpoint: &std::path::Path,
+    window_shape: &[i64],
+) -> Result<(nn::VarStore, wdp_models::WifiDensePose)> {
+    let preset = wdp_models::Preset::load(&args.preset)?;
+    let dims = wdp_models::InputDims::from_window_shape(window_shape)?;
+    wdp_train::trainer::load_trained(&preset, dims, checkpoint, Device::Cpu)
+}
+
 /// One-person frames: windows `[N, 2, A, S, T]`, mid-hip pixel `[N, 2]`, room index `[N]`.
 fn one_person(samples: &[Sample], rooms: &mut Vec<String>) -> Result<(Tensor, Tensor, Tensor)> {
     let kept: Vec<&Sample> = samples
@@ -82,16 +102,7 @@ fn one_person(samples: &[Sample], rooms: &mut Vec<String>) -> Result<(Tensor, Te
             [(k[11][0] + k[12][0]) / 2.0, (k[11][1] + k[12][1]) / 2.0]
         })
         .collect();
-    let r: Vec<i64> = kept
-        .iter()
-        .map(|s| {
-            let i = rooms.iter().position(|r| *r == s.room).unwrap_or_else(|| {
-                rooms.push(s.room.clone());
-                rooms.len() - 1
-            });
-            i as i64
-        })
-        .collect();
+    let r: Vec<i64> = kept.iter().map(|s| room_index(rooms, &s.room)).collect();
     Ok((
         x,
         Tensor::from_slice(&y).reshape([-1, 2]),
@@ -145,31 +156,13 @@ fn fit(args: &Args, x: &Tensor, y: &Tensor, evals: &[&Tensor], seed: i64) -> Res
 }
 
 /// How many people: a ridge on a trained model's frozen features (and the room), rounded,
-/// against each room's most common training count.
-fn counts(
-    args: &Args,
-    checkpoint: &std::path::Path,
-    train: &[Sample],
-    test: &[Sample],
-) -> Result<()> {
-    let preset = wdp_models::Preset::load(&args.preset)?;
+/// against the room prior's count (each room's most common training count).
+fn counts(model: &wdp_models::WifiDensePose, train: &[Sample], test: &[Sample]) -> Result<()> {
     let tr: Vec<&Sample> = train.iter().collect();
     let te: Vec<&Sample> = test.iter().collect();
-    let x0 = wdp_train::targets::sample_windows(&tr[..1], Device::Cpu)?;
-    let dims = wdp_models::InputDims::from_window_shape(&x0.size()[1..])?;
-    let (_vs, model) = wdp_train::trainer::load_trained(&preset, dims, checkpoint, Device::Cpu)?;
     let mut rooms: Vec<String> = Vec::new();
-    let mut room_of = |s: &Sample| -> i64 {
-        match rooms.iter().position(|r| *r == s.room) {
-            Some(i) => i as i64,
-            None => {
-                rooms.push(s.room.clone());
-                rooms.len() as i64 - 1
-            }
-        }
-    };
-    let rt: Vec<i64> = tr.iter().map(|s| room_of(s)).collect();
-    let re: Vec<i64> = te.iter().map(|s| room_of(s)).collect();
+    let rt: Vec<i64> = tr.iter().map(|s| room_index(&mut rooms, &s.room)).collect();
+    let re: Vec<i64> = te.iter().map(|s| room_index(&mut rooms, &s.room)).collect();
     let nr = rooms.len() as i64;
     let feats = |s: &[&Sample], r: &[i64]| -> Result<Tensor> {
         let mut f = Vec::new();
@@ -189,23 +182,12 @@ fn counts(
         .predict(&feats(&te, &re)?)
         .round()
         .clamp_min(0.0);
-    // Each room's most common training count.
-    let mode: Vec<f32> = (0..nr)
-        .map(|r| {
-            let mut hist = std::collections::BTreeMap::new();
-            for (s, &sr) in tr.iter().zip(&rt) {
-                if sr == r {
-                    *hist.entry(s.people.len()).or_insert(0) += 1;
-                }
-            }
-            hist.into_iter()
-                .max_by_key(|(_, n)| *n)
-                .map_or(0.0, |(k, _)| k as f32)
-        })
+    let room_prior = wdp_train::RoomPrior::fit(&tr, 0)?;
+    let prior: Vec<f32> = te
+        .iter()
+        .map(|s| room_prior.for_room(&s.room).count as f32)
         .collect();
-    let prior = Tensor::from_slice(&mode)
-        .index_select(0, &Tensor::from_slice(&re))
-        .unsqueeze(1);
+    let prior = Tensor::from_slice(&prior).unsqueeze(1);
     let score = |p: &Tensor| {
         (
             p.eq_tensor(&ce)
@@ -228,7 +210,7 @@ fn counts(
 /// pixels above it.
 #[allow(clippy::too_many_arguments)]
 fn trained(
-    args: &Args,
+    model: &wdp_models::WifiDensePose,
     checkpoint: &std::path::Path,
     xt: &Tensor,
     yt: &Tensor,
@@ -238,9 +220,6 @@ fn trained(
     room_e: &Tensor,
     image_wh: [usize; 2],
 ) -> Result<()> {
-    let preset = wdp_models::Preset::load(&args.preset)?;
-    let dims = wdp_models::InputDims::from_window_shape(&xt.size()[1..])?;
-    let (_vs, model) = wdp_train::trainer::load_trained(&preset, dims, checkpoint, Device::Cpu)?;
     let (cam_w, cam_h) = (image_wh[0] as f64, image_wh[1] as f64);
     let argmax_px = |logits: &Tensor| -> Tensor {
         let s = logits.size();
@@ -323,8 +302,13 @@ fn main() -> Result<()> {
     let test = load_datasets(&args.test, &options)?;
     let (xt, yt, rt) = one_person(&train, &mut rooms)?;
     let (xe, ye, re) = one_person(&test, &mut rooms)?;
-    if let Some(c) = &args.checkpoint {
-        counts(&args, c, &train, &test)?;
+    // A trained model, loaded once for the count and position diagnoses.
+    let trained_model = match &args.checkpoint {
+        Some(c) => Some((c, load_model(&args, c, &xt.size()[1..])?)),
+        None => None,
+    };
+    if let Some((_, (_, model))) = &trained_model {
+        counts(model, &train, &test)?;
     }
     println!(
         "train {} / test {} one-person frames",
@@ -382,10 +366,10 @@ fn main() -> Result<()> {
         "| none | the room's mean position | {:.1} | |",
         median_error(&mean, &ye)
     );
-    if let Some(c) = &args.checkpoint {
+    if let Some((c, (_, model))) = &trained_model {
         let image_wh = train.first().map_or([320, 240], |s| s.image_wh);
         trained(
-            &args,
+            model,
             c,
             &xt,
             &yt,

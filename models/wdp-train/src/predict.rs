@@ -84,8 +84,7 @@ fn predict_with(
                     Tensor::stack(&refined, 0)
                 }
             };
-            model.upsampler.check_input(&features)?;
-            let (spatial, locator) = model.upsampler.forward_located(&features, false);
+            let (spatial, locator) = model.upsampler.forward_located_checked(&features, false)?;
             Ok(model.stage.infer_located(&spatial, locator.as_ref())?)
         })?;
         for (s, pose) in chunk.iter().zip(poses) {

@@ -77,10 +77,7 @@ fn stage(config: &StageConfig) -> impl Handler + '_ {
         |shape| build(config, shape),
         move |upsampler, node, x, frames| {
             let (spatial, locator) = tch::no_grad(|| match upsampler {
-                Upsampler::Native { net, .. } => {
-                    net.check_input(x)?;
-                    Ok(net.forward_located(x, false))
-                }
+                Upsampler::Native { net, .. } => net.forward_located_checked(x, false),
                 Upsampler::Script(m) => m.forward(x).map(|s| (s, None)),
             })?;
             let dims = ["channel", "height", "width"];

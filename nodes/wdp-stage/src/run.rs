@@ -159,8 +159,8 @@ where
         self
     }
 
-    /// Pairs the pending frames with the companions that arrived; drops (counted) the front
-    /// frames whose companion cannot come any more.
+    /// Pairs the pending frames with the companions that arrived; drops (counted) the frames
+    /// whose companion cannot come any more.
     fn pair(&mut self, ctx: &mut Context) {
         let Some(c) = self.companion.as_mut() else {
             return;
@@ -247,14 +247,14 @@ where
     /// order, at most `MAX_BATCH`).
     fn on_queue_drained(&mut self, ctx: &mut Context) -> Result<(), HandlerError> {
         self.pair(ctx);
-        let paired = |f: &Frame, companion: bool| !companion || f.companion.is_some();
         let has_companion = self.companion.is_some();
-        while let Some(first) = self.pending.front().filter(|f| paired(f, has_companion)) {
+        let ready = |f: &Frame| !has_companion || f.companion.is_some();
+        while let Some(first) = self.pending.front().filter(|f| ready(f)) {
             let shape = first.meta.shape.clone();
             let mut batch = Vec::new();
             while batch.len() < self.config.max_batch {
                 match self.pending.front() {
-                    Some(f) if f.meta.shape == shape && paired(f, has_companion) => {
+                    Some(f) if f.meta.shape == shape && ready(f) => {
                         batch.extend(self.pending.pop_front())
                     }
                     _ => break,

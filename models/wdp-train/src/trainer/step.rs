@@ -174,11 +174,10 @@ impl Trainer {
             .model
             .encoder
             .encode_t(window, self.trains("encoder"))?;
-        self.model.upsampler.check_input(&enc.features)?;
         let (spatial, locator_logits) = self
             .model
             .upsampler
-            .forward_located(&enc.features, self.trains("upsampler"));
+            .forward_located_checked(&enc.features, self.trains("upsampler"))?;
         Ok(TrainOutputs {
             stage: self.model.stage.forward_located_t(
                 &spatial,
