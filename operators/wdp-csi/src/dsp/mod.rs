@@ -16,7 +16,11 @@
 //! | windows `[2, tx*rx, subcarrier, time]` | [`window`] | amplitude + phase |
 //! | STFT spectrograms, breathing-band power (seed 002) | [`stft`] | amplitude |
 //!
-//! [`Pipeline`] chains them from a serde config and consumes one [`Packet`] at a time:
+//! [`Pipeline`] chains them from a serde config and consumes one [`Packet`] at a time. What
+//! makes an operator a pipeline step (its settings' checks, its construction for a stream's
+//! layout, its work on one sample) is one module of `dsp/steps/` per step, and a row of the
+//! step table there.
+//!
 //!
 //! ```
 //! use wdp_csi::dsp::{CsiValues, Packet, Pipeline, PipelineConfig};
@@ -63,7 +67,10 @@ pub mod phase;
 pub mod pipeline;
 pub mod resample;
 mod rng;
+mod steps;
 pub mod stft;
+#[cfg(test)]
+mod testing;
 pub mod window;
 
 pub use error::{ConfigError, PacketError};
