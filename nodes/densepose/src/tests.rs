@@ -100,3 +100,90 @@ fn people_are_placed_where_the_locator_points() {
     assert_eq!(c.handled, 2, "{c:?}");
     assert_eq!(c.bad["spatial/locator"], 1, "{c:?}");
 }
+
+/// With a preset that counts people by the upsampler's count head, each picture also waits for
+/// the `count` logits of its `seq`, and the count decides how many people there are: sure of 0,
+/// nobody although the locator is sure of a place; sure of 1, the one it points at. A picture
+/// whose count cannot come any more is dropped and counted as `spatial/count`.
+#[test]
+fn the_count_head_decides_how_many_people_there_are() {
+    let mut config = StageConfig::random("densepose", "lite", 0).expect("config");
+    config.preset.upsampler.locator_hidden = 16;
+    config.preset.upsampler.count_classes = 3;
+    config.preset.person.centre = wdp_models::CentreSource::Locator;
+    config.preset.person.count = wdp_models::CountSource::Head;
+    config.preset.person.score_threshold = 0.5;
+    let up = config.preset.upsampler.clone();
+    let (lh, lw) = up.locator_size();
+    let shape = [3, up.out_height as usize, up.out_width as usize];
+    let dims = ["channel", "height", "width"];
+    let picture = vec![0.5f32; shape.iter().product()];
+    let mut logits = vec![-20.0f32; (lh * lw) as usize];
+    logits[5 * lw as usize + 7] = 20.0;
+    let locator_shape = [1, lh as usize, lw as usize];
+    let spatial = |seq: u64| TensorMeta::new(&shape, dims).with_seq(seq);
+    let locator = |seq: u64| TensorMeta::new(&locator_shape, dims).with_seq(seq);
+    let count = |seq: u64| TensorMeta::new(&[3], ["class"]).with_seq(seq);
+    let (nobody, one) = ([20.0f32, -20.0, -20.0], [-20.0f32, 20.0, -20.0]);
+    let events = vec![
+        tensor_event(0.00, "spatial", &spatial(0), &picture),
+        tensor_event(0.01, "locator", &locator(0), &logits),
+        tensor_event(0.02, "count", &count(0), &nobody),
+        tensor_event(0.03, "spatial", &spatial(1), &picture),
+        tensor_event(0.04, "locator", &locator(1), &logits),
+        // seq 1's count never comes: seq 2's shows it will not.
+        tensor_event(0.05, "count", &count(2), &one),
+        tensor_event(0.06, "spatial", &spatial(2), &picture),
+        tensor_event(0.07, "locator", &locator(2), &logits),
+    ];
+    let run = run_test("densepose", events, &mut stage(&config)).expect("run");
+    let people: Vec<usize> = run
+        .on("boxes")
+        .iter()
+        .map(|b| b.numbers().len() / 5)
+        .collect();
+    assert_eq!(people, [0, 1], "{:?}", run.report);
+    let c = &run.report.counts;
+    assert_eq!(c.handled, 2, "{c:?}");
+    assert_eq!(c.bad["spatial/count"], 1, "{c:?}");
+}
+
+/// The three inputs of a frame arrive in any order across inputs (dora interleaves its input
+/// queues): no frame is lost while each input keeps its own order.
+#[test]
+fn companions_in_any_order_across_inputs_lose_nothing() {
+    let mut config = StageConfig::random("densepose", "lite", 0).expect("config");
+    config.preset.upsampler.locator_hidden = 16;
+    config.preset.upsampler.count_classes = 3;
+    config.preset.person.centre = wdp_models::CentreSource::Locator;
+    config.preset.person.count = wdp_models::CountSource::Head;
+    let up = config.preset.upsampler.clone();
+    let (lh, lw) = up.locator_size();
+    let shape = [3, up.out_height as usize, up.out_width as usize];
+    let dims = ["channel", "height", "width"];
+    let picture = vec![0.5f32; shape.iter().product()];
+    let logits = vec![0.0f32; (lh * lw) as usize];
+    let locator_shape = [1, lh as usize, lw as usize];
+    let mut events = Vec::new();
+    let mut t = 0.0;
+    for seq in 0..24u64 {
+        let spatial = TensorMeta::new(&shape, dims).with_seq(seq);
+        let locator = TensorMeta::new(&locator_shape, dims).with_seq(seq);
+        let count = TensorMeta::new(&[3], ["class"]).with_seq(seq);
+        let mut three = vec![
+            tensor_event(0.0, "spatial", &spatial, &picture),
+            tensor_event(0.0, "locator", &locator, &logits),
+            tensor_event(0.0, "count", &count, &[0.0f32, 0.0, 0.0]),
+        ];
+        three.rotate_left(seq as usize % 3);
+        for mut e in three {
+            t += 0.001;
+            e["time_offset_secs"] = serde_json::json!(t);
+            events.push(e);
+        }
+    }
+    let run = run_test("densepose", events, &mut stage(&config)).expect("run");
+    let c = &run.report.counts;
+    assert_eq!(c.handled, 24, "{c:?}");
+    assert!(c.bad.is_empty(), "{c:?}");
+}

@@ -2,8 +2,8 @@
 //! was busy run as one batch (nothing waits for a batch to fill, so a node that keeps up runs
 //! batches of one with no added latency, and one that falls behind catches up at batch
 //! throughput); the stage's module is built for the first input's shape. A stage may also read
-//! a companion input paired with the main one by `seq` (the upsampler's locator logits beside its
-//! picture): a frame then runs once its companion is there.
+//! companion inputs paired with the main one by `seq` (the upsampler's locator and count logits
+//! beside its picture): a frame then runs once its companions are there.
 
 use dora_node_api::{DoraNode, EventStream};
 use eyre::{eyre, Result};
@@ -26,8 +26,8 @@ pub struct Frame {
     pub received_ns: i64,
     /// When it was received (for the node's own latency figures).
     pub received: Instant,
-    /// The companion input's frame of the same `seq`, when the stage reads one.
-    pub companion: Option<Box<Frame>>,
+    /// The companion inputs' frames of the same `seq`, by input id, when the stage reads some.
+    pub companions: BTreeMap<String, Frame>,
 }
 
 impl Frame {
@@ -41,8 +41,13 @@ impl Frame {
             meta: r.meta,
             received_ns: input.received_ns,
             received: input.received,
-            companion: None,
+            companions: BTreeMap::new(),
         })
+    }
+
+    /// The frame of companion input `id` paired with this one.
+    pub fn companion(&self, id: &str) -> Option<&Frame> {
+        self.companions.get(id)
     }
 
     /// Metadata for an output describing the same moment as this input: time, origin and
@@ -99,8 +104,6 @@ struct Companion {
     dims: Vec<String>,
     /// Received companions not yet paired, by `seq`.
     waiting: BTreeMap<u64, Frame>,
-    /// The input was closed: nothing more will pair.
-    closed: bool,
     /// The largest `seq` received on it: main frames before it will get no companion (the
     /// sender sends in `seq` order).
     newest: Option<u64>,
@@ -118,7 +121,7 @@ pub struct Stage<'c, S, B, P> {
     input: String,
     dims: Vec<String>,
     pending: VecDeque<Frame>,
-    companion: Option<Companion>,
+    companions: Vec<Companion>,
     module: Option<(Vec<i64>, S)>,
     build: B,
     process: P,
@@ -136,7 +139,7 @@ where
             input: input.to_owned(),
             dims: dims.iter().map(|d| (*d).to_owned()).collect(),
             pending: VecDeque::new(),
-            companion: None,
+            companions: Vec::new(),
             module: None,
             build,
             process,
@@ -144,49 +147,64 @@ where
     }
 
     /// Also reads `input` (dims `dims`), paired with the main input by `seq`: each main frame
-    /// waits for its companion (in [`Frame::companion`] when it runs). A main frame whose
-    /// companion cannot come any more (one of a later `seq` arrived, or the input closed) is
+    /// waits for its companions (in [`Frame::companion`] when it runs). A main frame whose
+    /// companion cannot come any more (one of a later `seq` arrived, or the stream ended) is
     /// dropped and counted as `<main>/<input>`; a companion that waits for its main frame longer
-    /// than 64 others is dropped and counted as `<input>/unpaired`.
+    /// than 64 others is dropped and counted as `<input>/unpaired`. Call once per companion.
     pub fn with_companion(mut self, input: &str, dims: &[&str]) -> Self {
-        self.companion = Some(Companion {
+        self.companions.push(Companion {
             input: input.to_owned(),
             dims: dims.iter().map(|d| (*d).to_owned()).collect(),
             waiting: BTreeMap::new(),
-            closed: false,
             newest: None,
         });
         self
     }
 
     /// Pairs the pending frames with the companions that arrived; drops (counted) the frames
-    /// whose companion cannot come any more.
-    fn pair(&mut self, ctx: &mut Context) {
-        let Some(c) = self.companion.as_mut() else {
+    /// whose companion cannot come any more: one of a later `seq` arrived, or, `at_end`, the
+    /// stream ended. (Not when the companion's input closes: dora delivers `InputClosed` ahead
+    /// of that input's messages still queued, measured in a real dataflow.)
+    fn pair(&mut self, ctx: &mut Context, at_end: bool) {
+        if self.companions.is_empty() {
             return;
-        };
-        let closed = c.closed;
-        for f in self.pending.iter_mut().filter(|f| f.companion.is_none()) {
-            f.companion = c.waiting.remove(&f.meta.seq).map(Box::new);
         }
-        let newest = c.newest;
-        let (input, pending) = (&self.input, std::mem::take(&mut self.pending));
-        for f in pending {
-            let lost = f.companion.is_none() && (closed || newest.is_some_and(|n| n > f.meta.seq));
-            if lost {
-                let reason = format!("no `{}` for seq {}", c.input, f.meta.seq);
-                ctx.dropped(input, 1, &HandlerError::bad(c.input.clone(), reason));
-            } else {
-                self.pending.push_back(f);
+        for c in &mut self.companions {
+            for f in self.pending.iter_mut() {
+                if !f.companions.contains_key(&c.input) {
+                    if let Some(frame) = c.waiting.remove(&f.meta.seq) {
+                        f.companions.insert(c.input.clone(), frame);
+                    }
+                }
             }
         }
-        while c.waiting.len() > COMPANIONS_WAITING {
-            if let Some((seq, _)) = c.waiting.pop_first() {
-                ctx.dropped(
-                    &c.input,
-                    1,
-                    &HandlerError::bad("unpaired", format!("no `{}` for seq {seq}", self.input)),
-                );
+        let (input, pending) = (&self.input, std::mem::take(&mut self.pending));
+        for f in pending {
+            // The first companion that cannot come any more loses the frame.
+            let lost = self.companions.iter().find(|c| {
+                !f.companions.contains_key(&c.input)
+                    && (at_end || c.newest.is_some_and(|n| n > f.meta.seq))
+            });
+            match lost {
+                Some(c) => {
+                    let reason = format!("no `{}` for seq {}", c.input, f.meta.seq);
+                    ctx.dropped(input, 1, &HandlerError::bad(c.input.clone(), reason));
+                }
+                None => self.pending.push_back(f),
+            }
+        }
+        for c in &mut self.companions {
+            while c.waiting.len() > COMPANIONS_WAITING {
+                if let Some((seq, _)) = c.waiting.pop_first() {
+                    ctx.dropped(
+                        &c.input,
+                        1,
+                        &HandlerError::bad(
+                            "unpaired",
+                            format!("no `{}` for seq {seq}", self.input),
+                        ),
+                    );
+                }
             }
         }
     }
@@ -219,11 +237,11 @@ where
     P: FnMut(&mut S, &mut DoraNode, &Tensor, &[Frame]) -> Result<()>,
 {
     fn accepts(&self, id: &str) -> bool {
-        id == self.input || self.companion.as_ref().is_some_and(|c| c.input == id)
+        id == self.input || self.companions.iter().any(|c| c.input == id)
     }
 
     fn on_input(&mut self, _ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
-        if let Some(c) = self.companion.as_mut().filter(|c| c.input == input.id) {
+        if let Some(c) = self.companions.iter_mut().find(|c| c.input == input.id) {
             let dims: Vec<&str> = c.dims.iter().map(String::as_str).collect();
             let frame = Frame::decode(&input, &dims)?;
             c.newest = c.newest.max(Some(frame.meta.seq));
@@ -235,20 +253,12 @@ where
         Ok(())
     }
 
-    fn on_close(&mut self, ctx: &mut Context, id: &str) -> Result<(), HandlerError> {
-        if let Some(c) = self.companion.as_mut().filter(|c| c.input == id) {
-            c.closed = true;
-            self.on_queue_drained(ctx)?;
-        }
-        Ok(())
-    }
-
     /// Runs what is pending (and paired, with a companion) in batches of one shape (arrival
     /// order, at most `MAX_BATCH`).
     fn on_queue_drained(&mut self, ctx: &mut Context) -> Result<(), HandlerError> {
-        self.pair(ctx);
-        let has_companion = self.companion.is_some();
-        let ready = |f: &Frame| !has_companion || f.companion.is_some();
+        self.pair(ctx, false);
+        let companions = self.companions.len();
+        let ready = |f: &Frame| f.companions.len() == companions;
         while let Some(first) = self.pending.front().filter(|f| ready(f)) {
             let shape = first.meta.shape.clone();
             let mut batch = Vec::new();
@@ -275,10 +285,7 @@ where
 
     fn finish(&mut self, ctx: &mut Context) -> Result<()> {
         // Frames still waiting for a companion at the end will not get one: counted.
-        if let Some(c) = self.companion.as_mut() {
-            c.closed = true;
-            self.pair(ctx);
-        }
+        self.pair(ctx, true);
         if self.config.untrained() {
             self.config.announce_untrained();
         }
