@@ -25,13 +25,14 @@ fn split_pipeline_delivers_tracked_poses_with_a_trace_through_every_stage() {
     );
 }
 
-/// A preset that places people by the upsampler's locator (`person.centre: locator`): the
-/// densepose node pairs every picture with its `locator` message and no frame is lost.
+/// A preset that places people by the upsampler's locator and counts them by its count head
+/// (`person.centre: locator`, `person.count: head`): the densepose node pairs every picture
+/// with its `locator` and `count` messages and no frame is lost.
 #[test]
-fn split_pipeline_with_a_locator_preset_pairs_every_picture_with_its_locator() {
+fn split_pipeline_with_a_located_and_counted_preset_pairs_every_picture() {
     let preset = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/models/presets/lite-locate.yaml"
+        "/models/presets/lite-count.yaml"
     );
     let mut extra = Vec::new();
     for node in ["encoder", "upsampler", "densepose"] {
@@ -40,7 +41,7 @@ fn split_pipeline_with_a_locator_preset_pairs_every_picture_with_its_locator() {
     }
     let log = check_pipeline_of(
         "inference.yml",
-        "lite-locate",
+        "lite-count",
         &[
             "preprocess",
             "encoder",
@@ -51,7 +52,8 @@ fn split_pipeline_with_a_locator_preset_pairs_every_picture_with_its_locator() {
         &extra,
         true,
     );
-    // The densepose node read the locator (not ignored as an unknown input) and dropped nothing.
+    // The densepose node read the locator and the count (neither ignored as an unknown input)
+    // and dropped nothing.
     let summary = log
         .lines()
         .find(|l| l.contains("densepose: ") && l.contains("messages handled"))
@@ -128,7 +130,7 @@ fn check_pipeline_of(
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
-    assert!(lines.len() >= 35, "{} frames", lines.len());
+    assert!(lines.len() >= 35, "{} frames:\n{}", lines.len(), run.log);
     let mut last_t = 0i64;
     for l in &lines {
         let t = l["t_ns"].as_i64().expect("t_ns");

@@ -63,6 +63,39 @@ pub fn load_stages(vs: &mut VarStore, path: impl AsRef<Path>, stages: &[&str]) -
     })
 }
 
+/// [`load_stages`] for fine-tuning a model that has modules its checkpoint does not: a module
+/// (a variable's name without its last segment) of which the checkpoint holds no tensor at all
+/// keeps its fresh values and is named in the result; every other variable loads as in
+/// [`load_stages`], its errors included.
+pub fn load_stages_keeping_new(
+    vs: &mut VarStore,
+    path: impl AsRef<Path>,
+    stages: &[&str],
+) -> Result<Vec<String>> {
+    let path = path.as_ref();
+    check_extension(path)?;
+    let stored: Vec<String> = Tensor::read_safetensors(path)?
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    let module = |name: &str| name.rsplit_once('.').map_or("", |(m, _)| m).to_owned();
+    let mut new: Vec<String> = vs
+        .variables()
+        .keys()
+        .map(|n| module(n))
+        .filter(|m| {
+            stages.contains(&m.split('.').next().unwrap_or(""))
+                && !stored.iter().any(|s| s.starts_with(&format!("{m}.")))
+        })
+        .collect();
+    new.sort();
+    new.dedup();
+    load_filtered(vs, path, "", |name| {
+        stages.contains(&name.split('.').next().unwrap_or("")) && !new.contains(&module(name))
+    })?;
+    Ok(new)
+}
+
 fn load_filtered(
     vs: &mut VarStore,
     path: &Path,

@@ -48,10 +48,15 @@ fn to_vec(t: &Tensor) -> Result<Vec<f32>> {
 /// -> boxes `[P, 5]` (x1, y1, x2, y2, score), P <= max_people, best first.
 ///
 /// A peak is a cell equal to the maximum of its 3x3 neighbourhood (no NMS).
+///
+/// With `count_probs [C]` (probabilities of 0..C-1 people) the peaks keep their order but the
+/// `k`-th (from 1) is scored with the probability of at least `k` people: the count decides how
+/// many clear `score_threshold`, the centre map where they are.
 pub fn decode_centers(
     center_logits: &Tensor,
     size: &Tensor,
     offset: &Tensor,
+    count_probs: Option<&Tensor>,
     cfg: &CenterDecode,
 ) -> Result<Tensor> {
     let cs = center_logits.size();
@@ -72,7 +77,17 @@ pub fn decode_centers(
     let peaks = (&heat * heat.eq_tensor(&hmax).to_kind(Kind::Float)).view([-1]);
     let k = cfg.max_people.clamp(0, h * w);
     let (scores, idx) = peaks.topk(k, 0, true, true);
-    let scores = to_vec(&scores)?;
+    let peak_scores = to_vec(&scores)?;
+    // Fewer peaks than `k`: the rest of the top-k are cells that are not peaks (score 0).
+    let n_peaks = peak_scores.iter().take_while(|&&s| s > 0.0).count();
+    let scores = match count_probs {
+        // P(N >= k) for k = 1.. : the tail sums of the count distribution.
+        Some(p) => {
+            let p = to_vec(p)?;
+            (1..=n_peaks).map(|k| p.iter().skip(k).sum()).collect()
+        }
+        None => peak_scores,
+    };
     let idx = Vec::<i64>::try_from(&idx.to_device(Device::Cpu))?;
     let size = to_vec(&size.view([2, h * w]))?;
     let offset = to_vec(&offset.view([2, h * w]))?;
@@ -80,7 +95,7 @@ pub fn decode_centers(
     let (img_h, img_w) = (cfg.image_hw.0 as f32, cfg.image_hw.1 as f32);
     let n = (h * w) as usize;
     let mut rows = Vec::new();
-    for (&score, &i) in scores.iter().zip(&idx) {
+    for (&score, &i) in scores.iter().zip(&idx).take(n_peaks) {
         if (score as f64) < cfg.score_threshold {
             break;
         }

@@ -24,6 +24,9 @@ pub struct PersonHeadConfig {
     /// Which person-centre logits find the people (see [`CentreSource`]).
     #[serde(default)]
     pub centre: CentreSource,
+    /// How many people a frame has (see [`CountSource`]).
+    #[serde(default)]
+    pub count: CountSource,
 }
 
 impl Default for PersonHeadConfig {
@@ -33,6 +36,7 @@ impl Default for PersonHeadConfig {
             max_people: 10,
             score_threshold: 0.3,
             centre: CentreSource::default(),
+            count: CountSource::default(),
         }
     }
 }
@@ -64,6 +68,19 @@ impl CentreSource {
     }
 }
 
+/// How many people a frame has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountSource {
+    /// As many as the centre map has peaks at or above `score_threshold`.
+    #[default]
+    Peaks,
+    /// The upsampler's count head (`upsampler.count_classes`): the centre map's best peaks, the
+    /// `k`-th scored with the head's probability of at least `k` people, so `score_threshold`
+    /// keeps the count the head believes in (0.5: its median).
+    Head,
+}
+
 /// A conv3x3 -> ReLU -> conv1x1 branch (`nn.Sequential` indices 0 and 2).
 #[derive(Debug)]
 struct SmallBranch(Conv2d, Conv2d);
@@ -91,6 +108,9 @@ pub struct PersonMaps {
     pub size: Tensor,
     /// Sub-cell centre offset `[B, 2, h, w]` (x, y).
     pub offset: Tensor,
+    /// The count head's logits `[B, C]`, when the people are counted by it
+    /// ([`CountSource::Head`]).
+    pub count_logits: Option<Tensor>,
 }
 
 /// CenterNet-style person head.
@@ -119,6 +139,7 @@ impl PersonHead {
             center_logits: self.center.forward(features),
             size: self.size.forward(features),
             offset: self.offset.forward(features),
+            count_logits: None,
         }
     }
 }

@@ -46,9 +46,11 @@ pub use domain::DomainDiscriminator;
 pub use encoder::{CsiEncoder, EncoderConfig};
 pub use error::{ModelError, Result};
 pub use gfl::{GflBackbone, GflBackboneConfig, GflBlock, GlobalFilter};
-pub use head::{CentreSource, DensePoseHead, DensePoseHeadConfig, PersonHead, PersonHeadConfig};
-pub use model::{count_parameters, DensePoseStage, TrainOutputs, WifiDensePose};
+pub use head::{
+    CentreSource, CountSource, DensePoseHead, DensePoseHeadConfig, PersonHead, PersonHeadConfig,
+};
+pub use model::{count_parameters, DensePoseStage, Located, TrainOutputs, WifiDensePose};
 pub use preset::{InputDims, Preset};
 pub use temporal::{TemporalConfig, TemporalModule};
 pub use torchscript::{StageContract, TorchScriptStage};
-pub use upsampler::{SpatialUpsampler, UpsamplerConfig};
+pub use upsampler::{SpatialUpsampler, Translated, UpsamplerConfig};

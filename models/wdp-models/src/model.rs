@@ -16,7 +16,7 @@ use crate::decode::{
 };
 use crate::encoder::CsiEncoder;
 use crate::error::{ModelError, Result};
-use crate::head::{DensePoseHead, DensePoseMaps, PersonHead, PersonMaps};
+use crate::head::{CountSource, DensePoseHead, DensePoseMaps, PersonHead, PersonMaps};
 use crate::losses::{self, LossWeights};
 use crate::preset::{InputDims, Preset};
 use crate::roi::roi_align;
@@ -106,10 +106,15 @@ impl DensePoseStage {
 
     /// Person boxes `[P, 5]` of image `b` decoded from the person maps.
     pub fn decode_boxes(&self, person: &PersonMaps, b: i64) -> Result<Tensor> {
+        let count = person
+            .count_logits
+            .as_ref()
+            .map(|c| c.get(b).softmax(-1, Kind::Float));
         decode_centers(
             &person.center_logits.get(b),
             &person.size.get(b),
             &person.offset.get(b),
+            count.as_ref(),
             &self.decode_cfg(),
         )
     }
@@ -131,18 +136,20 @@ impl DensePoseStage {
         rois: Option<&Tensor>,
         train: bool,
     ) -> Result<StageOutputs> {
-        self.forward_located_t(spatial, None, rois, train)
+        self.forward_located_t(spatial, Located::default(), rois, train)
     }
 
     /// [`Self::forward_t`] with the upsampler's locator logits `[B, 1, H/4, W/4]`, combined
-    /// with the backbone's as `person.centre` says.
+    /// with the backbone's as `person.centre` says, and its count logits `[B, C]`, which count
+    /// the people when `person.count` is `head`.
     pub fn forward_located_t(
         &self,
         spatial: &Tensor,
-        locator: Option<&Tensor>,
+        located: Located<'_>,
         rois: Option<&Tensor>,
         train: bool,
     ) -> Result<StageOutputs> {
+        let Located { locator, count } = located;
         self.check_spatial(spatial)?;
         let features = self.backbone.features_t(spatial, train);
         let mut person = self.person.forward(&features);
@@ -161,6 +168,19 @@ impl DensePoseStage {
             .person
             .centre
             .combine(&person.center_logits, locator);
+        // Without count logits (a caller with none), the peaks count, as without a locator
+        // the backbone's centres place.
+        if let Some(c) = count.filter(|_| self.preset.person.count == CountSource::Head) {
+            let classes = self.preset.upsampler.count_classes;
+            if c.size() != [spatial.size()[0], classes] {
+                return Err(ModelError::InputShape {
+                    stage: "densepose count".into(),
+                    expected: format!("[{}, {classes}]", spatial.size()[0]),
+                    found: c.size(),
+                });
+            }
+            person.count_logits = Some(c.shallow_clone());
+        }
         let rois = match rois {
             Some(r) => r.shallow_clone(),
             None => {
@@ -208,17 +228,14 @@ impl DensePoseStage {
 
     /// Inference: `spatial [B, 3, H, W]` -> one [`PoseOutput`] per image.
     pub fn infer(&self, spatial: &Tensor) -> Result<Vec<PoseOutput>> {
-        self.infer_located(spatial, None)
+        self.infer_located(spatial, Located::default())
     }
 
-    /// [`Self::infer`] with the upsampler's locator logits (see [`Self::forward_located_t`]).
-    pub fn infer_located(
-        &self,
-        spatial: &Tensor,
-        locator: Option<&Tensor>,
-    ) -> Result<Vec<PoseOutput>> {
+    /// [`Self::infer`] with the upsampler's locator and count logits (see
+    /// [`Self::forward_located_t`]).
+    pub fn infer_located(&self, spatial: &Tensor, located: Located<'_>) -> Result<Vec<PoseOutput>> {
         tch::no_grad(|| {
-            let out = self.forward_located_t(spatial, locator, None, false)?;
+            let out = self.forward_located_t(spatial, located, None, false)?;
             let batch_of = Vec::<f32>::try_from(&out.rois.select(1, 0).contiguous())?;
             let mut poses = Vec::new();
             for b in 0..spatial.size()[0] {
@@ -246,6 +263,16 @@ impl DensePoseStage {
     }
 }
 
+/// What the upsampler's location-first heads say about a batch, for the DensePose stage:
+/// the locator's centre logits `[B, 1, H/4, W/4]` and the count head's logits `[B, C]`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Located<'a> {
+    /// Centre logits, combined with the backbone's as `person.centre` says.
+    pub locator: Option<&'a Tensor>,
+    /// Count logits, read when `person.count` is `head`.
+    pub count: Option<&'a Tensor>,
+}
+
 /// Everything a training step needs from one forward pass.
 #[derive(Debug)]
 pub struct TrainOutputs {
@@ -257,6 +284,8 @@ pub struct TrainOutputs {
     pub spatial: Tensor,
     /// The upsampler's location-first person-centre logits `[B, 1, H/4, W/4]`, when it has one.
     pub locator_logits: Option<Tensor>,
+    /// The upsampler's count logits `[B, C]`, when it has a count head.
+    pub count_logits: Option<Tensor>,
     /// Backbone map, person maps, ROIs and DensePose maps.
     pub stage: StageOutputs,
 }
@@ -366,17 +395,18 @@ impl WifiDensePose {
         train: bool,
     ) -> Result<TrainOutputs> {
         let enc = self.encoder.encode_t(window, train)?;
-        let (spatial, locator_logits) = self
+        let up = self
             .upsampler
             .forward_located_checked(&enc.features, train)?;
         let stage = self
             .stage
-            .forward_located_t(&spatial, locator_logits.as_ref(), rois, train)?;
+            .forward_located_t(&up.spatial, up.located(), rois, train)?;
         Ok(TrainOutputs {
             features: enc.features,
             branch_weights: enc.branch_weights,
-            spatial,
-            locator_logits,
+            spatial: up.spatial,
+            locator_logits: up.locator,
+            count_logits: up.count,
             stage,
         })
     }
@@ -401,8 +431,8 @@ impl WifiDensePose {
         };
         tch::no_grad(|| {
             let features = self.encoder.encode_t(&window, false)?.features;
-            let (spatial, locator) = self.upsampler.forward_located(&features, false);
-            self.stage.infer_located(&spatial, locator.as_ref())
+            let up = self.upsampler.forward_located_checked(&features, false)?;
+            self.stage.infer_located(&up.spatial, up.located())
         })
     }
 }

@@ -256,6 +256,15 @@ impl Preset {
                 format!("{} must be in [0, 1]", p.score_threshold),
             );
         }
+        if p.count == crate::head::CountSource::Head && self.upsampler.count_classes < 2 {
+            return fail(
+                "person.count",
+                format!(
+                    "`head` needs the upsampler's count head (upsampler.count_classes >= 2, is {})",
+                    self.upsampler.count_classes
+                ),
+            );
+        }
         let h = &self.head;
         for (field, v) in [
             ("head.roi_size", h.roi_size),

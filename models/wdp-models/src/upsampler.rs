@@ -10,6 +10,10 @@
 //! and its logits, upsampled, are added to the foreground channel before the sigmoid: the
 //! picture is drawn where the features say people are. Without it the only path from the
 //! features to a position is the picture's MSE, which a blurred room prior nearly minimises.
+//!
+//! With `count_classes > 0` a count head (layer norm -> linear) reads the same features and
+//! gives the logits of 0..count_classes-1 people: a frame's count decided once, from the whole
+//! window, rather than by how many peaks of a centre map clear a threshold.
 
 use serde::{Deserialize, Serialize};
 use tch::{nn, nn::Module, nn::ModuleT, Tensor};
@@ -38,6 +42,12 @@ pub struct UpsamplerConfig {
     /// run's locator collapsed to a constant map by step 5 700).
     #[serde(default)]
     pub locator_norm: bool,
+    /// Classes of the count head (0..count_classes-1 people, the last also "that many or
+    /// more"); 0 leaves it out. Measured: a linear softmax on a trained model's frozen features
+    /// names the count of new sequences of its rooms in 83% of frames where its centre map's
+    /// peaks do in 17% (MODEL_CARD.md).
+    #[serde(default)]
+    pub count_classes: i64,
 }
 
 impl Default for UpsamplerConfig {
@@ -49,6 +59,7 @@ impl Default for UpsamplerConfig {
             block_channels: vec![128, 256, 128, 64],
             locator_hidden: 0,
             locator_norm: false,
+            count_classes: 0,
         }
     }
 }
@@ -77,6 +88,35 @@ struct Locator {
     out: Linear,
 }
 
+/// The upsampler's outputs: the translated image `[B, 3, H, W]` and, when it has those heads,
+/// the locator's centre logits `[B, 1, H/4, W/4]` and the count logits `[B, C]`.
+#[derive(Debug)]
+pub struct Translated {
+    /// The translated image.
+    pub spatial: Tensor,
+    /// The locator's person-centre logits.
+    pub locator: Option<Tensor>,
+    /// The count head's logits.
+    pub count: Option<Tensor>,
+}
+
+impl Translated {
+    /// The location-first heads' outputs, for [`crate::DensePoseStage::forward_located_t`].
+    pub fn located(&self) -> crate::Located<'_> {
+        crate::Located {
+            locator: self.locator.as_ref(),
+            count: self.count.as_ref(),
+        }
+    }
+}
+
+/// The count head: norm -> linear to the logits of 0..C-1 people.
+#[derive(Debug)]
+struct CountHead {
+    norm: nn::LayerNorm,
+    out: Linear,
+}
+
 /// Stride of the locator's grid in translated-image pixels (the backbones' person-map stride).
 pub const LOCATOR_STRIDE: i64 = 4;
 
@@ -95,6 +135,7 @@ pub struct SpatialUpsampler {
     blocks: Vec<UpBlock>,
     final_conv: Conv2d,
     locator: Option<Locator>,
+    count: Option<CountHead>,
     cfg: UpsamplerConfig,
     feature_dim: i64,
 }
@@ -158,11 +199,22 @@ impl SpatialUpsampler {
                 out: Linear::with_bias_init(&p / "locator" / 2, cfg.locator_hidden, h * w, -2.19),
             }
         });
+        if cfg.count_classes < 0 || cfg.count_classes == 1 {
+            return Err(ModelError::Invalid(format!(
+                "upsampler.count_classes {} must be 0 (no count head) or >= 2",
+                cfg.count_classes
+            )));
+        }
+        let count = (cfg.count_classes > 0).then(|| CountHead {
+            norm: nn::layer_norm(&p / "count" / "norm", vec![feature_dim], Default::default()),
+            out: Linear::new(&p / "count" / "out", feature_dim, cfg.count_classes),
+        });
         Ok(Self {
             projection,
             blocks,
             final_conv,
             locator,
+            count,
             cfg: cfg.clone(),
             feature_dim,
         })
@@ -188,17 +240,18 @@ impl SpatialUpsampler {
 
     /// Checked forward: `[B, F] -> [B, 3, H, W]`.
     pub fn forward_checked(&self, features: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.forward_located_checked(features, train)?.0)
+        Ok(self.forward_located_checked(features, train)?.spatial)
     }
 
-    /// Checked [`Self::forward_located`].
-    pub fn forward_located_checked(
-        &self,
-        features: &Tensor,
-        train: bool,
-    ) -> Result<(Tensor, Option<Tensor>)> {
+    /// Checked: the translated image and what the location-first heads say.
+    pub fn forward_located_checked(&self, features: &Tensor, train: bool) -> Result<Translated> {
         self.check_input(features)?;
-        Ok(self.forward_located(features, train))
+        let (spatial, locator) = self.forward_located(features, train);
+        Ok(Translated {
+            spatial,
+            locator,
+            count: self.count_logits(features),
+        })
     }
 
     /// The translated image and, with a locator, its person-centre logits `[B, 1, H/4, W/4]`
@@ -239,6 +292,15 @@ impl SpatialUpsampler {
     }
 }
 
+impl SpatialUpsampler {
+    /// The count head's logits `[B, count_classes]` of `features [B, F]`, when it has one.
+    pub fn count_logits(&self, features: &Tensor) -> Option<Tensor> {
+        self.count
+            .as_ref()
+            .map(|c| c.out.forward(&c.norm.forward(features)))
+    }
+}
+
 impl ModuleT for SpatialUpsampler {
     fn forward_t(&self, features: &Tensor, train: bool) -> Tensor {
         self.forward_located(features, train).0
@@ -263,6 +325,7 @@ mod tests {
             block_channels: vec![4, 4],
             locator_hidden: 8,
             locator_norm: true,
+            count_classes: 0,
         };
         let mut vs = nn::VarStore::new(Device::Cpu);
         let up = SpatialUpsampler::new(vs.root(), &cfg, 16).unwrap();

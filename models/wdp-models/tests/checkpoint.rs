@@ -138,3 +138,39 @@ fn mis_shaped_and_missing_tensors_are_named() {
     ));
     assert!(checkpoint::save(&vs, dir.path().join("model.pt")).is_err());
 }
+
+/// Fine-tuning a model that has a head its checkpoint has not: that head (every tensor of its
+/// modules absent) starts fresh and is named; everything else loads; a module the checkpoint
+/// has only part of is still an error.
+#[test]
+fn a_head_the_checkpoint_lacks_starts_fresh_and_is_named() {
+    let dims = InputDims::new(3, 8, 40);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    let mut preset = Preset::load("lite").unwrap();
+    preset.upsampler.locator_hidden = 8;
+    let old_vs = nn::VarStore::new(Device::Cpu);
+    let _old = WifiDensePose::new(&old_vs.root(), &preset, dims).unwrap();
+    checkpoint::save(&old_vs, &path).unwrap();
+
+    preset.upsampler.count_classes = 3;
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let _new = WifiDensePose::new(&vs.root(), &preset, dims).unwrap();
+    let fresh = vs.variables()["upsampler.count.out.weight"].copy();
+    let new =
+        checkpoint::load_stages_keeping_new(&mut vs, &path, &["encoder", "upsampler"]).unwrap();
+    assert_eq!(new, ["upsampler.count.norm", "upsampler.count.out"]);
+    let vars = vs.variables();
+    assert!(vars["upsampler.count.out.weight"].equal(&fresh));
+    let stored = old_vs.variables();
+    for name in [
+        "upsampler.locator.2.weight",
+        "upsampler.projection.0.weight",
+        "encoder.amplitude_encoder.0.weight",
+    ] {
+        assert!(vars[name].equal(&stored[name]), "{name} not loaded");
+    }
+    // Strict loading still names the missing tensor.
+    let err = checkpoint::load_stages(&mut vs, &path, &["upsampler"]).unwrap_err();
+    assert!(err.to_string().contains("upsampler.count"), "{err}");
+}

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use tch::{nn, Device, Kind, Tensor};
-use wdp_models::{CentreSource, InputDims, Preset, WifiDensePose};
+use wdp_models::{CentreSource, CountSource, InputDims, Located, Preset, WifiDensePose};
 
 /// A model whose locator points at one cell (its last layer's weights zero, its bias high on
 /// that cell and low elsewhere), as `centre` says to use it.
@@ -81,8 +81,77 @@ fn a_misshapen_locator_map_is_an_error_naming_the_stage() {
     let wrong = Tensor::zeros([1, 1, 5, 5], (Kind::Float, Device::Cpu));
     let err = model
         .stage
-        .forward_located_t(&spatial, Some(&wrong), None, false)
+        .forward_located_t(
+            &spatial,
+            Located {
+                locator: Some(&wrong),
+                count: None,
+            },
+            None,
+            false,
+        )
         .unwrap_err()
         .to_string();
     assert!(err.contains("locator"), "{err}");
+}
+
+/// `person.count: head`: the count head decides how many people there are, the locator where.
+/// The locator is sure of one cell; a head sure of 0 people leaves none, one sure of 2 adds the
+/// next best place.
+#[test]
+fn the_count_head_decides_how_many() {
+    for (people, want) in [(0usize, 0i64), (1, 1), (2, 2)] {
+        let mut preset = Preset::load("lite").unwrap();
+        preset.upsampler.locator_hidden = 16;
+        preset.upsampler.count_classes = 4;
+        preset.person.centre = CentreSource::Locator;
+        preset.person.count = CountSource::Head;
+        preset.person.score_threshold = 0.5;
+        tch::manual_seed(3);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let model = WifiDensePose::new(&vs.root(), &preset, InputDims::new(3, 8, 40)).unwrap();
+        let (h, w) = preset.upsampler.locator_size();
+        let bias = Tensor::full([h * w], -20.0, (Kind::Float, Device::Cpu));
+        let _ = bias.get(10 * w + 20).fill_(20.0);
+        let count_bias = Tensor::full([4], -20.0, (Kind::Float, Device::Cpu));
+        let _ = count_bias.get(people as i64).fill_(20.0);
+        tch::no_grad(|| {
+            let mut vars = vs.variables();
+            vars.get_mut("upsampler.locator.2.bias")
+                .unwrap()
+                .copy_(&bias);
+            let _ = vars.get_mut("upsampler.locator.2.weight").unwrap().zero_();
+            vars.get_mut("upsampler.count.out.bias")
+                .unwrap()
+                .copy_(&count_bias);
+            let _ = vars.get_mut("upsampler.count.out.weight").unwrap().zero_();
+        });
+        let window = Tensor::randn([1, 2, 3, 8, 40], (Kind::Float, Device::Cpu));
+        let pose = model.infer(&window).unwrap().remove(0);
+        assert_eq!(
+            pose.boxes.size()[0],
+            want,
+            "count {people}: {:?}",
+            pose.boxes
+        );
+        if want > 0 {
+            // The first is the locator's cell, scored with the head's P(at least one) = 1.
+            let b = Vec::<f32>::try_from(pose.boxes.get(0)).unwrap();
+            let cx = (b[0] + b[2]) / 2.0;
+            assert!((cx - 82.0).abs() <= 8.0, "first person at x {cx}");
+            assert!(b[4] > 0.99, "score {}", b[4]);
+        }
+    }
+}
+
+/// A preset that counts by the head needs one.
+#[test]
+fn counting_by_a_missing_head_is_a_preset_error() {
+    let mut preset = Preset::load("lite").unwrap();
+    preset.person.count = CountSource::Head;
+    let err = preset.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("person.count") && err.contains("count_classes"),
+        "{err}"
+    );
 }

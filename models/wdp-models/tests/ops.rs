@@ -30,7 +30,7 @@ fn planted_centre_peaks_decode_to_their_boxes() {
         stride: 4,
         image_hw: (96, 128),
     };
-    let got = decode_centers(&logits, &t.size.get(0), &t.offset.get(0), &cfg).unwrap();
+    let got = decode_centers(&logits, &t.size.get(0), &t.offset.get(0), None, &cfg).unwrap();
     assert_eq!(got.size(), [2, 5]);
     let got = Vec::<f32>::try_from(&got.view([-1])).unwrap();
     let want = [[10f32, 20., 50., 90.], [70., 8., 118., 60.]];
@@ -46,11 +46,67 @@ fn planted_centre_peaks_decode_to_their_boxes() {
         ..cfg
     };
     assert_eq!(
-        decode_centers(&logits, &t.size.get(0), &t.offset.get(0), &strict)
+        decode_centers(&logits, &t.size.get(0), &t.offset.get(0), None, &strict)
             .unwrap()
             .size(),
         [0, 5]
     );
+}
+
+/// With a count distribution the count decides how many people there are and the centre map
+/// where: three peaks, of which the two highest are kept when the count says two.
+#[test]
+fn a_count_keeps_that_many_of_the_best_peaks() {
+    let boxes = Tensor::from_slice(&[10f32, 20., 50., 90., 70., 8., 118., 60., 60., 60., 80., 90.])
+        .view([3, 4]);
+    let t = center_targets(&[boxes], (24, 32), 4).unwrap();
+    // Peak heights 0.27, 0.12 and 0.05: none clears 0.5 on its own.
+    let height = Tensor::from_slice(&[-1f32, -2., -3.]);
+    let logits = Tensor::full([1, 24, 32], -8.0, F32);
+    let centres = t.mask.get(0).get(0).nonzero(); // [3, 2] (y, x), row-major order
+    for (i, c) in Vec::<i64>::try_from(&centres.reshape([-1]))
+        .unwrap()
+        .chunks(2)
+        .enumerate()
+    {
+        logits
+            .get(0)
+            .get(c[0])
+            .get(c[1])
+            .copy_(&height.get(i as i64));
+    }
+    let cfg = CenterDecode {
+        max_people: 5,
+        score_threshold: 0.5,
+        stride: 4,
+        image_hw: (96, 128),
+    };
+    let peaks = decode_centers(&logits, &t.size.get(0), &t.offset.get(0), None, &cfg).unwrap();
+    assert_eq!(peaks.size(), [0, 5], "no peak clears 0.5 by itself");
+    // P(0, 1, 2, 3 people) = 0.05, 0.15, 0.7, 0.1: at least one 0.95, two 0.8, three 0.1.
+    let probs = Tensor::from_slice(&[0.05f32, 0.15, 0.7, 0.1]);
+    let got = decode_centers(
+        &logits,
+        &t.size.get(0),
+        &t.offset.get(0),
+        Some(&probs),
+        &cfg,
+    )
+    .unwrap();
+    assert_eq!(got.size(), [2, 5]);
+    let got = Vec::<f32>::try_from(&got.view([-1])).unwrap();
+    assert!(close(got[4] as f64, 0.95, 1e-5) && close(got[9] as f64, 0.8, 1e-5));
+    // The best two peaks: the first and second rows of the centre order.
+    let centre_x = |b: &[f32]| (b[0] + b[2]) / 2.0;
+    let mut xs = [centre_x(&got[0..5]), centre_x(&got[5..10])];
+    xs.sort_by(f32::total_cmp);
+    let order: Vec<i64> = Vec::<i64>::try_from(&centres.reshape([-1])).unwrap();
+    let want_x = |i: usize| (order[2 * i + 1] as f32 + 0.5) * 4.0;
+    let mut want = [want_x(0), want_x(1)];
+    want.sort_by(f32::total_cmp);
+    for (g, w) in xs.iter().zip(want) {
+        assert!((g - w).abs() <= 4.0, "kept centres {xs:?}, want {want:?}");
+    }
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //! - with `--steps N`, a preset's CSI encoder plus a linear layer trained N steps;
 //!
 //! each beside the same model fitted on shuffled (window, position) pairs and the room's mean
-//! training position: answers that ignore the radio.
+//! training position: answers that ignore the radio. With `--checkpoint`, also how many people
+//! a trained model's features and locator say there are, beside the room's most common count.
 //!
 //! ```text
 //! cargo run --release -p wdp-train --example locate -- --preset models/presets/lite-now.yaml \
@@ -155,8 +156,10 @@ fn fit(args: &Args, x: &Tensor, y: &Tensor, evals: &[&Tensor], seed: i64) -> Res
         .collect()
 }
 
-/// How many people: a ridge on a trained model's frozen features (and the room), rounded,
-/// against the room prior's count (each room's most common training count).
+/// How many people, each against the room prior's count (each room's most common training
+/// count): a ridge on a trained model's frozen features (and the room), rounded; a softmax
+/// classifier on the same; and, with a locator, its peaks above the person threshold and its map's
+/// mass (sum of probabilities, mapped to a count by a line fitted on the training frames).
 fn counts(model: &wdp_models::WifiDensePose, train: &[Sample], test: &[Sample]) -> Result<()> {
     let tr: Vec<&Sample> = train.iter().collect();
     let te: Vec<&Sample> = test.iter().collect();
@@ -164,24 +167,43 @@ fn counts(model: &wdp_models::WifiDensePose, train: &[Sample], test: &[Sample]) 
     let rt: Vec<i64> = tr.iter().map(|s| room_index(&mut rooms, &s.room)).collect();
     let re: Vec<i64> = te.iter().map(|s| room_index(&mut rooms, &s.room)).collect();
     let nr = rooms.len() as i64;
-    let feats = |s: &[&Sample], r: &[i64]| -> Result<Tensor> {
-        let mut f = Vec::new();
+    // Features + room, the locator's mass and its peaks at or above 0.3.
+    type Located = Option<(Tensor, Tensor)>;
+    let run = |s: &[&Sample], r: &[i64]| -> Result<(Tensor, Located, Option<Tensor>)> {
+        let (mut f, mut mass, mut peaks, mut head) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for c in s.chunks(64) {
             let x = wdp_train::targets::sample_windows(c, Device::Cpu)?;
-            f.push(tch::no_grad(|| model.encoder.encode_t(&x, false))?.features);
+            let feats = tch::no_grad(|| model.encoder.encode_t(&x, false))?.features;
+            let (_, loc) = tch::no_grad(|| model.upsampler.forward_located(&feats, false));
+            if let Some(l) = loc {
+                let heat = l.sigmoid();
+                let hmax = heat.max_pool2d([3, 3], [1, 1], [1, 1], [1, 1], false);
+                let is_peak = heat.eq_tensor(&hmax).logical_and(&heat.ge(0.3));
+                mass.push(heat.flatten(1, -1).sum_dim_intlist(1, false, Kind::Float));
+                peaks.push(
+                    is_peak
+                        .flatten(1, -1)
+                        .sum_dim_intlist(1, false, Kind::Float),
+                );
+            }
+            if let Some(c) = tch::no_grad(|| model.upsampler.count_logits(&feats)) {
+                head.push(c.argmax(1, false).to_kind(Kind::Float));
+            }
+            f.push(feats);
         }
         let room = Tensor::from_slice(r).one_hot(nr).to_kind(Kind::Float) * 10.0;
-        Ok(Tensor::cat(&[Tensor::cat(&f, 0), room], 1))
+        let located = (!mass.is_empty()).then(|| (Tensor::cat(&mass, 0), Tensor::cat(&peaks, 0)));
+        let head = (!head.is_empty()).then(|| Tensor::cat(&head, 0));
+        Ok((Tensor::cat(&[Tensor::cat(&f, 0), room], 1), located, head))
     };
     let count = |s: &[&Sample]| {
         let c: Vec<f32> = s.iter().map(|s| s.people.len() as f32).collect();
         Tensor::from_slice(&c).unsqueeze(1)
     };
     let (ct, ce) = (count(&tr), count(&te));
-    let pred = Ridge::fit(&feats(&tr, &rt)?, &ct, 0.1)
-        .predict(&feats(&te, &re)?)
-        .round()
-        .clamp_min(0.0);
+    let (ft, lt, _) = run(&tr, &rt)?;
+    let (fe, le, head) = run(&te, &re)?;
     let room_prior = wdp_train::RoomPrior::fit(&tr, 0)?;
     let prior: Vec<f32> = te
         .iter()
@@ -197,10 +219,87 @@ fn counts(model: &wdp_models::WifiDensePose, train: &[Sample], test: &[Sample]) 
             (p - &ce).abs().mean(Kind::Float).double_value(&[]),
         )
     };
-    let (a, m) = score(&pred);
     let (pa, pm) = score(&prior);
-    println!("| count | frozen features + room, ridge, rounded | accuracy {a:.3} MAE {m:.2} | room's most common count: accuracy {pa:.3} MAE {pm:.2} |");
+    let histogram: Vec<i64> = (0..6)
+        .map(|k| ce.eq(k as f64).sum(Kind::Int64).int64_value(&[]))
+        .collect();
+    println!("| count | test frames with 0..5 people {histogram:?}; room's most common count: accuracy {pa:.3} MAE {pm:.2} | |");
+    let row = |name: &str, p: &Tensor| {
+        let (a, m) = score(&p.round().clamp_min(0.0));
+        println!("| count | {name} | accuracy {a:.3} MAE {m:.2} |");
+    };
+    row(
+        "frozen features + room, ridge, rounded",
+        &Ridge::fit(&ft, &ct, 0.1).predict(&fe),
+    );
+    let classes = ct.max().int64_value(&[]) + 1;
+    let shuffled = shuffle(&ct, &Tensor::from_slice(&rt));
+    for (name, labels) in [
+        ("", ct.shallow_clone()),
+        (" (fitted on shuffled counts)", shuffled),
+    ] {
+        let logits = softmax_fit(
+            &ft,
+            &labels.squeeze_dim(1).to_kind(Kind::Int64),
+            classes,
+            &fe,
+        )?;
+        row(
+            &format!("frozen features + room, softmax classifier{name}"),
+            &logits.argmax(1, false).to_kind(Kind::Float).unsqueeze(1),
+        );
+    }
+    if let Some(h) = head {
+        row("its count head's most likely count", &h.unsqueeze(1));
+    }
+    if let (Some((mass_t, _)), Some((mass_e, peaks_e))) = (lt, le) {
+        row("its locator's peaks >= 0.3", &peaks_e.unsqueeze(1));
+        let line = |m: &Tensor| Tensor::stack(&[m.shallow_clone(), m.ones_like()], 1);
+        row(
+            "its locator's mass, line fitted on training frames",
+            &Ridge::fit(&line(&mass_t), &ct, 1e-6).predict(&line(&mass_e)),
+        );
+        println!(
+            "| count | its locator's mass: training median {:.2}, test median {:.2} | |",
+            mass_t.median().double_value(&[]),
+            mass_e.median().double_value(&[])
+        );
+    }
     Ok(())
+}
+
+/// `y` permuted among the frames of the same room (`room [N]`): the room stays known, the radio
+/// not. Seeded: the same draw on every run.
+fn shuffle(y: &Tensor, room: &Tensor) -> Tensor {
+    tch::manual_seed(0);
+    let mut shuffled = y.copy();
+    let rooms = room.max().int64_value(&[]) + 1;
+    for r in 0..rooms {
+        let idx = room.eq(r).nonzero().squeeze_dim(1);
+        let perm = idx.index_select(
+            0,
+            &Tensor::randperm(idx.size()[0], (Kind::Int64, Device::Cpu)),
+        );
+        let _ = shuffled.index_copy_(0, &idx, &y.index_select(0, &perm));
+    }
+    shuffled
+}
+
+/// A linear softmax classifier on standardised `x` (Adam, full batch), logits of `eval`.
+fn softmax_fit(x: &Tensor, y: &Tensor, classes: i64, eval: &Tensor) -> Result<Tensor> {
+    tch::manual_seed(0);
+    let mean = x.mean_dim(0, true, Kind::Float);
+    let std = x.std_dim(0, true, true) + 1e-6;
+    let vs = nn::VarStore::new(Device::Cpu);
+    let lin = nn::linear(vs.root(), x.size()[1], classes, Default::default());
+    let mut opt = nn::Adam::default().build(&vs, 1e-2)?;
+    opt.set_weight_decay(1e-3);
+    let xn = (x - &mean) / &std;
+    for _ in 0..300 {
+        let loss = lin.forward(&xn).cross_entropy_for_logits(y);
+        opt.backward_step(&loss);
+    }
+    Ok(tch::no_grad(|| lin.forward(&((eval - &mean) / &std))))
 }
 
 /// Where a trained model loses the position: a ridge on its frozen encoder features, the
@@ -333,17 +432,7 @@ fn main() -> Result<()> {
     // The room is known to a deployed model (one radio link per room): the probes get it too.
     let rooms_onehot = |r: &Tensor| r.one_hot(rooms.len() as i64).to_kind(Kind::Float) * 10.0;
     // Positions shuffled among the frames of the same room: the room stays known, the radio not.
-    // Seeded: one draw, the same on every run.
-    tch::manual_seed(0);
-    let mut shuffled = yt.copy();
-    for r in 0..rooms.len() as i64 {
-        let idx = rt.eq(r).nonzero().squeeze_dim(1);
-        let perm = idx.index_select(
-            0,
-            &Tensor::randperm(idx.size()[0], (Kind::Int64, Device::Cpu)),
-        );
-        let _ = shuffled.index_copy_(0, &idx, &yt.index_select(0, &perm));
-    }
+    let shuffled = shuffle(&yt, &rt);
     println!("| input | model | test px | same fitted on shuffled pairs px |");
     println!("| --- | --- | --- | --- |");
     for groups in [1, 4, 8] {

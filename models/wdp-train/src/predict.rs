@@ -84,8 +84,8 @@ fn predict_with(
                     Tensor::stack(&refined, 0)
                 }
             };
-            let (spatial, locator) = model.upsampler.forward_located_checked(&features, false)?;
-            Ok(model.stage.infer_located(&spatial, locator.as_ref())?)
+            let up = model.upsampler.forward_located_checked(&features, false)?;
+            Ok(model.stage.infer_located(&up.spatial, up.located())?)
         })?;
         for (s, pose) in chunk.iter().zip(poses) {
             let sx = s.image_wh[0] as f32 / tw;

@@ -129,3 +129,23 @@ fn masks_are_subsampled_at_load() {
         assert_eq!(v, fu[[i, c, 2 * y, 2 * x]]);
     }
 }
+
+/// `labels_only` keeps the same frames and people without their windows and masks.
+#[test]
+fn labels_only_loads_the_same_frames_without_windows_or_masks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let _ = recording(13, tmp.path());
+    let full = load_dataset(tmp.path(), &LoadOptions::default()).unwrap().0;
+    let labels_options = LoadOptions {
+        labels_only: true,
+        ..LoadOptions::default()
+    };
+    let labels = load_dataset(tmp.path(), &labels_options).unwrap().0;
+    assert_eq!(full.len(), labels.len());
+    for (f, l) in full.iter().zip(&labels) {
+        assert_eq!((f.seq, f.t_ns, &f.room), (l.seq, l.t_ns, &l.room));
+        assert_eq!(f.people, l.people);
+        assert_eq!(f.window_shape, l.window_shape);
+        assert!(l.window.is_empty() && l.uv.is_none() && l.part_index.is_empty());
+    }
+}

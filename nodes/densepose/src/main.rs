@@ -10,6 +10,9 @@
 //!   the upsampler's locator (`person.centre: locator` or `sum`): each `spatial` frame then
 //!   waits for the `locator` of its `seq` (one that cannot come any more is dropped and counted
 //!   as `spatial/locator`).
+//! - `count`: Float32 `[C]` (upsampler), dims `class`, read only when the preset counts the
+//!   people by the upsampler's count head (`person.count: head`); paired by `seq` the same way
+//!   (a lost one counted as `spatial/count`).
 //!
 //! ## Outputs (per frame; metadata carried from the input plus `model`, `untrained`,
 //! `image_wh` = [W, H] of the translated image, and this stage in the latency trace)
@@ -25,7 +28,9 @@
 use dora_node_api::DoraNode;
 use eyre::{eyre, Result};
 use tch::nn;
-use wdp_models::{CentreSource, DensePoseStage, StageContract, TorchScriptStage};
+use wdp_models::{
+    CentreSource, CountSource, DensePoseStage, Located, StageContract, TorchScriptStage,
+};
 use wdp_node::Handler;
 use wdp_stage::{Source, Stage, StageConfig};
 
@@ -82,8 +87,13 @@ fn reads_locator(config: &StageConfig) -> bool {
         && config.preset.person.centre != CentreSource::Backbone
 }
 
-/// The node's handler: translated images in (with the locator's logits when the preset places
-/// people by them), the dense pose of every person out.
+/// Whether the preset counts people by the upsampler's count head.
+fn reads_count(config: &StageConfig) -> bool {
+    config.preset.upsampler.count_classes > 0 && config.preset.person.count == CountSource::Head
+}
+
+/// The node's handler: translated images in (with the locator's and count head's logits when
+/// the preset places or counts people by them), the dense pose of every person out.
 fn stage(config: &StageConfig) -> impl Handler + '_ {
     let dims = ["channel", "height", "width"];
     let stage = Stage::new(
@@ -94,13 +104,21 @@ fn stage(config: &StageConfig) -> impl Handler + '_ {
         |stage, node, x, frames| {
             let poses = match stage {
                 Stage3::Native { net, .. } => {
-                    let locator = frames
-                        .iter()
-                        .map(|f| f.companion.as_deref())
-                        .collect::<Option<Vec<_>>>()
-                        .map(|c| wdp_stage::stack(c, config.device))
-                        .transpose()?;
-                    net.infer_located(x, locator.as_ref())?
+                    // Every frame of the batch has its companions (the stage pairs them first).
+                    let companion = |id: &str| {
+                        frames
+                            .iter()
+                            .map(|f| f.companion(id))
+                            .collect::<Option<Vec<_>>>()
+                            .map(|c| wdp_stage::stack(c, config.device))
+                            .transpose()
+                    };
+                    let (locator, count) = (companion("locator")?, companion("count")?);
+                    let located = Located {
+                        locator: locator.as_ref(),
+                        count: count.as_ref(),
+                    };
+                    net.infer_located(x, located)?
                 }
                 // A TorchScript stage takes one frame at a time.
                 Stage3::Script(m) => (0..x.size()[0])
@@ -110,8 +128,13 @@ fn stage(config: &StageConfig) -> impl Handler + '_ {
             wdp_stage::send_poses(node, config, &poses, frames)
         },
     );
-    if reads_locator(config) {
+    let stage = if reads_locator(config) {
         stage.with_companion("locator", &dims)
+    } else {
+        stage
+    };
+    if reads_count(config) {
+        stage.with_companion("count", &["class"])
     } else {
         stage
     }

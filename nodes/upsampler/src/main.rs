@@ -14,6 +14,9 @@
 //!   head's person-centre logits, sent (same metadata as `spatial`) when the preset has one
 //!   (`upsampler.locator_hidden > 0`); the densepose node places people by them when the
 //!   preset says `person.centre: locator` or `sum`.
+//! - `count`: Float32 `[C]`, dims `class`: the count head's logits of 0..C-1 people, sent (same
+//!   metadata) when the preset has one (`upsampler.count_classes > 0`); the densepose node
+//!   counts the people by them when the preset says `person.count: head`.
 //!
 //! ## Configuration
 //! `PRESET`, `CHECKPOINT`, `TORCHSCRIPT` (a module `[B, F] -> [B, 3, H, W]`), `SEED`,
@@ -22,7 +25,7 @@
 use dora_node_api::DoraNode;
 use eyre::{eyre, Result};
 use tch::nn;
-use wdp_models::{SpatialUpsampler, StageContract, TorchScriptStage};
+use wdp_models::{SpatialUpsampler, StageContract, TorchScriptStage, Translated};
 use wdp_node::Handler;
 use wdp_stage::{Source, Stage, StageConfig};
 
@@ -76,19 +79,28 @@ fn stage(config: &StageConfig) -> impl Handler + '_ {
         &["feature"],
         |shape| build(config, shape),
         move |upsampler, node, x, frames| {
-            let (spatial, locator) = tch::no_grad(|| match upsampler {
+            let up = tch::no_grad(|| match upsampler {
                 Upsampler::Native { net, .. } => net.forward_located_checked(x, false),
-                Upsampler::Script(m) => m.forward(x).map(|s| (s, None)),
+                Upsampler::Script(m) => m.forward(x).map(|spatial| Translated {
+                    spatial,
+                    locator: None,
+                    count: None,
+                }),
             })?;
             let dims = ["channel", "height", "width"];
             for (i, frame) in frames.iter().enumerate() {
-                let s = wdp_stage::to_array::<f32>(&spatial.get(i as i64))?;
-                let meta = frame.output_meta("upsampler", s.shape(), &dims, untrained);
-                wdp_tensor::dora::send(node, "spatial", s.view(), &meta)?;
-                if let Some(l) = &locator {
-                    let l = wdp_stage::to_array::<f32>(&l.get(i as i64))?;
-                    let meta = frame.output_meta("upsampler", l.shape(), &dims, untrained);
-                    wdp_tensor::dora::send(node, "locator", l.view(), &meta)?;
+                let i = i as i64;
+                let outputs = [
+                    ("spatial", Some(&up.spatial), &dims[..]),
+                    ("locator", up.locator.as_ref(), &dims[..]),
+                    ("count", up.count.as_ref(), &["class"][..]),
+                ];
+                for (id, t, dims) in outputs {
+                    if let Some(t) = t {
+                        let a = wdp_stage::to_array::<f32>(&t.get(i))?;
+                        let meta = frame.output_meta("upsampler", a.shape(), dims, untrained);
+                        wdp_tensor::dora::send(node, id, a.view(), &meta)?;
+                    }
                 }
             }
             Ok(())

@@ -55,12 +55,13 @@ fn features_in_spatial_out_bad_messages_dropped() {
     assert_eq!(c.unknown["window"], 1);
 }
 
-/// A preset with a location-first head: each feature vector gives its picture and the locator's
-/// centre logits on the person maps' grid, both with the input's `seq`.
+/// A preset with a location-first head and a count head: each feature vector gives its
+/// picture, the locator's centre logits on the person maps' grid and the count logits.
 #[test]
-fn a_locator_preset_also_sends_the_centre_logits() {
+fn a_locator_preset_also_sends_the_centre_and_count_logits() {
     let mut config = StageConfig::random("upsampler", "lite", 0).expect("config");
     config.preset.upsampler.locator_hidden = 16;
+    config.preset.upsampler.count_classes = 4;
     let f = config.preset.encoder.feature_dim as usize;
     let (lh, lw) = config.preset.upsampler.locator_size();
     let meta = |seq: u64| TensorMeta::new(&[f], ["feature"]).with_seq(seq);
@@ -69,9 +70,18 @@ fn a_locator_preset_also_sends_the_centre_logits() {
         .collect();
     let run = run_test("upsampler", events, &mut stage(&config)).expect("run");
     let ids: Vec<&str> = run.outputs.iter().map(|o| o.id.as_str()).collect();
-    assert_eq!(ids, ["spatial", "locator"].repeat(2), "{:?}", run.report);
+    assert_eq!(
+        ids,
+        ["spatial", "locator", "count"].repeat(2),
+        "{:?}",
+        run.report
+    );
     for l in run.on("locator") {
         assert_eq!(l.data.len(), (lh * lw) as usize);
         assert!(l.numbers().iter().all(|v| v.is_finite()));
+    }
+    for c in run.on("count") {
+        assert_eq!(c.data.len(), 4);
+        assert!(c.numbers().iter().all(|v| v.is_finite()));
     }
 }

@@ -254,7 +254,12 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
                 wdp_train::LoadOptions::default().pipeline,
                 args.every,
             );
-            let training = wdp_train::data::load_datasets(&args.prior, &load)?;
+            // Of the training frames only their people are needed.
+            let labels = wdp_train::LoadOptions {
+                labels_only: true,
+                ..load.clone()
+            };
+            let training = wdp_train::data::load_datasets(&args.prior, &labels)?;
             let train_refs: Vec<&Sample> = training.iter().collect();
             let prior = wdp_train::RoomPrior::fit(&train_refs, args.seed)?;
             let samples = wdp_train::data::load_datasets(&args.data, &load)?;

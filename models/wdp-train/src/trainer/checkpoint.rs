@@ -75,7 +75,9 @@ impl Trainer {
     }
 
     /// Starts from the weights at `path` (fine-tuning, adaptation, a student initialised from
-    /// a teacher): every stage the checkpoint holds, step 0, fresh optimiser moments.
+    /// a teacher): every stage the checkpoint holds, step 0, fresh optimiser moments. A module
+    /// the checkpoint has none of (a head added since, e.g. `upsampler.count`) starts fresh and
+    /// is named on stderr.
     pub fn init_from(&mut self, path: &Path) -> Result<()> {
         self.init_stages(path, &stages_in(path)?)
     }
@@ -102,8 +104,15 @@ impl Trainer {
                 crate::preprocess::sidecar_path(path).display()
             ));
         }
-        checkpoint::load_stages(&mut self.vs, path, stages)
+        let new = checkpoint::load_stages_keeping_new(&mut self.vs, path, stages)
             .wrap_err_with(|| format!("loading {}", path.display()))?;
+        if !new.is_empty() {
+            eprintln!(
+                "{}: has nothing of {}: they start fresh",
+                path.display(),
+                new.join(", ")
+            );
+        }
         self.step = 0;
         Ok(())
     }

@@ -40,6 +40,10 @@ pub struct Weights {
     /// The upsampler's location-first head against the centre heatmap (focal loss), when the
     /// preset has one (`upsampler.locator_hidden`).
     pub locator: f64,
+    /// The upsampler's count head against the number of people of each frame (cross-entropy;
+    /// more than it has classes count as its last), when the preset has one
+    /// (`upsampler.count_classes`).
+    pub count: f64,
     /// Seed 003 `alpha_1`: keypoint tokens (each person's backbone features pooled under each
     /// joint's heatmap) against the teacher's.
     pub keypoint_token: f64,
@@ -72,6 +76,7 @@ impl Default for Weights {
             translation: 10.0,
             translation_foreground: 4.0,
             locator: 1.0,
+            count: 1.0,
             keypoint_ce: 1.0,
             keypoint_token: 1.0,
             visual_token: 1.0,

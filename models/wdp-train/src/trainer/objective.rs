@@ -44,6 +44,15 @@ impl Trainer {
             report.locator = locator.double_value(&[]);
             total += locator * w.locator;
         }
+        if let Some(logits) = &out.count_logits {
+            // How many people, decided once per frame from the features.
+            let last = logits.size()[1] - 1;
+            let people: Vec<i64> = batch.people.iter().map(|&n| (n as i64).min(last)).collect();
+            let target = Tensor::from_slice(&people).to_device(logits.device());
+            let count = logits.cross_entropy_for_logits(&target);
+            report.count = count.double_value(&[]);
+            total += count * w.count;
+        }
         report.center = center.double_value(&[]);
         report.center_regression = regression.double_value(&[]);
         if k > 0 {

@@ -55,6 +55,8 @@ pub struct StepLosses {
     pub translation: f64,
     /// The location-first head's focal loss.
     pub locator: f64,
+    /// The count head's cross-entropy.
+    pub count: f64,
     /// Temporal smoothness term (sequence training).
     pub temporal: f64,
     /// Global gradient norm before clipping.
@@ -147,8 +149,10 @@ impl Trainer {
                 self.trains("backbone"),
             )?,
             spatial,
-            // Sequence training refines features over time; the locator trains frame by frame.
+            // Sequence training refines features over time; the locator and the count head
+            // train frame by frame.
             locator_logits: None,
+            count_logits: None,
         };
         let ws = windows.size();
         let mut newest_shape = vec![b, t];
@@ -174,21 +178,22 @@ impl Trainer {
             .model
             .encoder
             .encode_t(window, self.trains("encoder"))?;
-        let (spatial, locator_logits) = self
+        let up = self
             .model
             .upsampler
             .forward_located_checked(&enc.features, self.trains("upsampler"))?;
         Ok(TrainOutputs {
             stage: self.model.stage.forward_located_t(
-                &spatial,
-                locator_logits.as_ref(),
+                &up.spatial,
+                up.located(),
                 Some(rois),
                 self.trains("backbone"),
             )?,
             features: enc.features,
             branch_weights: enc.branch_weights,
-            spatial,
-            locator_logits,
+            spatial: up.spatial,
+            locator_logits: up.locator,
+            count_logits: up.count,
         })
     }
 
