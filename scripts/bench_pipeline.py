@@ -28,6 +28,7 @@ import yaml
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL_NODES = {"encoder", "upsampler", "densepose", "densepose-fused"}
 CHECKPOINT = os.path.join(ROOT, "models", "weights", "lite-sim.safetensors")
+PREPROCESS = os.path.join(ROOT, "models", "weights", "lite-sim.preprocess.yaml")
 
 
 def prepare(flow: str, work: str, preset: str, pacing: str, seconds: float, out: str) -> str:
@@ -47,10 +48,14 @@ def prepare(flow: str, work: str, preset: str, pacing: str, seconds: float, out:
             # The figures in docs/BENCHMARKS.md are of the lab scene (one person).
             env.update({"PACING": pacing, "DURATION_S": str(seconds), "RGB": "false", "SCENE": "lab"})
             node["outputs"] = [o for o in node["outputs"] if o != "frame"]
+        if node["id"] == "csi-preprocess":
+            # The figures are of the `lite`-family presets on lite-sim's windows (the main job
+            # now ships lite-count, whose windows are complex: another input layout).
+            env["WDP_PREPROCESS_CONFIG"] = PREPROCESS
         if node["id"] in MODEL_NODES:
             env["PRESET"] = preset
-            if preset != "lite" or not os.path.exists(CHECKPOINT):
-                env["CHECKPOINT"] = ""
+            use_weights = preset == "lite" and os.path.exists(CHECKPOINT)
+            env["CHECKPOINT"] = CHECKPOINT if use_weights else ""
         if node["id"] == "pose-sink":
             env.update({"OUT_DIR": out, "PNG_EVERY": "0", "GIF_FRAMES": "0"})
             node["inputs"].pop("frame", None)

@@ -82,8 +82,9 @@ fn untrained_weights_are_announced_and_marked() {
     );
 }
 
+/// [`check_pipeline_of`] with the main job's model, `lite-count`.
 fn check_pipeline(dataflow: &str, stages: &[&str], extra: &[(&str, &str, &str)], untrained: bool) {
-    check_pipeline_of(dataflow, "lite", stages, extra, untrained);
+    check_pipeline_of(dataflow, "lite-count", stages, extra, untrained);
 }
 
 fn check_pipeline_of(
@@ -266,19 +267,34 @@ fn check_pipeline_of(
 #[test]
 fn learned_temporal_module_refines_the_features_with_the_shipped_weights() {
     // inference.yml with a second temporal node between encoder and upsampler: the shipped
-    // checkpoint's trained temporal module over the last 8 frames' features.
+    // `lite-sim` checkpoint's trained temporal module over the last 8 frames' features (the
+    // main job's `lite-count` has no temporal module: it is trained frame by frame).
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("poses");
     let tapped = dir.path().join("taps");
+    let weights = common::root().join("models/weights");
+    let checkpoint = weights.join("lite-sim.safetensors");
+    let checkpoint = checkpoint.to_str().expect("utf8");
+    let preprocess = weights.join("lite-sim.preprocess.yaml");
+    let mut overrides = vec![
+        ("csi-source", "PACING", "fast"),
+        ("csi-source", "DURATION_S", "2"),
+        ("csi-source", "RGB", "false"),
+        ("pose-sink", "OUT_DIR", out.to_str().expect("utf8")),
+        (
+            "csi-preprocess",
+            "WDP_PREPROCESS_CONFIG",
+            preprocess.to_str().expect("utf8"),
+        ),
+    ];
+    for node in ["encoder", "upsampler", "densepose"] {
+        overrides.push((node, "PRESET", "lite"));
+        overrides.push((node, "CHECKPOINT", checkpoint));
+    }
     let flow = common::prepare_with_taps(
         "inference.yml",
         dir.path(),
-        &[
-            ("csi-source", "PACING", "fast"),
-            ("csi-source", "DURATION_S", "2"),
-            ("csi-source", "RGB", "false"),
-            ("pose-sink", "OUT_DIR", out.to_str().expect("utf8")),
-        ],
+        &overrides,
         &[
             ("features", "encoder/features"),
             ("refined", "temporal-features/features"),

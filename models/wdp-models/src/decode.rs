@@ -49,9 +49,11 @@ fn to_vec(t: &Tensor) -> Result<Vec<f32>> {
 ///
 /// A peak is a cell equal to the maximum of its 3x3 neighbourhood (no NMS).
 ///
-/// With `count_probs [C]` (probabilities of 0..C-1 people) the peaks keep their order but the
-/// `k`-th (from 1) is scored with the probability of at least `k` people: the count decides how
-/// many clear `score_threshold`, the centre map where they are.
+/// With `count_probs [C]` (probabilities of 0..C-1 people) the count decides how many people
+/// there are and the centre map where: the most likely count's best peaks, the `k`-th (from 1)
+/// scored with the probability of at least `k` people (then `score_threshold` applies as
+/// usual). The most likely count, not the median: counts are often bimodal (one person or
+/// three), and their median is then a count that never happens.
 pub fn decode_centers(
     center_logits: &Tensor,
     size: &Tensor,
@@ -84,7 +86,12 @@ pub fn decode_centers(
         // P(N >= k) for k = 1.. : the tail sums of the count distribution.
         Some(p) => {
             let p = to_vec(p)?;
-            (1..=n_peaks).map(|k| p.iter().skip(k).sum()).collect()
+            let mode = (0..p.len())
+                .max_by(|&a, &b| p[a].total_cmp(&p[b]))
+                .unwrap_or(0);
+            (1..=n_peaks.min(mode))
+                .map(|k| p.iter().skip(k).sum())
+                .collect()
         }
         None => peak_scores,
     };

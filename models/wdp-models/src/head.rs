@@ -75,9 +75,9 @@ pub enum CountSource {
     /// As many as the centre map has peaks at or above `score_threshold`.
     #[default]
     Peaks,
-    /// The upsampler's count head (`upsampler.count_classes`): the centre map's best peaks, the
-    /// `k`-th scored with the head's probability of at least `k` people, so `score_threshold`
-    /// keeps the count the head believes in (0.5: its median).
+    /// The upsampler's count head (`upsampler.count_classes`): its most likely count of the
+    /// centre map's best peaks, the `k`-th scored with the head's probability of at least `k`
+    /// people (`score_threshold` 0 keeps them all: the head has decided).
     Head,
 }
 

@@ -107,6 +107,19 @@ fn a_count_keeps_that_many_of_the_best_peaks() {
     for (g, w) in xs.iter().zip(want) {
         assert!((g - w).abs() <= 4.0, "kept centres {xs:?}, want {want:?}");
     }
+    // One person or three, hardly two: the most likely count (3), not the median (2).
+    let bimodal = Tensor::from_slice(&[0.0f32, 0.44, 0.1, 0.46]);
+    let all = CenterDecode {
+        score_threshold: 0.0,
+        ..cfg
+    };
+    let got = decode_centers(&logits, &t.size.get(0), &t.offset.get(0), Some(&bimodal), &all)
+        .unwrap();
+    assert_eq!(got.size(), [3, 5]);
+    let scores: Vec<f32> = Vec::<f32>::try_from(&got.select(1, 4)).unwrap();
+    for (s, want) in scores.iter().zip([1.0, 0.56, 0.46]) {
+        assert!(close(*s as f64, want, 1e-5), "scores {scores:?}");
+    }
 }
 
 #[test]
