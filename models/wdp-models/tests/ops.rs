@@ -113,8 +113,14 @@ fn a_count_keeps_that_many_of_the_best_peaks() {
         score_threshold: 0.0,
         ..cfg
     };
-    let got = decode_centers(&logits, &t.size.get(0), &t.offset.get(0), Some(&bimodal), &all)
-        .unwrap();
+    let got = decode_centers(
+        &logits,
+        &t.size.get(0),
+        &t.offset.get(0),
+        Some(&bimodal),
+        &all,
+    )
+    .unwrap();
     assert_eq!(got.size(), [3, 5]);
     let scores: Vec<f32> = Vec::<f32>::try_from(&got.select(1, 4)).unwrap();
     for (s, want) in scores.iter().zip([1.0, 0.56, 0.46]) {
