@@ -11,9 +11,10 @@
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Cursor;
 use std::path::PathBuf;
 use wdp_csi::readers::{atheros, intel};
-use wdp_csi::{CaptureFormat, Complex32, CsiFrame, FrameReader, MetaValue, ReadStats};
+use wdp_csi::{CaptureFormat, Complex32, CsiFrame, Endian, FrameReader, MetaValue, ReadStats};
 
 const CAPTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/captures");
 
@@ -300,95 +301,101 @@ fn intel_matches_reference() {
     }
 }
 
+/// Checks what was read from an Atheros capture (`file` names it in failures) against every
+/// field of its reference entry.
+fn check_atheros_entry(entry: &Value, file: &str, frames: &[CsiFrame], stats: &ReadStats) {
+    let result = entry["result"].as_object().expect("result");
+    let mut checked = 0;
+    for (key, value) in result {
+        checked += 1;
+        if check_common(key, value, frames, stats) {
+            continue;
+        }
+        let first = &frames[0];
+        let last = frames.last().expect("frames");
+        match key.as_str() {
+            "nr_values" | "nc_values" | "num_tones_values" => {
+                let got: BTreeSet<i64> = frames
+                    .iter()
+                    .map(|f| match key.as_str() {
+                        "nr_values" => f.n_rx,
+                        "nc_values" => f.n_tx,
+                        _ => f.n_subcarriers(),
+                    } as i64)
+                    .collect();
+                let expected: BTreeSet<i64> = ints(value).into_iter().collect();
+                assert_eq!(got, expected, "{file} {key}");
+            }
+            "csi[0,0:3,:nr0,:nc0]" => {
+                // [tone][nr][nc]
+                for (k, by_nr) in arr(value).iter().enumerate() {
+                    assert_eq!(arr(by_nr).len(), first.n_rx);
+                    for (r, by_nc) in arr(by_nr).iter().enumerate() {
+                        assert_eq!(arr(by_nc).len(), first.n_tx);
+                        for (c, e) in arr(by_nc).iter().enumerate() {
+                            let what = format!("{file} {key} [{k}][{r}][{c}]");
+                            assert_complex_exact(first.get(c, r, k).expect("idx"), e, &what);
+                        }
+                    }
+                }
+            }
+            k if k.starts_with("csi[-1,") => {
+                let tone = last.n_subcarriers() - 1;
+                assert_eq!(k, format!("csi[-1,{tone},:nr,:nc]"));
+                for (r, by_nc) in arr(value).iter().enumerate() {
+                    assert_eq!(arr(by_nc).len(), last.n_tx);
+                    for (c, e) in arr(by_nc).iter().enumerate() {
+                        let what = format!("{file} {key} [{r}][{c}]");
+                        assert_complex_exact(last.get(c, r, tone).expect("idx"), e, &what);
+                    }
+                }
+            }
+            k if k.starts_with("csi_matlab_order[0,0:3,:nr0,:nc0]") => {
+                // read_csi.c assigns stream position s within a tone to (nr = s % NR,
+                // nc = s / NR); we (and csiread) to (nr = s / NC, nc = s % NC).
+                let (nr, nc) = (first.n_rx, first.n_tx);
+                for (k, by_nr) in arr(value).iter().enumerate() {
+                    for (r, by_nc) in arr(by_nr).iter().enumerate() {
+                        for (c, e) in arr(by_nc).iter().enumerate() {
+                            let s = c * nr + r;
+                            let ours = first.get(s % nc, s / nc, k).expect("idx");
+                            let what = format!("{file} {key} [{k}][{r}][{c}]");
+                            assert_complex_exact(ours, e, &what);
+                        }
+                    }
+                }
+            }
+            k => {
+                let field = first5(k).unwrap_or_else(|| panic!("unchecked field {k}"));
+                let expected = ints(value);
+                let got: Vec<i64> = frames.iter().take(5).map(|f| meta_i64(f, field)).collect();
+                assert_eq!(got, expected, "{file} {k}");
+                if field == "timestamp" {
+                    for (f, e) in frames.iter().zip(&expected) {
+                        assert_eq!(f.timestamp_ns, e * 1000);
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 20, "{file}: only {checked} fields");
+    let cross = &entry["matlab_order_crosscheck"];
+    if let Some(n) = cross["frames"].as_u64() {
+        assert_eq!(
+            n,
+            frames.len() as u64,
+            "{file} matlab_order_crosscheck frames"
+        );
+    }
+}
+
 #[test]
 fn atheros_matches_reference() {
     for entry in entries("Atheros") {
         let file = entry["file"].as_str().expect("file");
         let path = capture(file);
         let (frames, stats) = read_all(&path, CaptureFormat::Atheros);
-        let result = entry["result"].as_object().expect("result");
-        let mut checked = 0;
-        for (key, value) in result {
-            checked += 1;
-            if check_common(key, value, &frames, &stats) {
-                continue;
-            }
-            let first = &frames[0];
-            let last = frames.last().expect("frames");
-            match key.as_str() {
-                "nr_values" | "nc_values" | "num_tones_values" => {
-                    let got: BTreeSet<i64> = frames
-                        .iter()
-                        .map(|f| match key.as_str() {
-                            "nr_values" => f.n_rx,
-                            "nc_values" => f.n_tx,
-                            _ => f.n_subcarriers(),
-                        } as i64)
-                        .collect();
-                    let expected: BTreeSet<i64> = ints(value).into_iter().collect();
-                    assert_eq!(got, expected, "{file} {key}");
-                }
-                "csi[0,0:3,:nr0,:nc0]" => {
-                    // [tone][nr][nc]
-                    for (k, by_nr) in arr(value).iter().enumerate() {
-                        assert_eq!(arr(by_nr).len(), first.n_rx);
-                        for (r, by_nc) in arr(by_nr).iter().enumerate() {
-                            assert_eq!(arr(by_nc).len(), first.n_tx);
-                            for (c, e) in arr(by_nc).iter().enumerate() {
-                                let what = format!("{file} {key} [{k}][{r}][{c}]");
-                                assert_complex_exact(first.get(c, r, k).expect("idx"), e, &what);
-                            }
-                        }
-                    }
-                }
-                k if k.starts_with("csi[-1,") => {
-                    let tone = last.n_subcarriers() - 1;
-                    assert_eq!(k, format!("csi[-1,{tone},:nr,:nc]"));
-                    for (r, by_nc) in arr(value).iter().enumerate() {
-                        assert_eq!(arr(by_nc).len(), last.n_tx);
-                        for (c, e) in arr(by_nc).iter().enumerate() {
-                            let what = format!("{file} {key} [{r}][{c}]");
-                            assert_complex_exact(last.get(c, r, tone).expect("idx"), e, &what);
-                        }
-                    }
-                }
-                k if k.starts_with("csi_matlab_order[0,0:3,:nr0,:nc0]") => {
-                    // read_csi.c assigns stream position s within a tone to (nr = s % NR,
-                    // nc = s / NR); we (and csiread) to (nr = s / NC, nc = s % NC).
-                    let (nr, nc) = (first.n_rx, first.n_tx);
-                    for (k, by_nr) in arr(value).iter().enumerate() {
-                        for (r, by_nc) in arr(by_nr).iter().enumerate() {
-                            for (c, e) in arr(by_nc).iter().enumerate() {
-                                let s = c * nr + r;
-                                let ours = first.get(s % nc, s / nc, k).expect("idx");
-                                let what = format!("{file} {key} [{k}][{r}][{c}]");
-                                assert_complex_exact(ours, e, &what);
-                            }
-                        }
-                    }
-                }
-                k => {
-                    let field = first5(k).unwrap_or_else(|| panic!("unchecked field {k}"));
-                    let expected = ints(value);
-                    let got: Vec<i64> = frames.iter().take(5).map(|f| meta_i64(f, field)).collect();
-                    assert_eq!(got, expected, "{file} {k}");
-                    if field == "timestamp" {
-                        for (f, e) in frames.iter().zip(&expected) {
-                            assert_eq!(f.timestamp_ns, e * 1000);
-                        }
-                    }
-                }
-            }
-        }
-        assert!(checked >= 20, "{file}: only {checked} fields");
-        let cross = &entry["matlab_order_crosscheck"];
-        if let Some(n) = cross["frames"].as_u64() {
-            assert_eq!(
-                n,
-                frames.len() as u64,
-                "{file} matlab_order_crosscheck frames"
-            );
-        }
+        check_atheros_entry(&entry, file, &frames, &stats);
         // The explicit little-endian reader gives the same frames as detection.
         let input = std::fs::File::open(&path).expect("capture");
         let mut reader =
@@ -401,6 +408,75 @@ fn atheros_matches_reference() {
             n += 1;
         }
         assert_eq!(n, frames.len());
+    }
+}
+
+/// Rewrites a little-endian Atheros log as a big-endian host running a fork of the tool that
+/// marks its logs writes it: one `0xff` byte, then each record with its integer fields
+/// (`field_len`, `timestamp`, `csi_len`, `tx_channel`, `payload_len`) in big-endian byte order.
+/// The single-byte fields, the CSI bytes and the received frame are copied as they are: the
+/// driver hands the NIC's bytes over unchanged on either host.
+fn big_endian_with_marker(little: &[u8]) -> Vec<u8> {
+    let u16_at = |b: &[u8], i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
+    let mut out = vec![atheros::BIG_ENDIAN_MARKER];
+    let mut pos = 0;
+    while pos < little.len() {
+        let field_len = u16_at(little, pos);
+        let record = &little[pos + 2..pos + 2 + usize::from(field_len)];
+        let mut timestamp = [0u8; 8];
+        timestamp.copy_from_slice(&record[..8]);
+        out.extend_from_slice(&field_len.to_be_bytes());
+        out.extend_from_slice(&u64::from_le_bytes(timestamp).to_be_bytes());
+        out.extend_from_slice(&u16_at(record, 8).to_be_bytes()); // csi_len
+        out.extend_from_slice(&u16_at(record, 10).to_be_bytes()); // tx_channel
+        out.extend_from_slice(&record[12..23]); // err_info ..= rssi_3
+        out.extend_from_slice(&u16_at(record, 23).to_be_bytes()); // payload_len
+        out.extend_from_slice(&record[25..]); // CSI, then the received frame
+        pos += 2 + usize::from(field_len);
+    }
+    assert_eq!(pos, little.len(), "the log ends on a record boundary");
+    out
+}
+
+/// A big-endian log with the `0xff` marker, made from each reference Atheros capture, reads as
+/// exactly the same packets as the original (so as the reference says), detected from its
+/// content or with big endian given.
+#[test]
+fn atheros_big_endian_marker_matches_reference() {
+    for entry in entries("Atheros") {
+        let file = entry["file"].as_str().expect("file");
+        let path = capture(file);
+        let little = std::fs::read(&path).expect("capture");
+        let big = big_endian_with_marker(&little);
+        assert_eq!(big.len(), little.len() + 1);
+        assert_ne!(big[1..3], little[..2], "field_len was swapped");
+        let variant = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("{}.big-endian-marker", file.replace('/', "_")));
+        std::fs::write(&variant, &big).expect("write the variant");
+        let label = format!("{file} (big endian, 0xff marker)");
+
+        let (frames, stats) = read_all(&variant, CaptureFormat::Atheros);
+        check_atheros_entry(&entry, &label, &frames, &stats);
+        let (from_little, _) = read_all(&path, CaptureFormat::Atheros);
+        assert_eq!(frames, from_little, "{label}");
+
+        let reader = atheros::AtherosReader::new(Cursor::new(big.clone()), None, variant.clone())
+            .expect("reader");
+        assert_eq!(reader.endian(), Endian::Big);
+        assert!(reader.marker());
+
+        let mut reader =
+            atheros::AtherosReader::new(Cursor::new(big), Some(Endian::Big), variant.clone())
+                .expect("reader");
+        let mut n = 0;
+        while let Some(frame) = reader.next_frame() {
+            assert_eq!(frame.expect("ok"), frames[n], "{label} frame {n}");
+            n += 1;
+        }
+        assert_eq!(n, frames.len());
+        assert!(reader.marker());
+        assert_eq!(reader.stats().skipped_total(), 0);
+        std::fs::remove_file(&variant).expect("remove the variant");
     }
 }
 

@@ -216,6 +216,28 @@ proptest! {
         prop_assert_eq!(accounted, clean.len() as u64, "{:?}", out.stats);
     }
 
+    /// In a marked big-endian log too, one damaged byte after the marker costs at most its
+    /// own record.
+    #[test]
+    fn atheros_big_endian_marker_flipped_byte_costs_one_record(
+        at in any::<prop::sample::Index>(),
+        mask in 1u8..=255,
+    ) {
+        let bytes = capture(ATHEROS_FILE);
+        let starts = record_starts(&bytes, false);
+        let mut marked = to_big_endian_with_marker(&bytes[..starts[6]]);
+        let marked_starts = marked_record_starts(&marked);
+        let clean = read_atheros(&marked, Some(Endian::Big)).expect("reader").frames;
+        prop_assert_eq!(clean.len(), 6);
+        let pos = 1 + at.index(marked.len() - 1);
+        marked[pos] ^= mask;
+        let hit = marked_starts.iter().filter(|&&s| s <= pos).count() - 1;
+        let out = read_atheros(&marked, Some(Endian::Big)).expect("reader");
+        assert_only_record_lost(&clean, &out.frames, hit);
+        let accounted = out.stats.good + out.stats.skipped_total() + out.stats.ignored;
+        prop_assert_eq!(accounted, clean.len() as u64, "{:?}", out.stats);
+    }
+
     /// Arbitrary bytes: no panic, no hang, only consistent frames.
     #[test]
     fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..3000)) {
@@ -364,6 +386,200 @@ fn atheros_big_endian_detected() {
         wdp_csi::detect_format(&big[..4096]),
         Some(CaptureFormat::Atheros)
     );
+}
+
+/// A big-endian log as forks of the tool that mark their logs write it: `0xff`, then the
+/// records of `to_big_endian`.
+fn to_big_endian_with_marker(little: &[u8]) -> Vec<u8> {
+    let mut out = vec![atheros::BIG_ENDIAN_MARKER];
+    out.extend_from_slice(&to_big_endian(little));
+    out
+}
+
+/// Record starts of a marked big-endian log (plus the end offset), as file offsets.
+fn marked_record_starts(marked: &[u8]) -> Vec<usize> {
+    assert_eq!(marked[0], atheros::BIG_ENDIAN_MARKER);
+    record_starts(&marked[1..], true)
+        .into_iter()
+        .map(|s| s + 1)
+        .collect()
+}
+
+#[test]
+fn atheros_big_endian_marker_truncated_at_many_points() {
+    let bytes = capture(ATHEROS_FILE);
+    let starts = record_starts(&bytes, false);
+    let clean = read_atheros(&bytes[..starts[4]], Some(Endian::Little))
+        .expect("reader")
+        .frames;
+    assert_eq!(clean.len(), 4);
+    let marked = to_big_endian_with_marker(&bytes[..starts[4]]);
+    let marked_starts = marked_record_starts(&marked);
+    let limit = marked.len();
+    for cut in (0..=limit).step_by(7).chain(
+        marked_starts
+            .iter()
+            .flat_map(|&s| s.saturating_sub(2)..=s + 30),
+    ) {
+        let cut = cut.min(limit);
+        // Cut at 0 (nothing) or 1 (the marker alone) leaves no partial record.
+        let complete = marked_starts.iter().filter(|&&s| s <= cut).count().max(1) - 1;
+        let partial = cut > 1 && !marked_starts.contains(&cut);
+        let expect_skips = |stats: &ReadStats| {
+            if partial {
+                assert_eq!(
+                    stats.skipped,
+                    [("truncated record".to_owned(), 1)].into(),
+                    "cut at {cut}"
+                );
+            } else {
+                assert_eq!(
+                    stats.skipped_total(),
+                    0,
+                    "cut at {cut}: {:?}",
+                    stats.skipped
+                );
+            }
+        };
+        // Big endian given: every cut reads, the marker is skipped.
+        let out = read_atheros(&marked[..cut], Some(Endian::Big)).expect("reader");
+        assert_eq!(out.frames[..], clean[..complete], "cut at {cut}");
+        assert_eq!(out.stats.good, complete as u64);
+        expect_skips(&out.stats);
+        assert_eq!(out.errors, 0);
+        // Detected: needs the marker and one full header, else a clear error.
+        match read_atheros(&marked[..cut], None) {
+            Ok(out) => {
+                assert!(cut >= 28, "cut at {cut}");
+                assert_eq!(out.frames[..], clean[..complete], "cut at {cut}");
+                expect_skips(&out.stats);
+            }
+            Err(CaptureError::Invalid { detail, .. }) => {
+                assert!(cut < 28, "cut at {cut}: {detail}");
+                assert!(detail.contains("too short"), "cut at {cut}: {detail}");
+            }
+            Err(e) => panic!("cut at {cut}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn atheros_big_endian_marker_corrupt_record_skipped_and_counted() {
+    let bytes = capture(ATHEROS_FILE);
+    let starts = record_starts(&bytes, false);
+    let clean = read_atheros(&bytes[..starts[6]], None)
+        .expect("reader")
+        .frames;
+    let marked = to_big_endian_with_marker(&bytes[..starts[6]]);
+    let marked_starts = marked_record_starts(&marked);
+    // Record 2 claims 7 receive chains (`nr`, header byte 17, after the 2-byte field_len).
+    let mut bad_nr = marked.clone();
+    bad_nr[marked_starts[2] + 2 + 17] = 7;
+    // Record 4's csi_len (big endian, header bytes 8..10) no longer matches its dimensions.
+    let mut bad_len = marked.clone();
+    bad_len[marked_starts[4] + 2 + 9] ^= 0x01;
+    for (damaged, hit, reason) in [
+        (&bad_nr, 2, "bad antenna count"),
+        (&bad_len, 4, "bad csi length"),
+    ] {
+        for endian in [None, Some(Endian::Big)] {
+            let reader =
+                atheros::AtherosReader::new(Cursor::new(damaged.clone()), endian, "be".into())
+                    .expect("reader");
+            assert_eq!(reader.endian(), Endian::Big);
+            let out = drain(Box::new(reader));
+            let mut expected = clean.clone();
+            expected.remove(hit);
+            assert_eq!(out.frames, expected, "{reason}");
+            assert_eq!(out.stats.skipped, [(reason.to_owned(), 1)].into());
+            assert_eq!(out.stats.good, clean.len() as u64 - 1);
+            assert_eq!(out.errors, 0);
+        }
+    }
+    // Read as little endian, the marked log yields nothing misread.
+    let out = read_atheros(&marked, Some(Endian::Little)).expect("reader");
+    assert!(out.frames.is_empty());
+    assert!(out.stats.skipped_total() >= 1);
+}
+
+#[test]
+fn atheros_layouts_detected() {
+    let bytes = capture(ATHEROS_FILE);
+    let starts = record_starts(&bytes, false);
+    let little = &bytes[..starts[8]];
+    let big = to_big_endian(little);
+    let marked = to_big_endian_with_marker(little);
+    let from_little = read_atheros(little, None).expect("reader").frames;
+    for (log, endian, marker) in [
+        (little.to_vec(), Endian::Little, false),
+        (big, Endian::Big, false),
+        (marked, Endian::Big, true),
+    ] {
+        let head = &log[..log.len().min(wdp_csi::SNIFF_BYTES)];
+        assert!(atheros::sniff(head));
+        assert!(!intel::sniff(head));
+        assert_eq!(wdp_csi::detect_format(head), Some(CaptureFormat::Atheros));
+        let reader = atheros::AtherosReader::new(Cursor::new(log.clone()), None, "log".into())
+            .expect("reader");
+        assert_eq!((reader.endian(), reader.marker()), (endian, marker));
+        let out = drain(Box::new(reader));
+        assert_eq!(out.frames, from_little);
+        assert_eq!(out.stats.skipped_total(), 0);
+        // Through the format-detecting entry point too.
+        let reader = wdp_csi::open_stream(
+            Cursor::new(log),
+            CaptureFormat::Atheros,
+            &ReadOptions::default(),
+            "log".into(),
+        )
+        .expect("reader");
+        assert_eq!(drain(reader).frames, from_little);
+    }
+    // A 0xff marker before a little-endian log is not a layout.
+    let mut marked_little = vec![atheros::BIG_ENDIAN_MARKER];
+    marked_little.extend_from_slice(little);
+    assert!(!atheros::sniff(&marked_little[..4096]));
+}
+
+/// A plain little-endian log may begin with 0xff (the low byte of its first `field_len`): it
+/// stays plain little endian, not a marker.
+#[test]
+fn atheros_little_endian_starting_with_0xff_stays_plain() {
+    let bytes = capture(ATHEROS_FILE);
+    let starts = record_starts(&bytes, false);
+    let clean = read_atheros(&bytes[..starts[5]], None)
+        .expect("reader")
+        .frames;
+    // Grow record 0's received frame until field_len is 0x..ff.
+    let field_len = u16::from_le_bytes([bytes[0], bytes[1]]);
+    let grown = field_len | 0xff;
+    let extra = usize::from(grown - field_len);
+    let payload_len = u16::from_le_bytes([bytes[25], bytes[26]]) + grown - field_len;
+    let mut log = grown.to_le_bytes().to_vec();
+    log.extend_from_slice(&bytes[2..25]);
+    log.extend_from_slice(&payload_len.to_le_bytes());
+    log.extend_from_slice(&bytes[27..starts[1]]);
+    log.extend(std::iter::repeat_n(0u8, extra));
+    log.extend_from_slice(&bytes[starts[1]..starts[5]]);
+    assert_eq!(log[0], atheros::BIG_ENDIAN_MARKER);
+    assert!(atheros::sniff(&log[..4096]));
+    assert_eq!(
+        wdp_csi::detect_format(&log[..4096]),
+        Some(CaptureFormat::Atheros)
+    );
+    let reader =
+        atheros::AtherosReader::new(Cursor::new(log.clone()), None, "le".into()).expect("reader");
+    assert_eq!((reader.endian(), reader.marker()), (Endian::Little, false));
+    let out = drain(Box::new(reader));
+    assert_eq!(out.stats.skipped_total(), 0);
+    assert_eq!(out.frames.len(), clean.len());
+    assert_eq!(out.frames[1..], clean[1..]);
+    assert_eq!(out.frames[0].csi, clean[0].csi);
+    assert_eq!(out.frames[0].timestamp_ns, clean[0].timestamp_ns);
+    // Big endian given: the 0xff is not taken for a marker when nothing consistent follows it
+    // either way, so nothing is misread.
+    let out = read_atheros(&log, Some(Endian::Big)).expect("reader");
+    assert!(out.frames.is_empty());
 }
 
 #[test]

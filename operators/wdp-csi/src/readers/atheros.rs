@@ -15,7 +15,27 @@
 //!
 //! The CSI is a stream of 10-bit two's-complement values, imaginary part first, read as
 //! `read_csi.c` and csiread read it: little-endian 16-bit words whatever the header's byte
-//! order, least significant bits first.
+//! order, least significant bits first. The driver copies the NIC's CSI bytes as they are, so
+//! the payload is the same byte stream on either host: the OpenWrt build of `recvCSI` (on
+//! big-endian MIPS) swaps only the header integers and unpacks the CSI with the same
+//! little-endian word assembly, and every reference parser (the MATLAB `read_csi.c`, csiread,
+//! CSIKit) unpacks it that way for both byte orders.
+//!
+//! # Layouts
+//!
+//! Three layouts are recognised from the content:
+//!
+//! | layout | first bytes | header integers |
+//! | --- | --- | --- |
+//! | plain, little endian (x86 hosts) | the first record's `field_len` | little endian |
+//! | plain, big endian (MIPS routers) | the first record's `field_len` | big endian |
+//! | big endian with a marker (some forks of the tool on MIPS routers) | `0xff`, then the first record's `field_len` | big endian |
+//!
+//! The marker is one `0xff` byte before the first record and nowhere else; it always means big
+//! endian (CSIKit's Atheros reader reads it so; csiread and the MATLAB scripts take the byte
+//! order from the caller and know no marker). A plain little-endian log may begin with `0xff`
+//! too (the low byte of a `field_len` of `0x..ff`): detection checks the records in every
+//! layout and keeps a plain layout when both are consistent (see [`AtherosReader::new`]).
 //!
 //! # Axes
 //!
@@ -48,12 +68,16 @@ use std::path::PathBuf;
 const HEADER_LEN: usize = 25;
 /// The `field_len` prefix the log writer adds.
 const PREFIX_LEN: usize = 2;
+/// The byte some big-endian builds of the tool write before the first record.
+pub const BIG_ENDIAN_MARKER: u8 = 0xff;
+/// Length of the big-endian marker.
+const MARKER_LEN: usize = 1;
 /// ath9k NICs have at most 3 chains.
 const MAX_CHAINS: usize = 3;
 /// Bits per CSI value (real or imaginary).
 const BITS_PER_VALUE: u32 = 10;
-/// Window: the largest record (u16 length) plus a header of look-ahead.
-const WINDOW_BYTES: usize = PREFIX_LEN + u16::MAX as usize + PREFIX_LEN + HEADER_LEN;
+/// Window: the marker, the largest record (u16 length) plus a header of look-ahead.
+const WINDOW_BYTES: usize = MARKER_LEN + PREFIX_LEN + u16::MAX as usize + PREFIX_LEN + HEADER_LEN;
 
 /// The header fields of one record.
 struct Header {
@@ -295,12 +319,63 @@ fn sniff_endian(head: &[u8], endian: Endian) -> bool {
     csi_records > 0
 }
 
-/// Recognises an Atheros CSI Tool log (either byte order) from the first bytes of a file: every
-/// record header within `head` must be self-consistent (`nr`/`nc` in 1..=3, `num_tones` 56 or
-/// 114, `csi_len` matching them, `field_len` = 25 + `csi_len` + `payload_len`), following the
-/// chain of records, and at least one must carry CSI.
+/// How a log lays its records out: their byte order, and whether the big-endian marker
+/// precedes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Layout {
+    endian: Endian,
+    marker: bool,
+}
+
+impl Layout {
+    /// Every layout, in the order detection prefers them when several are consistent.
+    const ALL: [Layout; 3] = [
+        Layout {
+            endian: Endian::Little,
+            marker: false,
+        },
+        Layout {
+            endian: Endian::Big,
+            marker: false,
+        },
+        Layout {
+            endian: Endian::Big,
+            marker: true,
+        },
+    ];
+
+    /// The records of a log in this layout, if `head` can be one (a marker layout needs the
+    /// marker byte first).
+    fn records<'a>(&self, head: &'a [u8]) -> Option<&'a [u8]> {
+        if !self.marker {
+            Some(head)
+        } else if head.first() == Some(&BIG_ENDIAN_MARKER) {
+            Some(&head[MARKER_LEN..])
+        } else {
+            None
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match (self.endian, self.marker) {
+            (Endian::Little, _) => "little endian",
+            (Endian::Big, false) => "big endian",
+            (Endian::Big, true) => "big endian after the 0xff marker",
+        }
+    }
+}
+
+/// Recognises an Atheros CSI Tool log from the first bytes of a file, in either byte order,
+/// with or without the big-endian marker: every record header within `head` must be
+/// self-consistent (`nr`/`nc` in 1..=3, `num_tones` 56 or 114, `csi_len` matching them,
+/// `field_len` = 25 + `csi_len` + `payload_len`), following the chain of records, and at least
+/// one must carry CSI.
 pub fn sniff(head: &[u8]) -> bool {
-    sniff_endian(head, Endian::Little) || sniff_endian(head, Endian::Big)
+    Layout::ALL.iter().any(|layout| {
+        layout
+            .records(head)
+            .is_some_and(|records| sniff_endian(records, layout.endian))
+    })
 }
 
 /// Streaming reader of an Atheros CSI Tool log: one [`CsiFrame`] per record with CSI.
@@ -309,10 +384,15 @@ pub fn sniff(head: &[u8]) -> bool {
 /// `"bad tone count"`, `"bad csi length"`, `"record length mismatch"`); the reader then scans
 /// forward for the next self-consistent record header. A record cut by the end of the input
 /// is counted as `"truncated record"`. Records without CSI are counted as ignored. Only I/O
-/// errors end the stream with an error.
+/// errors end the stream with an error. Each skip is logged with the capture's name, the
+/// record's index and offset, and the field at fault.
 pub struct AtherosReader<R> {
     window: ByteWindow<R>,
     endian: Endian,
+    /// The log began with the big-endian marker.
+    marker: bool,
+    /// The byte order was given as big endian: look for the marker at the first record.
+    check_marker: bool,
     name: PathBuf,
     stats: ReadStats,
     record: u64,
@@ -322,28 +402,48 @@ pub struct AtherosReader<R> {
 impl<R: Read> AtherosReader<R> {
     /// A reader over `input`; `name` names the capture in errors.
     ///
-    /// With `endian` `None` the byte order is detected from the first record header: the one
-    /// in which it is self-consistent (if both are, the one in which the next record is too,
-    /// little endian on a tie). Fails with [`CaptureError::Invalid`] if neither is, or the
-    /// input is shorter than a header, and with [`CaptureError::Io`] if reading fails.
+    /// With `endian` `None` the layout is detected from the first record header: the byte order
+    /// in which it is self-consistent, at the start of the input or after a leading `0xff`
+    /// big-endian marker. If several layouts are, the first of little endian, big endian, big
+    /// endian after the marker in which the next record is consistent too wins, else the first
+    /// consistent one. Fails with [`CaptureError::Invalid`] if none is, or the input is shorter
+    /// than a header, and with [`CaptureError::Io`] if reading fails.
+    ///
+    /// With `endian` `Some(Endian::Big)` a leading `0xff` that does not start a consistent
+    /// big-endian record is taken as the marker and skipped; `Some(Endian::Little)` reads the
+    /// input as little endian from its first byte.
     pub fn new(input: R, endian: Option<Endian>, name: PathBuf) -> Result<Self, CaptureError> {
         let mut window = ByteWindow::new(input, WINDOW_BYTES, WINDOW_BYTES);
-        let endian = match endian {
-            Some(e) => e,
-            None => detect_endian(&mut window).map_err(|e| match e {
-                DetectError::Io(source) => CaptureError::Io {
-                    path: name.clone(),
-                    source,
+        let (layout, check_marker) = match endian {
+            Some(endian) => (
+                Layout {
+                    endian,
+                    marker: false,
                 },
-                DetectError::Invalid(detail) => CaptureError::Invalid {
-                    path: name.clone(),
-                    detail,
-                },
-            })?,
+                endian == Endian::Big,
+            ),
+            None => {
+                let layout = detect_layout(&mut window).map_err(|e| match e {
+                    DetectError::Io(source) => CaptureError::Io {
+                        path: name.clone(),
+                        source,
+                    },
+                    DetectError::Invalid(detail) => CaptureError::Invalid {
+                        path: name.clone(),
+                        detail,
+                    },
+                })?;
+                if layout.marker {
+                    window.consume(MARKER_LEN);
+                }
+                (layout, false)
+            }
         };
         Ok(Self {
             window,
-            endian,
+            endian: layout.endian,
+            marker: layout.marker,
+            check_marker,
             name,
             stats: ReadStats::default(),
             record: 0,
@@ -356,8 +456,22 @@ impl<R: Read> AtherosReader<R> {
         self.endian
     }
 
+    /// Whether the log began with the `0xff` big-endian marker (known from the start when the
+    /// layout was detected; when big endian was given, once the first record has been read).
+    pub fn marker(&self) -> bool {
+        self.marker
+    }
+
     /// Counts the unreadable rest of the input as one truncated record and drops it.
-    fn skip_tail(&mut self, record: u64, offset: u64) {
+    fn skip_tail(&mut self, record: u64, offset: u64, needed: usize, left: usize) {
+        tracing::warn!(
+            file = %self.name.display(),
+            record,
+            offset,
+            needed,
+            left,
+            "Atheros log ends inside a record: {left} of its {needed} bytes are there"
+        );
         self.stats.skip("truncated record", record, offset);
         self.window.consume_all();
     }
@@ -371,6 +485,7 @@ impl<R: Read> AtherosReader<R> {
             check_prefixed(w, endian).is_ok()
         })?;
         tracing::warn!(
+            file = %self.name.display(),
             from,
             to = self.window.offset(),
             "resynchronised after a corrupt record"
@@ -386,16 +501,32 @@ impl<R: Read> AtherosReader<R> {
             if head.is_empty() {
                 return Ok(None);
             }
+            if self.check_marker {
+                self.check_marker = false;
+                if head[0] == BIG_ENDIAN_MARKER && check_prefixed(head, Endian::Big).is_err() {
+                    self.window.consume(MARKER_LEN);
+                    self.marker = true;
+                    continue;
+                }
+            }
             let record = self.record;
             if head.len() < PREFIX_LEN + HEADER_LEN {
-                self.skip_tail(record, offset);
+                let left = head.len();
+                self.skip_tail(record, offset, PREFIX_LEN + HEADER_LEN, left);
                 return Ok(None);
             }
             self.record += 1;
             let header = match check_prefixed(head, self.endian) {
                 Ok(h) => h,
                 Err(e) => {
-                    tracing::warn!(record, offset, detail = %e.detail, "corrupt Atheros record header");
+                    tracing::warn!(
+                        file = %self.name.display(),
+                        record,
+                        offset,
+                        reason = %e.reason,
+                        detail = %e.detail,
+                        "corrupt Atheros record header"
+                    );
                     self.stats.skip(&e.reason, record, offset);
                     self.resync()?;
                     continue;
@@ -404,7 +535,8 @@ impl<R: Read> AtherosReader<R> {
             let total = PREFIX_LEN + header.record_len();
             let data = self.window.fill(total)?;
             if data.len() < total {
-                self.skip_tail(record, offset);
+                let left = data.len();
+                self.skip_tail(record, offset, total, left);
                 return Ok(None);
             }
             if header.csi_len == 0 {
@@ -431,42 +563,60 @@ enum DetectError {
     Invalid(String),
 }
 
-/// Picks the byte order in which the first record header is self-consistent.
-fn detect_endian<R: Read>(window: &mut ByteWindow<R>) -> Result<Endian, DetectError> {
+/// Picks the layout in which the first record header is self-consistent.
+fn detect_layout<R: Read>(window: &mut ByteWindow<R>) -> Result<Layout, DetectError> {
     let header_bytes = PREFIX_LEN + HEADER_LEN;
-    let head = window.fill(header_bytes).map_err(DetectError::Io)?;
+    let head = window
+        .fill(MARKER_LEN + header_bytes)
+        .map_err(DetectError::Io)?;
     if head.len() < header_bytes {
         return Err(DetectError::Invalid(format!(
             "{} bytes: too short for an Atheros record header ({header_bytes} bytes) to detect the byte order from",
             head.len()
         )));
     }
-    let little = check_prefixed(head, Endian::Little);
-    let big = check_prefixed(head, Endian::Big);
-    match (little, big) {
-        (Ok(_), Err(_)) => Ok(Endian::Little),
-        (Err(_), Ok(_)) => Ok(Endian::Big),
-        (Ok(lh), Ok(bh)) => {
-            // Ambiguous header: let the following record decide.
-            let follows = |window: &mut ByteWindow<R>, h: &Header, endian| {
-                let next = PREFIX_LEN + h.record_len();
-                let data = window.fill(next + header_bytes).map_err(DetectError::Io)?;
-                Ok(data
-                    .get(next..)
-                    .is_some_and(|rest| check_prefixed(rest, endian).is_ok()))
-            };
-            if !follows(window, &lh, Endian::Little)? && follows(window, &bh, Endian::Big)? {
-                Ok(Endian::Big)
-            } else {
-                Ok(Endian::Little)
-            }
+    let marked = head[0] == BIG_ENDIAN_MARKER;
+    let mut consistent: Vec<(Layout, usize)> = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+    for layout in Layout::ALL {
+        let Some(records) = layout.records(head) else {
+            continue;
+        };
+        match check_prefixed(records, layout.endian) {
+            Ok(h) => consistent.push((layout, PREFIX_LEN + h.record_len())),
+            Err(e) => failures.push(format!("{}: {}: {}", layout.describe(), e.reason, e.detail)),
         }
-        (Err(le), Err(be)) => Err(DetectError::Invalid(format!(
-            "first record header is not a consistent Atheros CSI Tool header in either byte order \
-             (little endian: {}: {}; big endian: {}: {})",
-            le.reason, le.detail, be.reason, be.detail
-        ))),
     }
+    if consistent.is_empty() {
+        if marked && head.len() < MARKER_LEN + header_bytes {
+            return Err(DetectError::Invalid(format!(
+                "{} bytes: too short for the 0xff big-endian marker and an Atheros record header \
+                 ({} bytes) to detect the byte order from",
+                head.len(),
+                MARKER_LEN + header_bytes
+            )));
+        }
+        return Err(DetectError::Invalid(format!(
+            "first record header is not a consistent Atheros CSI Tool header in either byte order \
+             ({})",
+            failures.join("; ")
+        )));
+    }
+    if consistent.len() == 1 {
+        return Ok(consistent[0].0);
+    }
+    // Ambiguous header: let the following record decide.
+    for &(layout, record_len) in &consistent {
+        let next = usize::from(layout.marker) * MARKER_LEN + record_len;
+        let data = window.fill(next + header_bytes).map_err(DetectError::Io)?;
+        if data
+            .get(next..)
+            .is_some_and(|rest| check_prefixed(rest, layout.endian).is_ok())
+        {
+            return Ok(layout);
+        }
+    }
+    Ok(consistent[0].0)
 }
 
 impl<R: Read + Send> FrameReader for AtherosReader<R> {
