@@ -5,32 +5,40 @@
 use tch::{nn, Device, Kind, Tensor};
 use wdp_models::{CentreSource, CountSource, InputDims, Located, Preset, WifiDensePose};
 
-/// A model whose locator points at one cell (its last layer's weights zero, its bias high on
-/// that cell and low elsewhere), as `centre` says to use it.
-fn pointing_model(centre: CentreSource, cell: (i64, i64)) -> (nn::VarStore, WifiDensePose) {
-    tch::manual_seed(3);
+/// `lite` with a locator, used as `centre` says.
+fn locator_preset(centre: CentreSource) -> Preset {
     let mut preset = Preset::load("lite").unwrap();
     preset.upsampler.locator_hidden = 16;
     preset.person.centre = centre;
-    let vs = nn::VarStore::new(Device::Cpu);
-    let model = WifiDensePose::new(&vs.root(), &preset, InputDims::new(3, 8, 40)).unwrap();
-    let (h, w) = preset.upsampler.locator_size();
-    let bias = Tensor::full([h * w], -20.0, (Kind::Float, Device::Cpu));
-    let _ = bias.get(cell.0 * w + cell.1).fill_(20.0);
+    preset
+}
+
+/// Makes the linear layer `layer` of `vs` say the same whatever its input: weights zero, bias
+/// `-20` except `+20` at `index` of its `outputs`.
+fn answer(vs: &nn::VarStore, layer: &str, outputs: i64, index: i64) {
+    let bias = Tensor::full([outputs], -20.0, (Kind::Float, Device::Cpu));
+    let _ = bias.get(index).fill_(20.0);
     tch::no_grad(|| {
         let mut vars = vs.variables();
-        vars.get_mut("upsampler.locator.2.bias")
-            .unwrap()
-            .copy_(&bias);
-        let _ = vars.get_mut("upsampler.locator.2.weight").unwrap().zero_();
+        vars.get_mut(&format!("{layer}.bias")).unwrap().copy_(&bias);
+        let _ = vars.get_mut(&format!("{layer}.weight")).unwrap().zero_();
     });
+}
+
+/// A model of `preset` whose locator points at one cell.
+fn pointing_model(preset: &Preset, cell: (i64, i64)) -> (nn::VarStore, WifiDensePose) {
+    tch::manual_seed(3);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let model = WifiDensePose::new(&vs.root(), preset, InputDims::new(3, 8, 40)).unwrap();
+    let (h, w) = preset.upsampler.locator_size();
+    answer(&vs, "upsampler.locator.2", h * w, cell.0 * w + cell.1);
     (vs, model)
 }
 
 #[test]
 fn the_locator_places_the_one_person_it_points_at() {
     let (row, col) = (10, 20);
-    let (_vs, model) = pointing_model(CentreSource::Locator, (row, col));
+    let (_vs, model) = pointing_model(&locator_preset(CentreSource::Locator), (row, col));
     let window = Tensor::randn([2, 2, 3, 8, 40], (Kind::Float, Device::Cpu));
     let poses = model.infer(&window).unwrap();
     assert_eq!(poses.len(), 2);
@@ -76,7 +84,7 @@ fn centre_sources_combine_as_named() {
 
 #[test]
 fn a_misshapen_locator_map_is_an_error_naming_the_stage() {
-    let (_vs, model) = pointing_model(CentreSource::Locator, (0, 0));
+    let (_vs, model) = pointing_model(&locator_preset(CentreSource::Locator), (0, 0));
     let spatial = Tensor::rand([1, 3, 96, 128], (Kind::Float, Device::Cpu));
     let wrong = Tensor::zeros([1, 1, 5, 5], (Kind::Float, Device::Cpu));
     let err = model
@@ -100,32 +108,13 @@ fn a_misshapen_locator_map_is_an_error_naming_the_stage() {
 /// next best place.
 #[test]
 fn the_count_head_decides_how_many() {
-    for (people, want) in [(0usize, 0i64), (1, 1), (2, 2)] {
-        let mut preset = Preset::load("lite").unwrap();
-        preset.upsampler.locator_hidden = 16;
+    for (people, want) in [(0i64, 0i64), (1, 1), (2, 2)] {
+        let mut preset = locator_preset(CentreSource::Locator);
         preset.upsampler.count_classes = 4;
-        preset.person.centre = CentreSource::Locator;
         preset.person.count = CountSource::Head;
         preset.person.score_threshold = 0.5;
-        tch::manual_seed(3);
-        let vs = nn::VarStore::new(Device::Cpu);
-        let model = WifiDensePose::new(&vs.root(), &preset, InputDims::new(3, 8, 40)).unwrap();
-        let (h, w) = preset.upsampler.locator_size();
-        let bias = Tensor::full([h * w], -20.0, (Kind::Float, Device::Cpu));
-        let _ = bias.get(10 * w + 20).fill_(20.0);
-        let count_bias = Tensor::full([4], -20.0, (Kind::Float, Device::Cpu));
-        let _ = count_bias.get(people as i64).fill_(20.0);
-        tch::no_grad(|| {
-            let mut vars = vs.variables();
-            vars.get_mut("upsampler.locator.2.bias")
-                .unwrap()
-                .copy_(&bias);
-            let _ = vars.get_mut("upsampler.locator.2.weight").unwrap().zero_();
-            vars.get_mut("upsampler.count.out.bias")
-                .unwrap()
-                .copy_(&count_bias);
-            let _ = vars.get_mut("upsampler.count.out.weight").unwrap().zero_();
-        });
+        let (vs, model) = pointing_model(&preset, (10, 20));
+        answer(&vs, "upsampler.count.out", 4, people);
         let window = Tensor::randn([1, 2, 3, 8, 40], (Kind::Float, Device::Cpu));
         let pose = model.infer(&window).unwrap().remove(0);
         assert_eq!(

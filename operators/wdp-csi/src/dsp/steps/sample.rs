@@ -59,6 +59,15 @@ impl Sample {
         self.values.len() / 2
     }
 
+    /// The phase plane (polar form) link by link, `n_sub` subcarriers each, with which of its
+    /// values have a phase: what the per-link phase steps walk.
+    pub fn phase_links(&mut self, n_sub: usize) -> impl Iterator<Item = (&mut [f32], &[bool])> {
+        let n = self.n_values();
+        self.values[n..]
+            .chunks_exact_mut(n_sub)
+            .zip(self.valid.chunks_exact(n_sub))
+    }
+
     /// Converts to polar form (amplitude plane, phase plane), once.
     pub fn ensure_polar(&mut self) {
         if self.domain == Domain::Polar {

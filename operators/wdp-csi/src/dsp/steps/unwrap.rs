@@ -44,12 +44,7 @@ struct AlongSubcarriers(Sanitizer);
 
 impl Step for AlongSubcarriers {
     fn process(&mut self, s: &mut Sample, _: &mut Run<'_>) -> Flow {
-        let n = s.n_values();
-        let n_sub = self.0.len();
-        for (ph, valid) in s.values[n..]
-            .chunks_exact_mut(n_sub)
-            .zip(s.valid.chunks_exact(n_sub))
-        {
+        for (ph, valid) in s.phase_links(self.0.len()) {
             self.0.unwrap(ph, valid);
         }
         Flow::Continue
