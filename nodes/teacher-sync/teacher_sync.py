@@ -336,8 +336,10 @@ def main():
                 rec.pairing.labels_closed = True
                 log(f"teacher stream ended after {rec.label_msgs} labels")
             if not open_inputs:
-                rec.ended_by = "all inputs closed"
-                break
+                # Not the end yet: the stream still brings what came after the last input
+                # closed, e.g. the NODE_FAILED of a camera whose input closed first (seen
+                # under load). It ends (None) once the daemon has nothing more for us.
+                rec.ended_by = rec.ended_by or "all inputs closed"
         elif kind == "STOP":
             # Inputs queued before the stop are still delivered: keep reading until the end.
             stop_seen = True
