@@ -543,12 +543,17 @@ fn missing_video_is_reported_and_the_recording_still_closes() {
         "the radio was recorded"
     );
     assert_eq!(ds["sync"]["camera"]["frames"], 0);
+    // The recording names the failed camera when dora tells it; dora does not always deliver
+    // an upstream NODE_FAILED to a node whose inputs have all closed (two of three CI
+    // rehearsals with a core busy: the camera's input closed, no NODE_FAILED followed). The
+    // failure is in the run's log either way (asserted above).
+    let named = ds["sync"]["failed_nodes"]
+        .as_array()
+        .expect("failed_nodes")
+        .iter()
+        .any(|n| n == "camera");
     assert!(
-        ds["sync"]["failed_nodes"]
-            .as_array()
-            .expect("failed_nodes")
-            .iter()
-            .any(|n| n == "camera"),
+        named || ds["sync"]["ended_by"] == "all inputs closed",
         "{}",
         ds["sync"]
     );
