@@ -73,11 +73,7 @@ pub fn load_stages_keeping_new(
     stages: &[&str],
 ) -> Result<Vec<String>> {
     let path = path.as_ref();
-    check_extension(path)?;
-    let stored: Vec<String> = Tensor::read_safetensors(path)?
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
+    let stored = read(path)?;
     let module = |name: &str| name.rsplit_once('.').map_or("", |(m, _)| m).to_owned();
     let mut new: Vec<String> = vs
         .variables()
@@ -85,15 +81,21 @@ pub fn load_stages_keeping_new(
         .map(|n| module(n))
         .filter(|m| {
             stages.contains(&m.split('.').next().unwrap_or(""))
-                && !stored.iter().any(|s| s.starts_with(&format!("{m}.")))
+                && !stored.keys().any(|s| s.starts_with(&format!("{m}.")))
         })
         .collect();
     new.sort();
     new.dedup();
-    load_filtered(vs, path, "", |name| {
+    load_from(vs, path, &stored, "", |name| {
         stages.contains(&name.split('.').next().unwrap_or("")) && !new.contains(&module(name))
     })?;
     Ok(new)
+}
+
+/// Every tensor of the checkpoint at `path`, by name.
+fn read(path: &Path) -> Result<HashMap<String, Tensor>> {
+    check_extension(path)?;
+    Ok(Tensor::read_safetensors(path)?.into_iter().collect())
 }
 
 fn load_filtered(
@@ -102,8 +104,17 @@ fn load_filtered(
     prefix: &str,
     keep: impl Fn(&str) -> bool,
 ) -> Result<()> {
-    check_extension(path)?;
-    let stored: HashMap<String, Tensor> = Tensor::read_safetensors(path)?.into_iter().collect();
+    load_from(vs, path, &read(path)?, prefix, keep)
+}
+
+/// [`load_filtered`] from the tensors `stored` already read from `path`.
+fn load_from(
+    vs: &mut VarStore,
+    path: &Path,
+    stored: &HashMap<String, Tensor>,
+    prefix: &str,
+    keep: impl Fn(&str) -> bool,
+) -> Result<()> {
     let mut vars: Vec<(String, Tensor)> = vs
         .variables()
         .into_iter()

@@ -240,7 +240,8 @@ impl SpatialUpsampler {
 
     /// Checked forward: `[B, F] -> [B, 3, H, W]`.
     pub fn forward_checked(&self, features: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self.forward_located_checked(features, train)?.spatial)
+        self.check_input(features)?;
+        Ok(self.forward_located(features, train).0)
     }
 
     /// Checked: the translated image and what the location-first heads say.
@@ -290,9 +291,7 @@ impl SpatialUpsampler {
             }
         }
     }
-}
 
-impl SpatialUpsampler {
     /// The count head's logits `[B, count_classes]` of `features [B, F]`, when it has one.
     pub fn count_logits(&self, features: &Tensor) -> Option<Tensor> {
         self.count

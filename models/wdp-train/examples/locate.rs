@@ -175,8 +175,8 @@ fn counts(model: &wdp_models::WifiDensePose, train: &[Sample], test: &[Sample]) 
         for c in s.chunks(64) {
             let x = wdp_train::targets::sample_windows(c, Device::Cpu)?;
             let feats = tch::no_grad(|| model.encoder.encode_t(&x, false))?.features;
-            let (_, loc) = tch::no_grad(|| model.upsampler.forward_located(&feats, false));
-            if let Some(l) = loc {
+            let up = tch::no_grad(|| model.upsampler.forward_located_checked(&feats, false))?;
+            if let Some(l) = up.locator {
                 let heat = l.sigmoid();
                 let hmax = heat.max_pool2d([3, 3], [1, 1], [1, 1], [1, 1], false);
                 let is_peak = heat.eq_tensor(&hmax).logical_and(&heat.ge(0.3));
@@ -187,7 +187,7 @@ fn counts(model: &wdp_models::WifiDensePose, train: &[Sample], test: &[Sample]) 
                         .sum_dim_intlist(1, false, Kind::Float),
                 );
             }
-            if let Some(c) = tch::no_grad(|| model.upsampler.count_logits(&feats)) {
+            if let Some(c) = up.count {
                 head.push(c.argmax(1, false).to_kind(Kind::Float));
             }
             f.push(feats);
