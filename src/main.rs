@@ -5,11 +5,13 @@
 //! - `wdp doctor` checks the set-up and says exactly what is wrong.
 //! - `wdp inspect CAPTURE [--json] [--packets A..B]` summarises a capture file of any format.
 //! - `wdp simulate --scene ROOM --out DIR` writes a simulated dataset.
+//! - `wdp sense CAPTURE [--json]` reports signal-level motion and presence per second.
 
 mod doctor;
 mod inspect;
 mod project;
 mod run;
+mod sense;
 mod simulate;
 mod train;
 
@@ -44,6 +46,9 @@ enum Command {
     Inspect(inspect::Args),
     /// Write a simulated dataset (Arrow IPC shards of CSI windows with ground truth).
     Simulate(simulate::Args),
+    /// Signal-level motion and presence over a capture file, one line per second of capture
+    /// time (no trained model; calibrates on the first seconds, which should be quiet).
+    Sense(sense::Args),
     /// Train, fine-tune or adapt a model on dataset folders (`wdp train --help`).
     #[command(disable_help_flag = true)]
     Train {
@@ -70,6 +75,7 @@ fn main() -> ExitCode {
         Command::Doctor => doctor::doctor(),
         Command::Inspect(args) => inspect::inspect(&args),
         Command::Simulate(args) => simulate::simulate(&args),
+        Command::Sense(args) => sense::sense(&args),
         Command::Train { args } => train::run("train", &args),
         Command::Eval { args } => train::run("eval", &args),
     };
