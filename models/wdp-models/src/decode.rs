@@ -20,6 +20,9 @@ pub struct PoseOutput {
     pub part_index: Tensor,
     /// `[P, 2, h, w]` f32: U and V of the pixel's part (0 on background).
     pub uv: Tensor,
+    /// `[P, 2]` f32: each person's floor position `(x, y)` metres in the room frame, when the
+    /// model has a floor head.
+    pub floor_m: Option<Tensor>,
 }
 
 /// Settings of [`decode_centers`].

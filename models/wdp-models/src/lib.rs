@@ -28,6 +28,7 @@ pub mod decode;
 pub mod domain;
 pub mod encoder;
 pub mod error;
+pub mod floor;
 pub mod flops;
 pub mod gfl;
 pub mod head;

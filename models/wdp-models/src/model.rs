@@ -149,7 +149,7 @@ impl DensePoseStage {
         rois: Option<&Tensor>,
         train: bool,
     ) -> Result<StageOutputs> {
-        let Located { locator, count } = located;
+        let Located { locator, count, .. } = located;
         self.check_spatial(spatial)?;
         let features = self.backbone.features_t(spatial, train);
         let mut person = self.person.forward(&features);
@@ -226,6 +226,27 @@ impl DensePoseStage {
         }
     }
 
+    /// The floor points `[people, 2]` of image `b` from the floor logits, as many as it has
+    /// people (the count decided once, for the picture and the floor); `None` without logits
+    /// or a floor head in the preset.
+    fn floor_points(&self, floor: Option<&Tensor>, b: i64, people: i64) -> Result<Option<Tensor>> {
+        let (Some(logits), Some(grid)) = (floor, &self.preset.upsampler.floor) else {
+            return Ok(None);
+        };
+        let (ny, nx) = grid.map_size();
+        let s = logits.size();
+        if s.len() != 3 || s[0] <= b || s[1..] != [ny, nx] {
+            return Err(ModelError::InputShape {
+                stage: "densepose floor".into(),
+                expected: format!("[B, {ny}, {nx}]"),
+                found: s,
+            });
+        }
+        let xy = crate::floor::decode_floor(&logits.get(b), people as usize, grid.cell_m)?;
+        let flat: Vec<f32> = xy.iter().flatten().copied().collect();
+        Ok(Some(Tensor::from_slice(&flat).view([xy.len() as i64, 2])))
+    }
+
     /// Inference: `spatial [B, 3, H, W]` -> one [`PoseOutput`] per image.
     pub fn infer(&self, spatial: &Tensor) -> Result<Vec<PoseOutput>> {
         self.infer_located(spatial, Located::default())
@@ -251,11 +272,13 @@ impl DensePoseStage {
                 let heat = pick(&out.densepose.keypoint_heatmaps);
                 let (part_index, uv) =
                     decode_parts(&pick(&out.densepose.mask_logits), &pick(&out.densepose.uv))?;
+                let floor_m = self.floor_points(located.floor, b, boxes_b.size()[0])?;
                 poses.push(PoseOutput {
                     keypoints: decode_keypoints(&heat, &boxes_b)?,
                     boxes: boxes_b,
                     part_index,
                     uv,
+                    floor_m,
                 });
             }
             Ok(poses)
@@ -271,6 +294,9 @@ pub struct Located<'a> {
     pub locator: Option<&'a Tensor>,
     /// Count logits, read when `person.count` is `head`.
     pub count: Option<&'a Tensor>,
+    /// Floor-position logits `[B, ny, nx]`: each person is given the floor point of one of
+    /// their best peaks (inference only).
+    pub floor: Option<&'a Tensor>,
 }
 
 /// Everything a training step needs from one forward pass.
@@ -286,6 +312,8 @@ pub struct TrainOutputs {
     pub locator_logits: Option<Tensor>,
     /// The upsampler's count logits `[B, C]`, when it has a count head.
     pub count_logits: Option<Tensor>,
+    /// The upsampler's floor-position logits `[B, ny, nx]`, when it has a floor head.
+    pub floor_logits: Option<Tensor>,
     /// Backbone map, person maps, ROIs and DensePose maps.
     pub stage: StageOutputs,
 }
@@ -407,6 +435,7 @@ impl WifiDensePose {
             spatial: up.spatial,
             locator_logits: up.locator,
             count_logits: up.count,
+            floor_logits: up.floor,
             stage,
         })
     }

@@ -219,6 +219,7 @@ impl TorchScriptStage {
                 boxes,
                 part_index,
                 uv,
+                floor_m: None,
             }),
             _ => Err(self.error("output is not a tuple of 4 tensors".into())),
         }

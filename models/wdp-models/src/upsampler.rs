@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, nn::Module, nn::ModuleT, Tensor};
 
 use crate::error::{ModelError, Result};
+use crate::floor::{FloorConfig, FloorHead};
 use crate::layers::{Conv2d, Conv2dSpec, ConvTranspose2dUp2, Linear};
 
 /// Upsampler hyper-parameters.
@@ -48,6 +49,10 @@ pub struct UpsamplerConfig {
     /// peaks do in 17% (MODEL_CARD.md).
     #[serde(default)]
     pub count_classes: i64,
+    /// The floor-position head (logits over a grid of the room's floor, [`crate::floor`]);
+    /// absent leaves it out.
+    #[serde(default)]
+    pub floor: Option<FloorConfig>,
 }
 
 impl Default for UpsamplerConfig {
@@ -60,6 +65,7 @@ impl Default for UpsamplerConfig {
             locator_hidden: 0,
             locator_norm: false,
             count_classes: 0,
+            floor: None,
         }
     }
 }
@@ -98,6 +104,8 @@ pub struct Translated {
     pub locator: Option<Tensor>,
     /// The count head's logits.
     pub count: Option<Tensor>,
+    /// The floor head's logits `[B, ny, nx]`.
+    pub floor: Option<Tensor>,
 }
 
 impl Translated {
@@ -106,6 +114,7 @@ impl Translated {
         crate::Located {
             locator: self.locator.as_ref(),
             count: self.count.as_ref(),
+            floor: self.floor.as_ref(),
         }
     }
 }
@@ -136,6 +145,7 @@ pub struct SpatialUpsampler {
     final_conv: Conv2d,
     locator: Option<Locator>,
     count: Option<CountHead>,
+    floor: Option<FloorHead>,
     cfg: UpsamplerConfig,
     feature_dim: i64,
 }
@@ -209,12 +219,18 @@ impl SpatialUpsampler {
             norm: nn::layer_norm(&p / "count" / "norm", vec![feature_dim], Default::default()),
             out: Linear::new(&p / "count" / "out", feature_dim, cfg.count_classes),
         });
+        let floor = cfg
+            .floor
+            .as_ref()
+            .map(|f| FloorHead::new(&p / "floor", f, feature_dim))
+            .transpose()?;
         Ok(Self {
             projection,
             blocks,
             final_conv,
             locator,
             count,
+            floor,
             cfg: cfg.clone(),
             feature_dim,
         })
@@ -252,6 +268,7 @@ impl SpatialUpsampler {
             spatial,
             locator,
             count: self.count_logits(features),
+            floor: self.floor.as_ref().map(|f| f.logits(features)),
         })
     }
 
@@ -325,6 +342,7 @@ mod tests {
             locator_hidden: 8,
             locator_norm: true,
             count_classes: 0,
+            floor: None,
         };
         let mut vs = nn::VarStore::new(Device::Cpu);
         let up = SpatialUpsampler::new(vs.root(), &cfg, 16).unwrap();

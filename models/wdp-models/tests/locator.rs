@@ -94,6 +94,7 @@ fn a_misshapen_locator_map_is_an_error_naming_the_stage() {
             Located {
                 locator: Some(&wrong),
                 count: None,
+                floor: None,
             },
             None,
             false,
@@ -143,4 +144,45 @@ fn counting_by_a_missing_head_is_a_preset_error() {
         err.contains("person.count") && err.contains("count_classes"),
         "{err}"
     );
+}
+
+/// With a floor head, every person the count head keeps gets a floor point, the first at the
+/// head's surest cell; the split stage given a floor map of the wrong grid names it.
+#[test]
+fn each_counted_person_gets_a_floor_point() {
+    let mut preset = locator_preset(CentreSource::Locator);
+    preset.upsampler.count_classes = 4;
+    preset.person.count = CountSource::Head;
+    preset.person.score_threshold = 0.5;
+    preset.upsampler.floor = Some(wdp_models::floor::FloorConfig {
+        cell_m: 0.5,
+        cells: [10, 8],
+        hidden: 8,
+        sigma_m: 0.25,
+    });
+    let (vs, model) = pointing_model(&preset, (10, 20));
+    answer(&vs, "upsampler.count.out", 4, 2);
+    // Cell (row 3, column 6): floor point (3.25, 1.75) m.
+    answer(&vs, "upsampler.floor.2", 80, 3 * 10 + 6);
+    let window = Tensor::randn([1, 2, 3, 8, 40], (Kind::Float, Device::Cpu));
+    let pose = model.infer(&window).unwrap().remove(0);
+    let floor = pose.floor_m.expect("floor points");
+    assert_eq!(floor.size(), [2, 2]);
+    let first = Vec::<f32>::try_from(floor.get(0)).unwrap();
+    assert!(
+        (first[0] - 3.25).abs() < 0.05 && (first[1] - 1.75).abs() < 0.05,
+        "{first:?}"
+    );
+    let spatial = Tensor::rand([1, 3, 96, 128], (Kind::Float, Device::Cpu));
+    let wrong = Tensor::zeros([1, 5, 5], (Kind::Float, Device::Cpu));
+    let located = Located {
+        floor: Some(&wrong),
+        ..Located::default()
+    };
+    let err = model
+        .stage
+        .infer_located(&spatial, located)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("floor"), "{err}");
 }

@@ -181,6 +181,7 @@ impl PosePrior {
                 parts: Vec::new(),
                 uv: Vec::new(),
                 grid: 0,
+                floor_m: None,
             })
             .collect()
     }

@@ -54,6 +54,7 @@ pub fn predicted_person(d: &Detection) -> Result<PredictedPerson> {
             .map_err(|e| eyre!("detection parts: {e}"))?,
         uv: Array3::from_shape_vec((2, r, r), d.uv.clone())
             .map_err(|e| eyre!("detection uv: {e}"))?,
+        floor_m: d.floor_m.map(|p| p.map(f64::from)),
     })
 }
 

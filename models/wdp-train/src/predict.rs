@@ -22,6 +22,9 @@ pub struct Detection {
     pub uv: Vec<f32>,
     /// `r`.
     pub grid: usize,
+    /// Floor position `(x, y)` metres in the room frame from the model's floor head, when it
+    /// has one: the k-th best of its peaks for the k-th best detection.
+    pub floor_m: Option<[f32; 2]>,
 }
 
 /// Inference on `samples` in batches; detections per sample, in camera pixels.
@@ -94,6 +97,10 @@ fn predict_with(
             let bx = Vec::<f32>::try_from(pose.boxes.to_kind(Kind::Float).flatten(0, -1))?;
             let parts = Vec::<u8>::try_from(pose.part_index.to_kind(Kind::Uint8).flatten(0, -1))?;
             let uv = Vec::<f32>::try_from(pose.uv.to_kind(Kind::Float).flatten(0, -1))?;
+            let floor = match &pose.floor_m {
+                Some(f) => Vec::<f32>::try_from(f.to_kind(Kind::Float).flatten(0, -1))?,
+                None => Vec::new(),
+            };
             let n = bx.len() / 5;
             let grid = parts
                 .len()
@@ -115,6 +122,7 @@ fn predict_with(
                     parts: parts[i * grid * grid..(i + 1) * grid * grid].to_vec(),
                     uv: uv[i * 2 * grid * grid..(i + 1) * 2 * grid * grid].to_vec(),
                     grid,
+                    floor_m: floor.get(2 * i..2 * i + 2).map(|xy| [xy[0], xy[1]]),
                 })
                 .collect();
             all.push(dets);

@@ -225,7 +225,7 @@ impl<'a> Run<'a> {
         self.window_losses.clear();
         let rate = self.frames as f64 / self.started.elapsed().as_secs_f64();
         tracing::info!(
-            "step {step} loss {mean:.4} (translation {:.4} mask {:.3} uv {:.3} kp {:.5} centre {:.3} locator {:.3} count {:.3} reg {:.3} distill {:.3} domain {:.3} temporal {:.4}) lr {:.2e} |g| {:.2} {rate:.1} samples/s",
+            "step {step} loss {mean:.4} (translation {:.4} mask {:.3} uv {:.3} kp {:.5} centre {:.3} locator {:.3} count {:.3} floor {:.3} reg {:.3} distill {:.3} domain {:.3} temporal {:.4}) lr {:.2e} |g| {:.2} {rate:.1} samples/s",
             losses.translation,
             losses.mask,
             losses.uv,
@@ -233,6 +233,7 @@ impl<'a> Run<'a> {
             losses.center,
             losses.locator,
             losses.count,
+            losses.floor,
             losses.center_regression,
             losses.distill,
             losses.domain,

@@ -27,6 +27,9 @@ pub struct Batch {
     pub rooms: Vec<String>,
     /// Persons per frame that became targets.
     pub people: Vec<usize>,
+    /// Floor positions `(x, y)` metres of each frame's target persons that have one (the
+    /// floor head's targets).
+    pub floor_xy: Vec<Vec<[f32; 2]>>,
     /// `[B, 3, H_t, W_t]` target of the translated image: the scene's dense pose as a picture
     /// (foreground, U, V), what a camera teacher's DensePose output looks like. Trains the
     /// modality translation to put people where the camera sees them.
@@ -119,9 +122,16 @@ pub fn make_batch(samples: &[&Sample], geo: &TargetGeometry, device: Device) -> 
     let mut visible = Vec::new();
     let mut boxes_per_image = Vec::new();
     let mut people = Vec::new();
+    let mut floor_xy = Vec::new();
     for (b, s) in samples.iter().enumerate() {
         let targets = target_people(s, geo);
         people.push(targets.len());
+        floor_xy.push(
+            targets
+                .iter()
+                .filter_map(|(pi, _)| s.people[*pi].position_m.map(|p| [p[0], p[1]]))
+                .collect(),
+        );
         let mut flat = Vec::new();
         let (_, mh, mw) = s.part_index.dim();
         let (iw, ih) = (s.image_wh[0] as f32, s.image_wh[1] as f32);
@@ -226,6 +236,7 @@ pub fn make_batch(samples: &[&Sample], geo: &TargetGeometry, device: Device) -> 
         targets,
         rooms: samples.iter().map(|s| s.room.clone()).collect(),
         people,
+        floor_xy,
         spatial: spatial.to_device(device),
         teacher_features: teacher_features(samples)?.map(|t| t.to_device(device)),
     })

@@ -35,6 +35,7 @@ fn from_truth(samples: &[&Sample], dx: f32) -> Vec<Vec<Detection>> {
                     parts: Vec::new(),
                     uv: Vec::new(),
                     grid: 0,
+                    floor_m: None,
                 })
                 .collect()
         })

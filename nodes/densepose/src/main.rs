@@ -13,6 +13,9 @@
 //! - `count`: Float32 `[C]` (upsampler), dims `class`, read only when the preset counts the
 //!   people by the upsampler's count head (`person.count: head`); paired by `seq` the same way
 //!   (a lost one counted as `spatial/count`).
+//! - `floor`: Float32 `[ny, nx]` (upsampler), dims `y, x`, read when the preset has a floor
+//!   head (`upsampler.floor`); paired by `seq` the same way (a lost one counted as
+//!   `spatial/floor`). Each person then carries a floor position (`floor_m` metadata).
 //!
 //! ## Outputs (per frame; metadata carried from the input plus `model`, `untrained`,
 //! `image_wh` = [W, H] of the translated image, and this stage in the latency trace)
@@ -114,9 +117,11 @@ fn stage(config: &StageConfig) -> impl Handler + '_ {
                             .transpose()
                     };
                     let (locator, count) = (companion("locator")?, companion("count")?);
+                    let floor = companion("floor")?;
                     let located = Located {
                         locator: locator.as_ref(),
                         count: count.as_ref(),
+                        floor: floor.as_ref(),
                     };
                     net.infer_located(x, located)?
                 }
@@ -133,8 +138,13 @@ fn stage(config: &StageConfig) -> impl Handler + '_ {
     } else {
         stage
     };
-    if reads_count(config) {
+    let stage = if reads_count(config) {
         stage.with_companion("count", &["class"])
+    } else {
+        stage
+    };
+    if config.preset.upsampler.floor.is_some() {
+        stage.with_companion("floor", &["y", "x"])
     } else {
         stage
     }

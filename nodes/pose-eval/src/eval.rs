@@ -61,6 +61,8 @@ fn predictions_of(frame: &PoseFrame, truth_wh: [usize; 2]) -> Result<Vec<Predict
                 score: b[4],
                 parts: parts.index_axis(Axis(0), i).to_owned(),
                 uv: uv.slice(s![i, .., .., ..]).to_owned(),
+                // A model's own floor position (a floor head), when the frame carries one.
+                floor_m: p.floor_m.map(|v| v.map(f64::from)),
             })
         })
         .collect()

@@ -75,6 +75,7 @@ fn truth(i: usize) -> PoseFrame {
         keypoints: std::array::from_fn(|k| [x + (k % 4) as f32 * 3.0, 10.0 + k as f32, 2.0]),
         bbox: [x, 8.0, x + 20.0, 40.0, 1.0],
         track_id: None,
+        floor_m: None,
     };
     let mut f = PoseFrame::new(&meta, vec![person]);
     f.keypoint_kind = KeypointKind::Visibility;

@@ -17,6 +17,9 @@
 //! - `count`: Float32 `[C]`, dims `class`: the count head's logits of 0..C-1 people, sent (same
 //!   metadata) when the preset has one (`upsampler.count_classes > 0`); the densepose node
 //!   counts the people by them when the preset says `person.count: head`.
+//! - `floor`: Float32 `[ny, nx]`, dims `y, x`: the floor head's logits over the room's floor
+//!   cells, sent (same metadata) when the preset has one (`upsampler.floor`); the densepose
+//!   node gives each person the floor point of one of its best peaks.
 //!
 //! ## Configuration
 //! `PRESET`, `CHECKPOINT`, `TORCHSCRIPT` (a module `[B, F] -> [B, 3, H, W]`), `SEED`,
@@ -85,6 +88,7 @@ fn stage(config: &StageConfig) -> impl Handler + '_ {
                     spatial,
                     locator: None,
                     count: None,
+                    floor: None,
                 }),
             })?;
             let dims = ["channel", "height", "width"];
@@ -94,6 +98,7 @@ fn stage(config: &StageConfig) -> impl Handler + '_ {
                     ("spatial", Some(&up.spatial), &dims[..]),
                     ("locator", up.locator.as_ref(), &dims[..]),
                     ("count", up.count.as_ref(), &["class"][..]),
+                    ("floor", up.floor.as_ref(), &["y", "x"][..]),
                 ];
                 for (id, t, dims) in outputs {
                     if let Some(t) = t {

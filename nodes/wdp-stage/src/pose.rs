@@ -23,6 +23,16 @@ pub fn pose_frame(
     let kp = to_array::<f32>(&pose.keypoints.to_kind(Kind::Float))?;
     let bx = to_array::<f32>(&pose.boxes.to_kind(Kind::Float))?;
     let n = bx.shape()[0];
+    let floor = match &pose.floor_m {
+        Some(f) => Some(to_array::<f32>(&f.to_kind(Kind::Float))?),
+        None => None,
+    };
+    if floor.as_ref().is_some_and(|f| f.shape() != [n, 2]) {
+        return Err(eyre!(
+            "model output: floor_m {:?} for {n} people",
+            floor.map(|f| f.shape().to_vec())
+        ));
+    }
     if kp.shape() != [n, 17, 3] || bx.shape() != [n, 5] {
         return Err(eyre!(
             "model output: keypoints {:?} and boxes {:?} disagree",
@@ -35,6 +45,7 @@ pub fn pose_frame(
             keypoints: std::array::from_fn(|k| std::array::from_fn(|c| kp[[p, k, c]])),
             bbox: std::array::from_fn(|c| bx[[p, c]]),
             track_id: None,
+            floor_m: floor.as_ref().map(|f| [f[[p, 0]], f[[p, 1]]]),
         })
         .collect();
     let meta = input

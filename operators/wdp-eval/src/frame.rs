@@ -47,6 +47,9 @@ pub struct PredictedPerson {
     pub parts: Array2<u8>,
     /// `[2, r, r]` UV over the box.
     pub uv: Array3<f32>,
+    /// Where the model says the person stands, `(x, y)` metres in the room frame, when it says
+    /// so itself (a floor head); otherwise the floor point is read from the pose.
+    pub floor_m: Option<[f64; 2]>,
 }
 
 /// An evaluator with the `people` count head registered.
@@ -247,7 +250,10 @@ pub fn add_floor_frame(
     }
     let pred_xy: Vec<Option<[f64; 2]>> = preds
         .iter()
-        .map(|d| person_floor_point(camera, &d.keypoints, &d.bbox))
+        .map(|d| {
+            d.floor_m
+                .or_else(|| person_floor_point(camera, &d.keypoints, &d.bbox))
+        })
         .collect();
     eval.add_floor(room, &pred_xy, &truth_kp, &truth_xy)
 }
@@ -287,6 +293,7 @@ mod tests {
             score: 0.9,
             parts: Array2::zeros((0, 0)),
             uv: Array3::zeros((2, 0, 0)),
+            floor_m: None,
         }
     }
 
@@ -324,5 +331,35 @@ mod tests {
         let md = render_markdown(&report, "t", &[]);
         assert!(md.contains("## Floor position, metres"), "{md}");
         assert!(md.contains("## People count"), "{md}");
+    }
+
+    /// A model's own floor position is scored instead of the one read from its pose.
+    #[test]
+    fn a_floor_head_position_is_scored_instead_of_the_pose() {
+        let mut eval = frame_evaluator().expect("evaluator");
+        let truth = TruthFrame {
+            people: vec![person(300.0, 100.0)],
+            part_index: Array3::zeros((1, 0, 0)),
+            uv: None,
+            image_wh: [400, 400],
+        };
+        // The pose says (1.9, -1.9), far from the pelvis; the floor head says 0.05 m from it.
+        let mut pred = predicted(390.0, 390.0);
+        pred.floor_m = Some([1.15, 1.0]);
+        add_floor_frame(
+            &mut eval,
+            "office",
+            &top_down(),
+            &truth,
+            &[Some([1.1, 1.0, 0.9])],
+            &[pred],
+        )
+        .expect("floor");
+        let floor = eval.finish().all.floor.expect("floor");
+        assert_eq!(
+            (floor.matched, floor.missed, floor.false_positives),
+            (1, 0, 0)
+        );
+        assert!((floor.median_m.expect("median") - 0.05).abs() < 1e-6);
     }
 }

@@ -31,9 +31,18 @@ pub const KEY_MODEL: &str = "model";
 pub const KEY_UNTRAINED: &str = "untrained";
 /// Metadata key: camera frame number.
 pub const KEY_FRAME_INDEX: &str = "frame_index";
+/// Metadata key: each person's floor position `x, y` metres in the room frame, flattened
+/// (`2P` values); present when every person has one.
+pub const KEY_FLOOR_M: &str = "floor_m";
 
 /// Keys this module writes per message; they are not part of a frame's base metadata.
-const FRAME_KEYS: [&str; 4] = [KEY_REGION, KEY_TRACK_IDS, KEY_IMAGE_WH, KEY_FORMAT];
+const FRAME_KEYS: [&str; 5] = [
+    KEY_REGION,
+    KEY_TRACK_IDS,
+    KEY_IMAGE_WH,
+    KEY_FORMAT,
+    KEY_FLOOR_M,
+];
 
 /// Which pixels the dense maps (`parts`, `uv`) cover.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -105,6 +114,9 @@ pub struct Person {
     pub bbox: [f32; 5],
     /// Track id, stable across frames, when known.
     pub track_id: Option<i64>,
+    /// Where the person stands, `(x, y)` metres in the room frame, when known (a model's floor
+    /// head, or the simulator's truth).
+    pub floor_m: Option<[f32; 2]>,
 }
 
 impl Person {
@@ -114,6 +126,7 @@ impl Person {
             keypoints: [[0.0; 3]; NUM_KEYPOINTS],
             bbox,
             track_id: None,
+            floor_m: None,
         }
     }
 

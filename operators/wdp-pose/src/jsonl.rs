@@ -28,6 +28,9 @@ pub struct PersonRecord {
     /// Track id, when known.
     #[serde(default)]
     pub track_id: Option<i64>,
+    /// Floor position `[x, y]` metres in the room frame, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor_m: Option<[f32; 2]>,
     /// `[x1, y1, x2, y2, score]`.
     bbox: [Num; 5],
     /// 17 `[x, y, score or visibility]`.
@@ -83,6 +86,7 @@ impl From<&PoseFrame> for FrameRecord {
                 .iter()
                 .map(|p| PersonRecord {
                     track_id: p.track_id,
+                    floor_m: p.floor_m,
                     bbox: p.bbox.map(Num),
                     keypoints: p.keypoints.map(|k| k.map(Num)),
                 })
@@ -114,6 +118,7 @@ impl From<FrameRecord> for PoseFrame {
                 keypoints: p.keypoints.map(|k| k.map(|n| n.0)),
                 bbox: p.bbox.map(|n| n.0),
                 track_id: p.track_id,
+                floor_m: p.floor_m,
             })
             .collect();
         PoseFrame {

@@ -378,3 +378,43 @@ fn json_lines_round_trip() {
         .unwrap_err();
     assert!(err.to_string().starts_with("JSON line 1"), "{err}");
 }
+
+#[test]
+fn floor_positions_travel_when_every_person_has_one() {
+    let mut f = frame(3, 2, true);
+    f.people[0].floor_m = Some([1.25, 2.5]);
+    f.people[1].floor_m = Some([3.0, 0.75]);
+    let messages = f.to_messages().unwrap();
+    let kp = take(&messages, PoseOutput::Keypoints);
+    assert_eq!(
+        kp.meta.extra.get("floor_m"),
+        Some(&MetaValue::Floats(vec![1.25, 2.5, 3.0, 0.75]))
+    );
+    assert!(!take(&messages, PoseOutput::Parts)
+        .meta
+        .extra
+        .contains_key("floor_m"));
+    assert_eq!(PoseFrame::from_messages(&messages).unwrap(), f);
+    // JSON lines keep them too.
+    let mut out = Vec::new();
+    write_json_line(&mut out, &f).unwrap();
+    let back: Vec<PoseFrame> = read_json_lines(Cursor::new(out))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(back[0].people[1].floor_m, Some([3.0, 0.75]));
+
+    // One person without: none travel (a list without holes or none).
+    f.people[1].floor_m = None;
+    let messages = f.to_messages().unwrap();
+    assert!(!messages[0].meta.extra.contains_key("floor_m"));
+    let back = PoseFrame::from_messages(&messages).unwrap();
+    assert!(back.people.iter().all(|p| p.floor_m.is_none()));
+
+    // A list of the wrong length names the field.
+    let mut m = frame(4, 2, false).to_messages().unwrap();
+    m[0].meta
+        .extra
+        .insert("floor_m".into(), MetaValue::Floats(vec![1.0, 2.0]));
+    let err = PoseFrame::from_messages(&m).unwrap_err();
+    assert!(err.to_string().contains("floor_m"), "{err}");
+}

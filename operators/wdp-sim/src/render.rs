@@ -144,6 +144,8 @@ pub fn truth_frame(gt: &GroundTruth) -> PoseFrame {
                 keypoints: p.keypoints,
                 bbox: [x0, y0, x1, y1, 1.0],
                 track_id: Some(i64::from(p.track_id)),
+                // Where the pelvis is over the floor: the truth a floor head is scored against.
+                floor_m: Some([p.position_m[0], p.position_m[1]]),
             }
         })
         .collect();

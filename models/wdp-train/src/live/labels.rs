@@ -171,6 +171,7 @@ impl Labels {
                     }),
                     bbox: std::array::from_fn(|c| bx[i * 5 + c]),
                     track_id: None,
+                    floor_m: None,
                 })
                 .collect(),
             keypoint_kind: KeypointKind::Visibility,

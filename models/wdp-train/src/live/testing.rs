@@ -26,6 +26,7 @@ pub(super) fn frame(t_ns: i64, people: usize) -> PoseFrame {
                 keypoints: [[10.0 + i as f32, 20.0, 2.0]; 17],
                 bbox: [5.0, 6.0, 40.0, 60.0, 1.0],
                 track_id: None,
+                floor_m: None,
             })
             .collect(),
     );

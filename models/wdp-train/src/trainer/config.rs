@@ -44,6 +44,10 @@ pub struct Weights {
     /// more than it has classes count as its last), when the preset has one
     /// (`upsampler.count_classes`).
     pub count: f64,
+    /// The upsampler's floor head against the people's floor positions (cross-entropy of its
+    /// softmax over the floor cells against their Gaussians), when the preset has one
+    /// (`upsampler.floor`) and the data has positions.
+    pub floor: f64,
     /// Seed 003 `alpha_1`: keypoint tokens (each person's backbone features pooled under each
     /// joint's heatmap) against the teacher's.
     pub keypoint_token: f64,
@@ -77,6 +81,7 @@ impl Default for Weights {
             translation_foreground: 4.0,
             locator: 1.0,
             count: 1.0,
+            floor: 1.0,
             keypoint_ce: 1.0,
             keypoint_token: 1.0,
             visual_token: 1.0,

@@ -53,6 +53,15 @@ impl Trainer {
             report.count = count.double_value(&[]);
             total += count * w.count;
         }
+        if let (Some(logits), Some(grid)) =
+            (&out.floor_logits, &self.model.preset().upsampler.floor)
+        {
+            // Where people stand, in metres, from the same features.
+            let targets: Vec<_> = batch.floor_xy.iter().map(|xy| grid.target(xy)).collect();
+            let floor = wdp_models::floor::floor_loss(logits, &targets)?;
+            report.floor = floor.double_value(&[]);
+            total += floor * w.floor;
+        }
         report.center = center.double_value(&[]);
         report.center_regression = regression.double_value(&[]);
         if k > 0 {

@@ -57,6 +57,8 @@ pub struct StepLosses {
     pub locator: f64,
     /// The count head's cross-entropy.
     pub count: f64,
+    /// The floor head's cross-entropy.
+    pub floor: f64,
     /// Temporal smoothness term (sequence training).
     pub temporal: f64,
     /// Global gradient norm before clipping.
@@ -149,10 +151,11 @@ impl Trainer {
                 self.trains("backbone"),
             )?,
             spatial,
-            // Sequence training refines features over time; the locator and the count head
-            // train frame by frame.
+            // Sequence training refines features over time; the locator, the count and the
+            // floor heads train frame by frame.
             locator_logits: None,
             count_logits: None,
+            floor_logits: None,
         };
         let ws = windows.size();
         let mut newest_shape = vec![b, t];
@@ -194,6 +197,7 @@ impl Trainer {
             spatial: up.spatial,
             locator_logits: up.locator,
             count_logits: up.count,
+            floor_logits: up.floor,
         })
     }
 

@@ -6,8 +6,8 @@
 //! their encoding can be read apart; `crate::frame` re-exports everything public here.
 
 use super::{
-    KeypointKind, Person, PoseFrame, Region, KEY_FORMAT, KEY_IMAGE_WH, KEY_REGION, KEY_TRACK_IDS,
-    NUM_KEYPOINTS,
+    KeypointKind, Person, PoseFrame, Region, KEY_FLOOR_M, KEY_FORMAT, KEY_IMAGE_WH, KEY_REGION,
+    KEY_TRACK_IDS, NUM_KEYPOINTS,
 };
 use crate::PoseError;
 use arrow_array::Array;
@@ -254,6 +254,15 @@ impl PoseFrame {
                 .map(|p| p.track_id.unwrap_or(-1))
                 .collect()
         });
+        // Floor positions travel only when every person has one: a list the receiver can
+        // split in pairs without holes.
+        let floor: Option<Vec<f64>> = self
+            .people
+            .iter()
+            .map(|p| p.floor_m)
+            .collect::<Option<Vec<_>>>()
+            .filter(|v| !v.is_empty())
+            .map(|v| v.iter().flatten().map(|&x| f64::from(x)).collect());
         let meta = |output: PoseOutput, shape: &[usize]| {
             let dims = output.dims(self.keypoint_kind);
             let mut meta =
@@ -263,6 +272,9 @@ impl PoseFrame {
             }
             if let Some([w, h]) = self.image_wh {
                 meta = meta.with(KEY_IMAGE_WH, MetaValue::Ints(vec![w as i64, h as i64]));
+            }
+            if let (Some(xy), PoseOutput::Keypoints | PoseOutput::Boxes) = (&floor, output) {
+                meta = meta.with(KEY_FLOOR_M, MetaValue::Floats(xy.clone()));
             }
             match output {
                 PoseOutput::Boxes => meta.with(KEY_FORMAT, MetaValue::Text("xyxy".into())),
@@ -361,11 +373,13 @@ impl PoseFrame {
             ));
         };
         let track_ids = track_ids(keypoints, n)?.or(track_ids(boxes, n)?);
+        let floor = floor_m(keypoints, n)?.or(floor_m(boxes, n)?);
         let people = (0..n)
             .map(|p| Person {
                 keypoints: std::array::from_fn(|k| std::array::from_fn(|c| kp[[p, k, c]])),
                 bbox: std::array::from_fn(|c| bx[[p, c]]),
                 track_id: track_ids.as_ref().and_then(|ids| ids[p]),
+                floor_m: floor.as_ref().map(|xy| [xy[2 * p], xy[2 * p + 1]]),
             })
             .collect();
         let image_wh = match image_wh(keypoints)? {
@@ -444,6 +458,20 @@ fn track_ids(m: &PoseMessage, n: usize) -> Result<Option<Vec<Option<i64>>>, Pose
             m.output.id(),
             KEY_TRACK_IDS,
             format!("{v:?}, expected a list of integers"),
+        )),
+    }
+}
+
+fn floor_m(m: &PoseMessage, n: usize) -> Result<Option<Vec<f32>>, PoseError> {
+    match m.meta.extra.get(KEY_FLOOR_M) {
+        None => Ok(None),
+        Some(MetaValue::Floats(v)) if v.len() == 2 * n && v.iter().all(|x| x.is_finite()) => {
+            Ok(Some(v.iter().map(|&x| x as f32).collect()))
+        }
+        Some(v) => Err(PoseError::invalid(
+            m.output.id(),
+            KEY_FLOOR_M,
+            format!("{v:?}, expected {} finite values (x, y per person)", 2 * n),
         )),
     }
 }
