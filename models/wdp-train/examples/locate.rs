@@ -7,7 +7,8 @@
 //!
 //! each beside the same model fitted on shuffled (window, position) pairs and the room's mean
 //! training position: answers that ignore the radio. With `--checkpoint`, also how many people
-//! a trained model's features and locator say there are, beside the room's most common count.
+//! a trained model's features and locator say there are, beside the room's most common count,
+//! and where one person stands in metres (its features, its floor head, the room's mean).
 //!
 //! ```text
 //! cargo run --release -p wdp-train --example locate -- --preset models/presets/lite-now.yaml \
@@ -268,6 +269,101 @@ fn counts(model: &wdp_models::WifiDensePose, train: &[Sample], test: &[Sample]) 
     Ok(())
 }
 
+/// Where one person stands, in metres (one-person frames with a position): a ridge on a trained
+/// model's frozen features and the room, the same fitted on shuffled positions, the room's mean
+/// training position, and the model's floor head (its best peak), when it has one.
+fn floor(model: &wdp_models::WifiDensePose, train: &[Sample], test: &[Sample]) -> Result<()> {
+    let kept = |s: &[Sample]| -> Vec<(Sample, [f32; 2])> {
+        s.iter()
+            .filter(|s| s.people.len() == 1)
+            .filter_map(|s| s.people[0].position_m.map(|p| (s.clone(), [p[0], p[1]])))
+            .collect()
+    };
+    let (tr, te) = (kept(train), kept(test));
+    if tr.is_empty() || te.is_empty() {
+        return Err(eyre!("no one-person frames with positions"));
+    }
+    let mut rooms: Vec<String> = Vec::new();
+    let grid = model.preset().upsampler.floor.clone();
+    let run = |s: &[(Sample, [f32; 2])],
+               rooms: &mut Vec<String>|
+     -> Result<(Tensor, Tensor, Tensor, Option<Tensor>)> {
+        let (mut f, mut head) = (Vec::new(), Vec::new());
+        for c in s.chunks(64) {
+            let refs: Vec<&Sample> = c.iter().map(|(s, _)| s).collect();
+            let x = wdp_train::targets::sample_windows(&refs, Device::Cpu)?;
+            let feats = tch::no_grad(|| model.encoder.encode_t(&x, false))?.features;
+            let up = tch::no_grad(|| model.upsampler.forward_located_checked(&feats, false))?;
+            if let (Some(logits), Some(g)) = (&up.floor, &grid) {
+                for b in 0..logits.size()[0] {
+                    let p = wdp_models::floor::decode_floor(&logits.get(b), 1, g.cell_m)?;
+                    head.extend_from_slice(&p[0]);
+                }
+            }
+            f.push(feats);
+        }
+        let y: Vec<f32> = s.iter().flat_map(|(_, p)| *p).collect();
+        let r: Vec<i64> = s.iter().map(|(s, _)| room_index(rooms, &s.room)).collect();
+        let head = (!head.is_empty()).then(|| Tensor::from_slice(&head).view([-1, 2]));
+        Ok((
+            Tensor::cat(&f, 0),
+            Tensor::from_slice(&y).view([-1, 2]),
+            Tensor::from_slice(&r),
+            head,
+        ))
+    };
+    let (ft, yt, rt, _) = run(&tr, &mut rooms)?;
+    let (fe, ye, re, head) = run(&te, &mut rooms)?;
+    let nr = rooms.len() as i64;
+    let onehot = |r: &Tensor| r.one_hot(nr).to_kind(Kind::Float) * 10.0;
+    let with_room = |f: &Tensor, r: &Tensor| Tensor::cat(&[f.shallow_clone(), onehot(r)], 1);
+    let mean = Tensor::stack(
+        &(0..nr)
+            .map(|r| {
+                let idx = rt.eq(r).nonzero().squeeze_dim(1);
+                if idx.size()[0] == 0 {
+                    yt.mean_dim(0, false, Kind::Float)
+                } else {
+                    yt.index_select(0, &idx).mean_dim(0, false, Kind::Float)
+                }
+            })
+            .collect::<Vec<_>>(),
+        0,
+    )
+    .index_select(0, &re);
+    println!(
+        "| floor, {} / {} one-person frames | model | test m |",
+        tr.len(),
+        te.len()
+    );
+    println!("| --- | --- | --- |");
+    println!(
+        "| none | the room's mean training position | {:.2} |",
+        median_error(&mean, &ye)
+    );
+    let ridge = Ridge::fit(&with_room(&ft, &rt), &yt, 0.1);
+    println!(
+        "| frozen features + room | ridge 0.1 | {:.2} |",
+        median_error(&ridge.predict(&with_room(&fe, &re)), &ye)
+    );
+    let shuffled = Ridge::fit(&with_room(&ft, &rt), &shuffle(&yt, &rt), 0.1);
+    println!(
+        "| frozen features + room | ridge 0.1 fitted on shuffled positions | {:.2} |",
+        median_error(&shuffled.predict(&with_room(&fe, &re)), &ye)
+    );
+    println!(
+        "| frozen features | 5-NN | {:.2} |",
+        median_error(&knn(&ft, &yt, &fe, 5), &ye)
+    );
+    if let Some(h) = head {
+        println!(
+            "| windows | its floor head's best peak | {:.2} |",
+            median_error(&h, &ye)
+        );
+    }
+    Ok(())
+}
+
 /// `y` permuted among the frames of the same room (`room [N]`): the room stays known, the radio
 /// not. Seeded: the same draw on every run.
 fn shuffle(y: &Tensor, room: &Tensor) -> Tensor {
@@ -408,6 +504,7 @@ fn main() -> Result<()> {
     };
     if let Some((_, (_, model))) = &trained_model {
         counts(model, &train, &test)?;
+        floor(model, &train, &test)?;
     }
     println!(
         "train {} / test {} one-person frames",

@@ -300,3 +300,53 @@ fn sequence_training_trains_and_saves_the_temporal_module() {
     assert_eq!(seq.len(), refs.len());
     assert_eq!(frame.len(), refs.len());
 }
+
+/// The floor head (`models/train/lite-floor.yaml`) trains on the people's floor positions: its
+/// term falls over steps on one batch, and every detection then carries a floor point.
+#[test]
+fn the_floor_head_trains_on_positions() {
+    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let text = std::fs::read_to_string(root.join("models/train/lite-floor.yaml")).unwrap();
+    let mut config: TrainConfig = serde_yaml::from_str(&text).unwrap();
+    config.preset = root.join(&config.preset).to_string_lossy().into_owned();
+    config.batch_size = 4;
+    config.augment = None;
+    config.lr = 1e-3;
+    config.warmup_steps = 0;
+    let tmp = tempfile::tempdir().unwrap();
+    let scene = wdp_sim::Scene::preset("lab").unwrap();
+    let options = wdp_sim::DatasetOptions {
+        duration_s: 2.5,
+        include_rgb: false,
+        ..wdp_sim::DatasetOptions::default()
+    };
+    wdp_sim::write_dataset(&scene, tmp.path(), &options).unwrap();
+    let samples = load_dataset(tmp.path(), &LoadOptions::with(config.preprocess.clone(), 1))
+        .unwrap()
+        .0;
+    let picked: Vec<&Sample> = samples.iter().rev().take(4).collect();
+    assert!(picked
+        .iter()
+        .all(|s| s.people.iter().all(|p| p.position_m.is_some())));
+    let w = picked[0].window_shape.map(|d| d as i64);
+    let dims = wdp_models::InputDims::from_window_shape(&w).unwrap();
+    let cpu = tch::Device::Cpu;
+    tch::manual_seed(0);
+    let mut t = Trainer::new(config, dims, cpu).unwrap();
+    let batch = make_batch(&picked, &t.geometry, cpu).unwrap();
+    assert!(batch.floor_xy.iter().any(|xy| !xy.is_empty()));
+    let first = t.step(&batch, None).unwrap().floor;
+    let mut last = first;
+    for _ in 0..30 {
+        last = t.step(&batch, None).unwrap().floor;
+    }
+    assert!(first.is_finite() && first > 0.0, "{first}");
+    assert!(last < first * 0.8, "floor term {first} -> {last}");
+    let detections = predict(&t.model, &picked, 4, cpu).unwrap();
+    // The count head learnt the batch's one person too.
+    assert!(detections.iter().flatten().count() > 0, "{detections:?}");
+    for d in detections.iter().flatten() {
+        assert!(d.floor_m.is_some(), "{d:?}");
+    }
+}
