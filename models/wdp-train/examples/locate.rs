@@ -273,24 +273,25 @@ fn counts(model: &wdp_models::WifiDensePose, train: &[Sample], test: &[Sample]) 
 /// model's frozen features and the room, the same fitted on shuffled positions, the room's mean
 /// training position, and the model's floor head (its best peak), when it has one.
 fn floor(model: &wdp_models::WifiDensePose, train: &[Sample], test: &[Sample]) -> Result<()> {
-    let kept = |s: &[Sample]| -> Vec<(Sample, [f32; 2])> {
+    // References, not copies: the windows are most of the memory.
+    fn kept(s: &[Sample]) -> Vec<(&Sample, [f32; 2])> {
         s.iter()
             .filter(|s| s.people.len() == 1)
-            .filter_map(|s| s.people[0].position_m.map(|p| (s.clone(), [p[0], p[1]])))
+            .filter_map(|s| s.people[0].position_m.map(|p| (s, [p[0], p[1]])))
             .collect()
-    };
+    }
     let (tr, te) = (kept(train), kept(test));
     if tr.is_empty() || te.is_empty() {
         return Err(eyre!("no one-person frames with positions"));
     }
     let mut rooms: Vec<String> = Vec::new();
     let grid = model.preset().upsampler.floor.clone();
-    let run = |s: &[(Sample, [f32; 2])],
+    let run = |s: &[(&Sample, [f32; 2])],
                rooms: &mut Vec<String>|
      -> Result<(Tensor, Tensor, Tensor, Option<Tensor>)> {
         let (mut f, mut head) = (Vec::new(), Vec::new());
         for c in s.chunks(64) {
-            let refs: Vec<&Sample> = c.iter().map(|(s, _)| s).collect();
+            let refs: Vec<&Sample> = c.iter().map(|(s, _)| *s).collect();
             let x = wdp_train::targets::sample_windows(&refs, Device::Cpu)?;
             let feats = tch::no_grad(|| model.encoder.encode_t(&x, false))?.features;
             let up = tch::no_grad(|| model.upsampler.forward_located_checked(&feats, false))?;
