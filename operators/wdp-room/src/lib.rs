@@ -281,6 +281,24 @@ mod tests {
     }
 
     #[test]
+    fn poses_running_behind_the_radio_stay_fresh_while_they_keep_coming() {
+        let mut room = Room::new("lab", RoomConfig::default()).unwrap();
+        // The model delivers frames 4 s (more than the timeout) behind the radio's seconds.
+        for k in 0..200i64 {
+            let radio = 4 * S + k * FRAME_NS;
+            if k % 20 == 0 {
+                room.push_signal(radio, "link0", signal(true, true, 0.9));
+            }
+            room.push_pose(k * FRAME_NS, &people(2));
+        }
+        let s = room.state();
+        assert_eq!(
+            (s.source, s.people, s.tracks.len()),
+            (Source::Both, Some(2), 2)
+        );
+    }
+
+    #[test]
     fn poses_without_floor_positions_count_but_do_not_track() {
         let mut room = Room::new("lab", RoomConfig::default()).unwrap();
         let unplaced = PoseObservation {

@@ -153,34 +153,38 @@ impl Room {
     }
 
     /// One pose frame at capture time `t_ns` with its people.
+    ///
+    /// Counts, holds and tracks run on the frames' own times; freshness on the room's clock
+    /// (the newest input of any source), so a pose pipeline that runs some seconds behind the
+    /// radio but keeps delivering stays fresh.
     pub fn push_pose(&mut self, t_ns: i64, people: &[PoseObservation]) -> Vec<RoomEvent> {
-        let t = self.clock(t_ns);
+        let now = self.clock(t_ns);
         let c = &self.config;
         let pose = self.pose.get_or_insert_with(|| PoseSide {
-            last_ns: t,
+            last_ns: now,
             window: CountWindow::default(),
             count: Hold::new(0),
             presence: Hold::new(false),
             tracker: Tracker::new(c.tracker.clone()),
         });
-        pose.last_ns = t;
+        pose.last_ns = now;
         let counted: Vec<&PoseObservation> =
             people.iter().filter(|p| p.score >= c.min_score).collect();
         pose.window
-            .push(t, counted.len() as u32, ns(c.count_window_s));
+            .push(t_ns, counted.len() as u32, ns(c.count_window_s));
         let mode = pose.window.mode(pose.count.value());
-        pose.count.update(t, mode, ns(c.count_hold_s));
+        pose.count.update(t_ns, mode, ns(c.count_hold_s));
         let occupied = pose.window.occupied_share() >= 0.5;
         let hold = if occupied {
             c.presence_enter_s
         } else {
             c.presence_exit_s
         };
-        pose.presence.update(t, occupied, ns(hold));
+        pose.presence.update(t_ns, occupied, ns(hold));
         let points: Vec<[f32; 2]> = counted.iter().filter_map(|p| p.floor_m).collect();
-        let changes = pose.tracker.update(t, &points);
-        let mut events = self.track_events(t, changes);
-        events.extend(self.settle(t));
+        let changes = pose.tracker.update(t_ns, &points);
+        let mut events = self.track_events(now, changes);
+        events.extend(self.settle(now));
         events
     }
 
@@ -193,33 +197,31 @@ impl Room {
     ) -> Vec<RoomEvent> {
         let t = self.clock(t_ns);
         self.signals.insert(link.to_owned(), (t, second));
-        let changes = self.drop_stale_pose(t);
+        let changes = self.drop_stale_pose();
         let mut events = self.track_events(t, changes);
         events.extend(self.settle(t));
         events
     }
 
-    /// Forgets what stale poses said (they start afresh if they return); otherwise expires the
-    /// tracks unmatched for the hold.
-    fn drop_stale_pose(&mut self, t_ns: i64) -> Vec<TrackChange> {
+    /// Forgets what stale poses said (they start afresh if they return). Tracks of fresh
+    /// poses expire on the frames' own clock, in [`Tracker::update`].
+    fn drop_stale_pose(&mut self) -> Vec<TrackChange> {
         let stale = self.pose.as_ref().is_some_and(|p| !self.fresh(p.last_ns));
-        let Some(pose) = self.pose.as_mut() else {
-            return Vec::new();
-        };
-        if stale {
-            pose.window.clear();
-            pose.count.reset(0);
-            pose.presence.reset(false);
-            pose.tracker.clear()
-        } else {
-            pose.tracker.expire(t_ns)
+        match self.pose.as_mut() {
+            Some(pose) if stale => {
+                pose.window.clear();
+                pose.count.reset(0);
+                pose.presence.reset(false);
+                pose.tracker.clear()
+            }
+            _ => Vec::new(),
         }
     }
 
-    /// Time passes without input (a steady tick): stale sources are dropped, tracks expire.
+    /// Time passes without input (a steady tick): stale sources are dropped.
     pub fn advance(&mut self, t_ns: i64) -> Vec<RoomEvent> {
         let t = self.clock(t_ns);
-        let changes = self.drop_stale_pose(t);
+        let changes = self.drop_stale_pose();
         let mut events = self.track_events(t, changes);
         events.extend(self.settle(t));
         events
