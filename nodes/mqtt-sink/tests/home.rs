@@ -1,0 +1,447 @@
+//! `dataflows/home.yml` with real components: a mosquitto broker started here, the real dora
+//! CLI running the dataflow (simulator, preprocessing, the model, temporal, room-state,
+//! mqtt-sink), and an MQTT subscriber. Checks the retained discovery configs of the room's
+//! entities, the state payloads, availability `online`; then kills the broker in the middle of
+//! the run, starts it again on the same port (without persistence: it forgot every retained
+//! message), and checks that availability, discovery and states flow again; at a clean stop,
+//! `offline`. Every wait is a condition with a generous deadline, never a fixed sleep.
+//!
+//! Needs `mosquitto` (scripts/setup.sh installs it), the venv's dora CLI, and the release
+//! binaries (`cargo build --release --workspace`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+use serde_json::Value;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const PREFIX: &str = "wdp-test";
+const ROOM: &str = "living-room";
+const ROOM_ID: &str = "living-room";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Waits for `what` up to `deadline`, polling; panics with `describe()` if it never holds.
+fn wait_for(
+    what: &str,
+    deadline: Duration,
+    mut ok: impl FnMut() -> bool,
+    describe: impl Fn() -> String,
+) {
+    let end = Instant::now() + deadline;
+    while !ok() {
+        assert!(
+            Instant::now() < end,
+            "timed out waiting for {what}\n{}",
+            describe()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The broker binary: on the PATH, or where the Debian package puts it.
+fn mosquitto() -> PathBuf {
+    let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("mosquitto"))
+        .find(|p| p.is_file());
+    let path = on_path.unwrap_or_else(|| PathBuf::from("/usr/sbin/mosquitto"));
+    assert!(path.is_file(), "mosquitto missing: run scripts/setup.sh");
+    path
+}
+
+struct Broker {
+    child: Child,
+}
+
+impl Broker {
+    fn start(port: u16, log: &Path) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let child = Command::new(mosquitto())
+            .args(["-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("mosquitto starts");
+        let mut broker = Self { child };
+        wait_for(
+            "mosquitto to listen",
+            Duration::from_secs(60),
+            || {
+                assert!(
+                    broker.child.try_wait().unwrap().is_none(),
+                    "mosquitto exited"
+                );
+                TcpStream::connect(("127.0.0.1", port)).is_ok()
+            },
+            String::new,
+        );
+        broker
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One received publish.
+#[derive(Debug, Clone)]
+struct Received {
+    topic: String,
+    payload: String,
+    retain: bool,
+}
+
+/// A subscriber on its own thread that resubscribes after every reconnection and keeps all
+/// it receives.
+struct Subscriber {
+    got: Arc<Mutex<Vec<Received>>>,
+    client: Client,
+}
+
+impl Subscriber {
+    fn start(id: &str, port: u16, filters: &[&str]) -> Self {
+        let mut options = MqttOptions::new(id, "127.0.0.1", port);
+        options.set_keep_alive(Duration::from_secs(5));
+        let (client, mut connection) = Client::new(options, 100);
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let filters: Vec<String> = filters.iter().map(|f| (*f).to_owned()).collect();
+        let (sink, sub) = (got.clone(), client.clone());
+        std::thread::spawn(move || loop {
+            match connection.recv() {
+                Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => {
+                    for f in &filters {
+                        let _ = sub.try_subscribe(f.as_str(), QoS::AtLeastOnce);
+                    }
+                }
+                Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
+                    sink.lock().unwrap().push(Received {
+                        topic: p.topic.clone(),
+                        payload: String::from_utf8_lossy(&p.payload).into_owned(),
+                        retain: p.retain,
+                    });
+                }
+                Ok(Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect))) => return,
+                Ok(Ok(_)) => {}
+                // The broker is away: try again (the client reconnects on the next recv).
+                Ok(Err(_)) => std::thread::sleep(Duration::from_millis(200)),
+                Err(_) => return,
+            }
+        });
+        Self { got, client }
+    }
+
+    fn since(&self, mark: usize) -> Vec<Received> {
+        self.got.lock().unwrap()[mark..].to_vec()
+    }
+
+    fn len(&self) -> usize {
+        self.got.lock().unwrap().len()
+    }
+
+    fn stop(self) {
+        let _ = self.client.disconnect();
+    }
+}
+
+fn discovery_topics() -> Vec<String> {
+    [
+        "binary_sensor/wdp_{}/occupancy",
+        "binary_sensor/wdp_{}/motion",
+        "sensor/wdp_{}/people",
+        "sensor/wdp_{}/breathing",
+        "event/wdp_{}/activity",
+    ]
+    .iter()
+    .map(|t| format!("homeassistant/{}/config", t.replace("{}", ROOM_ID)))
+    .collect()
+}
+
+/// Every discovery config of the room, as the last message of its topic, parsed and checked.
+fn discovery_ok(messages: &[Received], retained: bool) -> bool {
+    discovery_topics().iter().all(|topic| {
+        let Some(m) = messages.iter().rev().find(|m| &m.topic == topic) else {
+            return false;
+        };
+        if retained && !m.retain {
+            return false;
+        }
+        let v: Value = serde_json::from_str(&m.payload)
+            .unwrap_or_else(|e| panic!("{topic}: not JSON ({e}): {}", m.payload));
+        assert_eq!(
+            v["availability_topic"],
+            format!("{PREFIX}/availability"),
+            "{topic}"
+        );
+        assert!(
+            v["unique_id"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("wdp_")),
+            "{topic}"
+        );
+        assert_eq!(
+            v["device"]["identifiers"][0],
+            format!("wdp_{ROOM_ID}"),
+            "{topic}"
+        );
+        let state_topic = v["state_topic"].as_str().expect("state_topic");
+        if topic.contains("/event/") {
+            assert_eq!(state_topic, format!("{PREFIX}/{ROOM_ID}/event"));
+            assert_eq!(
+                v["event_types"],
+                serde_json::json!(["entered", "left", "fall"])
+            );
+        } else {
+            assert_eq!(state_topic, format!("{PREFIX}/{ROOM_ID}/state"));
+            assert!(v["value_template"].is_string(), "{topic}");
+        }
+        true
+    })
+}
+
+/// The room's states among `messages`, each parsed and checked against the contract.
+fn states(messages: &[Received]) -> Vec<Value> {
+    let topic = format!("{PREFIX}/{ROOM_ID}/state");
+    messages
+        .iter()
+        .filter(|m| m.topic == topic)
+        .map(|m| {
+            let v: Value = serde_json::from_str(&m.payload)
+                .unwrap_or_else(|e| panic!("state not JSON ({e}): {}", m.payload));
+            assert_eq!(v["room"], ROOM, "{v}");
+            assert!(v["t_ns"].is_i64(), "{v}");
+            assert!(
+                v["presence"].is_boolean() && v["motion"].is_boolean(),
+                "{v}"
+            );
+            let c = v["presence_confidence"].as_f64().expect("confidence");
+            assert!((0.0..=1.0).contains(&c), "{v}");
+            assert!(v["people"].is_null() || v["people"].is_u64(), "{v}");
+            assert!(v["breathing_bpm"].is_null(), "{v}");
+            assert!(v["tracks"].is_array(), "{v}");
+            let source = v["source"].as_str().expect("source");
+            assert!(["pose", "signal", "both", "none"].contains(&source), "{v}");
+            v
+        })
+        .collect()
+}
+
+fn availability(messages: &[Received]) -> Vec<String> {
+    let topic = format!("{PREFIX}/availability");
+    messages
+        .iter()
+        .filter(|m| m.topic == topic)
+        .map(|m| m.payload.clone())
+        .collect()
+}
+
+/// home.yml with node paths made absolute and the broker and the run's length overridden.
+fn prepare(dir: &Path, port: u16) -> PathBuf {
+    let flows = root().join("dataflows");
+    let text = std::fs::read_to_string(flows.join("home.yml")).unwrap();
+    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let overrides = [
+        ("csi-source", "DURATION_S", "3600".to_owned()),
+        ("mqtt-sink", "MQTT_HOST", "127.0.0.1".to_owned()),
+        ("mqtt-sink", "MQTT_PORT", port.to_string()),
+        ("mqtt-sink", "TOPIC_PREFIX", PREFIX.to_owned()),
+        ("mqtt-sink", "MQTT_CLIENT_ID", "wdp-home-test".to_owned()),
+        ("mqtt-sink", "RECONNECT_MAX_S", "2".to_owned()),
+    ];
+    for node in doc["nodes"].as_sequence_mut().unwrap() {
+        let id = node["id"].as_str().unwrap().to_owned();
+        if let Some(path) = node["path"].as_str() {
+            let abs = flows.join(path);
+            assert!(
+                abs.is_file(),
+                "{} missing: cargo build --release --workspace",
+                abs.display()
+            );
+            node["path"] = serde_yaml::Value::String(abs.to_string_lossy().into_owned());
+        }
+        if let Some(env) = node.get_mut("env").and_then(|e| e.as_mapping_mut()) {
+            for (_, v) in env.iter_mut() {
+                if let Some(s) = v.as_str().filter(|s| s.starts_with("../")) {
+                    *v = serde_yaml::Value::String(flows.join(s).to_string_lossy().into_owned());
+                }
+            }
+        }
+        for (node_id, key, value) in &overrides {
+            if *node_id == id {
+                node["env"][*key] = serde_yaml::Value::String(value.clone());
+            }
+        }
+    }
+    let out = dir.join("home.yml");
+    std::fs::write(&out, serde_yaml::to_string(&doc).unwrap()).unwrap();
+    out
+}
+
+fn dora() -> PathBuf {
+    let venv = std::env::var("WDP_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join(".venv"));
+    let dora = venv.join("bin/dora");
+    assert!(
+        dora.is_file(),
+        "{} missing: run scripts/setup.sh",
+        dora.display()
+    );
+    dora
+}
+
+#[test]
+fn home_dataflow_publishes_to_home_assistant_and_survives_a_broker_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let broker_log = dir.path().join("mosquitto.log");
+    let mut broker = Broker::start(port, &broker_log);
+    let filters = ["homeassistant/#", "wdp-test/#"];
+    let live = Subscriber::start("test-live", port, &filters);
+
+    let flow = prepare(dir.path(), port);
+    let log_path = dir.path().join("dora.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let venv_bin = dora().parent().unwrap().to_path_buf();
+    let path = std::env::join_paths(std::iter::once(venv_bin).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    let mut dora_run = Command::new(dora())
+        .arg("run")
+        .arg(&flow)
+        // A bound for a test that hangs; the test stops the run itself.
+        .args(["--stop-after", "1200s"])
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("dora starts");
+    let dora_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let running = |child: &mut Child| {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the dataflow ended early ({status}):\n{}", dora_log());
+        }
+    };
+
+    // Before the restart: online, every discovery config, states from both sources.
+    let deadline = Duration::from_secs(400);
+    wait_for(
+        "online, the discovery configs and a state from poses and signal",
+        deadline,
+        || {
+            running(&mut dora_run);
+            let got = live.since(0);
+            availability(&got).last().is_some_and(|a| a == "online")
+                && discovery_ok(&got, false)
+                && states(&got).iter().any(|s| s["source"] == "both")
+        },
+        || format!("{:?}\n{}", live.since(0).last(), dora_log()),
+    );
+    // A client that comes later gets the configs and availability as retained messages.
+    let late = Subscriber::start("test-late", port, &filters);
+    wait_for(
+        "retained discovery configs and availability",
+        Duration::from_secs(60),
+        || {
+            let got = late.since(0);
+            discovery_ok(&got, true)
+                && got.iter().any(|m| {
+                    m.topic == format!("{PREFIX}/availability") && m.retain && m.payload == "online"
+                })
+        },
+        || format!("{:?}", late.since(0)),
+    );
+    late.stop();
+
+    // The broker dies and comes back on the same port, having forgotten everything.
+    broker.kill();
+    let mark = live.len();
+    // Kept until the end of the test; dropping it stops the broker.
+    let _restarted = Broker::start(port, &broker_log);
+    wait_for(
+        "online, discovery and states again after the broker restart",
+        Duration::from_secs(300),
+        || {
+            running(&mut dora_run);
+            let got = live.since(mark);
+            availability(&got).contains(&"online".to_owned())
+                && discovery_ok(&got, false)
+                && states(&got).len() >= 3
+        },
+        || format!("{:?}\n{}", live.since(mark), dora_log()),
+    );
+    let again = Subscriber::start("test-again", port, &filters);
+    wait_for(
+        "discovery configs retained by the restarted broker",
+        Duration::from_secs(60),
+        || discovery_ok(&again.since(0), true),
+        || format!("{:?}", again.since(0)),
+    );
+    again.stop();
+
+    // A clean stop: the sink says offline.
+    let mark = live.len();
+    let pid = dora_run.id().to_string();
+    let _ = Command::new("kill").args(["-INT", &pid]).status();
+    let end = Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(s) = dora_run.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > end {
+            let _ = dora_run.kill();
+            let _ = dora_run.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let log = dora_log();
+    assert!(status.is_some(), "the dataflow did not stop:\n{log}");
+    wait_for(
+        "offline at the stop",
+        Duration::from_secs(30),
+        || {
+            availability(&live.since(mark))
+                .last()
+                .is_some_and(|a| a == "offline")
+        },
+        || format!("{:?}\n{log}", live.since(mark)),
+    );
+    let summary = log
+        .lines()
+        .find(|l| l.contains("mqtt-sink: ") && l.contains("connections,"))
+        .unwrap_or_else(|| panic!("no mqtt-sink summary:\n{log}"));
+    let connections: u64 = summary
+        .split("mqtt-sink: ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(connections >= 2, "{summary}");
+    live.stop();
+}
