@@ -70,6 +70,23 @@ else
     cargo fuzz --version
 fi
 
+step "mosquitto (the MQTT broker the home dataflow's test starts)"
+# The Debian package puts it in /usr/sbin, which a user's PATH may lack.
+if command -v mosquitto > /dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then
+    echo "present"
+else
+    if [ "$(id -u)" -eq 0 ]; then
+        sudo=""
+    elif command -v sudo > /dev/null 2>&1; then
+        sudo="sudo"
+    else
+        echo "error: mosquitto is missing and installing it needs root or sudo: apt-get install -y mosquitto" >&2
+        exit 1
+    fi
+    # A fresh image may have no package lists yet.
+    $sudo apt-get install -y mosquitto || { $sudo apt-get update && $sudo apt-get install -y mosquitto; }
+fi
+
 step "release build"
 # tch finds libtorch inside the torch wheel (no download at build time).
 export LIBTORCH_USE_PYTORCH=1

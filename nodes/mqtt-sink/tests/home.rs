@@ -1,7 +1,7 @@
 //! `dataflows/home.yml` with real components: a mosquitto broker started here, the real dora
 //! CLI running the dataflow (simulator, preprocessing, the model, temporal, room-state,
 //! mqtt-sink), and an MQTT subscriber. Checks the retained discovery configs of the room's
-//! entities, the state payloads, availability `online`; then kills the broker in the middle of
+//! entities, the state payloads, an `entered` event, availability `online`; then kills the broker in the middle of
 //! the run, starts it again on the same port (without persistence: it forgot every retained
 //! message), and checks that availability, discovery and states flow again; at a clean stop,
 //! `offline`. Every wait is a condition with a generous deadline, never a fixed sleep.
@@ -258,6 +258,18 @@ fn availability(messages: &[Received]) -> Vec<String> {
         .collect()
 }
 
+/// An `entered` event of the room, in the form the `event` entity reads.
+fn entered(messages: &[Received]) -> bool {
+    let topic = format!("{PREFIX}/{ROOM_ID}/event");
+    messages.iter().filter(|m| m.topic == topic).any(|m| {
+        let v: Value = serde_json::from_str(&m.payload)
+            .unwrap_or_else(|e| panic!("event not JSON ({e}): {}", m.payload));
+        assert_eq!(v["room"], ROOM, "{v}");
+        assert!(v["t_ns"].is_i64(), "{v}");
+        v["event_type"] == "entered" && v["event"] == "entered"
+    })
+}
+
 /// home.yml with node paths made absolute and the broker and the run's length overridden.
 fn prepare(dir: &Path, port: u16) -> PathBuf {
     let flows = root().join("dataflows");
@@ -351,7 +363,7 @@ fn home_dataflow_publishes_to_home_assistant_and_survives_a_broker_restart() {
     // Before the restart: online, every discovery config, states from both sources.
     let deadline = Duration::from_secs(400);
     wait_for(
-        "online, the discovery configs and a state from poses and signal",
+        "online, the discovery configs, a state from poses and signal, and `entered`",
         deadline,
         || {
             running(&mut dora_run);
@@ -359,6 +371,7 @@ fn home_dataflow_publishes_to_home_assistant_and_survives_a_broker_restart() {
             availability(&got).last().is_some_and(|a| a == "online")
                 && discovery_ok(&got, false)
                 && states(&got).iter().any(|s| s["source"] == "both")
+                && entered(&got)
         },
         || format!("{:?}\n{}", live.since(0).last(), dora_log()),
     );
@@ -436,10 +449,11 @@ fn home_dataflow_publishes_to_home_assistant_and_survives_a_broker_restart() {
         .lines()
         .find(|l| l.contains("mqtt-sink: ") && l.contains("connections,"))
         .unwrap_or_else(|| panic!("no mqtt-sink summary:\n{log}"));
+    // "... mqtt-sink: N connections, ...": the word before.
     let connections: u64 = summary
-        .split("mqtt-sink: ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
+        .split(" connections,")
+        .next()
+        .and_then(|s| s.split_whitespace().last())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{summary}"));
     assert!(connections >= 2, "{summary}");
