@@ -1,9 +1,10 @@
 //! `dataflows/home.yml` with real components: a mosquitto broker started here, the real dora
 //! CLI running the dataflow (simulator, preprocessing, the model, temporal, room-state,
 //! mqtt-sink), and an MQTT subscriber. Checks the retained discovery configs of the room's
-//! entities, the state payloads, an `entered` event, availability `online`; then kills the broker in the middle of
-//! the run, starts it again on the same port (without persistence: it forgot every retained
-//! message), and checks that availability, discovery and states flow again; at a clean stop,
+//! entities, the state payloads, an `entered` event, availability `online`; then kills the
+//! broker in the middle of the run, starts it again on the same port (without persistence: it
+//! forgot every retained message), and checks that availability, discovery and states flow
+//! again; at a clean stop,
 //! `offline`. Every wait is a condition with a generous deadline, never a fixed sleep.
 //!
 //! Needs `mosquitto` (scripts/setup.sh installs it), the venv's dora CLI, and the release
