@@ -8,13 +8,16 @@
 //!   temporal); `parts`/`uv` optional.
 //! - `frame` (optional): a camera picture, UInt8 `[H, W, 3]` (e.g. the simulator's rendered
 //!   camera); overlays are drawn on the latest one, else on a dark canvas.
+//! - `truth` (optional): the ground truth's `boxes` (the simulator's); their `floor_m` (where
+//!   each true person stands) are drawn as rings on the pictures' floor inset.
 //!
 //! ## Writes into `OUT_DIR`
 //! - `poses.jsonl`: one JSON object per frame (time, seq, room, model, untrained, people with
 //!   track id, keypoints, box).
 //! - `arrow/<output>/*.arrow`: the four pose messages as received (Arrow IPC, `wdp-record`).
 //! - `png/frame-<seq>.png`: an overlay every `PNG_EVERY` frames (skeleton, part colours or UV,
-//!   boxes, track ids; a red border when the weights are untrained).
+//!   boxes, track ids; a red border when the weights are untrained; a top-down floor inset with
+//!   the people's floor positions when the poses or the truth carry them).
 //! - `summary.gif`: an animated summary of up to `GIF_FRAMES` overlays.
 //! - `latency.json`: per-stage processing and transfer times (p50/p99) from the latency trace
 //!   the stages append to each message, end-to-end latency and throughput; also printed at
@@ -59,7 +62,10 @@ struct PoseSink {
 
 impl Handler for PoseSink {
     fn accepts(&self, id: &str) -> bool {
-        matches!(id, "frame" | "keypoints" | "boxes" | "parts" | "uv")
+        matches!(
+            id,
+            "frame" | "truth" | "keypoints" | "boxes" | "parts" | "uv"
+        )
     }
 
     fn on_input(&mut self, _ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
@@ -74,6 +80,11 @@ impl Handler for PoseSink {
                 .into_dimensionality::<wdp_tensor::ndarray::Ix3>()
                 .map_err(|e| HandlerError::bad("shape", e))?;
             sink.camera = Some(RgbImage::from_view(rgb));
+            return Ok(());
+        }
+        if input.id == "truth" {
+            let truth = input.pose("boxes")?;
+            sink.set_truth_floor(truth.floor_positions()?.unwrap_or_default());
             return Ok(());
         }
         let message = input.pose(&input.id)?;

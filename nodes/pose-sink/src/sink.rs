@@ -5,7 +5,7 @@ use eyre::{Context, Result};
 use std::io::Write;
 use std::path::PathBuf;
 use wdp_node::env::{parse_or, var};
-use wdp_pose::{DenseStyle, GifWriter, PoseFrame, RenderOptions, RgbImage};
+use wdp_pose::{DenseStyle, FloorMap, GifWriter, PoseFrame, RenderOptions, RgbImage};
 use wdp_record::{Recorder, RecorderOptions};
 
 use crate::latency::{self, Latency};
@@ -45,6 +45,9 @@ pub struct Sink {
     gif: Option<GifWriter<std::io::BufWriter<std::fs::File>>>,
     gif_size: (usize, usize),
     pub camera: Option<RgbImage>,
+    /// Where the true people stand (the latest truth), and the floor the inset shows.
+    truth_floor: Vec<[f32; 2]>,
+    floor_map: FloorMap,
     pub latency: Latency,
     frames: u64,
     pngs: u64,
@@ -68,10 +71,18 @@ impl Sink {
             gif: None,
             gif_size: (0, 0),
             camera: None,
+            truth_floor: Vec::new(),
+            floor_map: FloorMap::default(),
             latency: Latency::default(),
             frames: 0,
             pngs: 0,
         })
+    }
+
+    /// The true people's floor positions until the next truth.
+    pub fn set_truth_floor(&mut self, xy: Vec<[f32; 2]>) {
+        self.floor_map.see(xy.iter().copied());
+        self.truth_floor = xy;
     }
 
     /// Writes one complete frame that reached the sink at `received_ns`.
@@ -89,6 +100,11 @@ impl Sink {
                 ..RenderOptions::default()
             };
             let mut img = wdp_pose::render_overlay(&frame, self.camera.clone(), &options);
+            let predicted = frame.people.iter().filter_map(|p| p.floor_m);
+            self.floor_map.see(predicted.clone());
+            if predicted.count() > 0 || !self.truth_floor.is_empty() {
+                self.floor_map.draw(&mut img, &self.truth_floor, &frame);
+            }
             if frame.untrained() == Some(true) {
                 // Untrained weights: a red border, so no picture passes for a pose.
                 let (w, h) = (img.width as f64, img.height as f64);

@@ -68,3 +68,55 @@ fn frames_written_bad_messages_dropped() {
     let keypoints = wdp_record::read_dir(out.join("arrow").join("keypoints")).expect("arrow");
     assert_eq!(keypoints.len(), 3);
 }
+
+/// The truth's floor positions are read (not an unknown input), a bad truth message is
+/// dropped and counted, and the poses' own floor positions reach poses.jsonl.
+#[test]
+fn truth_floor_positions_are_read_and_poses_keep_theirs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config {
+        out_dir: dir.path().join("poses"),
+        png_every: 1,
+        gif_frames: 2,
+        dense: DenseStyle::Parts,
+    };
+    let mut truth = frame(0);
+    truth.people[0].floor_m = Some([2.0, 1.5]);
+    let mut events: Vec<_> = pose_events(0.0, &truth, "")
+        .expect("events")
+        .into_iter()
+        .filter(|e| e["id"] == "boxes")
+        .map(|mut e| {
+            e["id"] = "truth".into();
+            e
+        })
+        .collect();
+    assert_eq!(events.len(), 1);
+    // A truth whose floor list does not match its people: dropped, named.
+    let bad = TensorMeta::new(&[1, 5], ["person", "box"])
+        .with_seq(1)
+        .with("floor_m", wdp_tensor::MetaValue::Floats(vec![1.0]));
+    events.push(tensor_event(0.005, "truth", &bad, &[1.0f32; 5]));
+    let mut predicted = frame(1);
+    predicted.people[0].floor_m = Some([2.2, 1.4]);
+    events.extend(pose_events(0.01, &predicted, "").expect("events"));
+    let mut handler = PoseSink {
+        sink: Some(Sink::create(config).expect("sink")),
+        assembler: PoseAssembler::new(AssemblerConfig {
+            max_pending: 32,
+            expect_parts: false,
+            expect_uv: false,
+        }),
+    };
+    let run = run_test("pose-sink", events, &mut handler).expect("run");
+    let c = &run.report.counts;
+    assert!(c.unknown.is_empty(), "{c:?}");
+    assert_eq!(c.bad.values().sum::<u64>(), 1, "{c:?}");
+    let out = dir.path().join("poses");
+    let line = std::fs::read_to_string(out.join("poses.jsonl")).expect("jsonl");
+    let first: serde_json::Value =
+        serde_json::from_str(line.lines().next().expect("a line")).expect("JSON");
+    let x = first["people"][0]["floor_m"][0].as_f64().expect("floor_m");
+    assert!((x - 2.2).abs() < 1e-6, "{first}");
+    assert_eq!(std::fs::read_dir(out.join("png")).expect("png").count(), 1);
+}

@@ -45,6 +45,7 @@ pub mod assemble;
 pub mod dora;
 mod error;
 pub mod filter;
+pub mod floor_map;
 pub mod frame;
 pub mod image;
 pub mod jsonl;
@@ -55,6 +56,7 @@ pub use anim::GifWriter;
 pub use assemble::{AssemblerConfig, AssemblerStats, PoseAssembler};
 pub use error::PoseError;
 pub use filter::{FilterConfig, FilterKind, Kalman2d, KalmanConfig, OneEuro, OneEuroConfig};
+pub use floor_map::FloorMap;
 pub use frame::{
     KeypointKind, Person, PoseArray, PoseFrame, PoseMessage, PoseOutput, Region, NUM_KEYPOINTS,
 };

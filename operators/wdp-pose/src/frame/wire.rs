@@ -237,6 +237,13 @@ impl PoseMessage {
         Ok(())
     }
 
+    /// The people's floor positions `(x, y)` metres (`floor_m` metadata), when the message
+    /// carries them; an error names the field when their number is not the message's people's.
+    pub fn floor_positions(&self) -> Result<Option<Vec<[f32; 2]>>, PoseError> {
+        Ok(floor_m(self, self.persons())?
+            .map(|v| v.chunks_exact(2).map(|c| [c[0], c[1]]).collect()))
+    }
+
     fn persons(&self) -> usize {
         self.data.shape()[0]
     }
