@@ -50,7 +50,7 @@ def prepare(flow: str, work: str, preset: str, pacing: str, seconds: float, out:
             node["outputs"] = [o for o in node["outputs"] if o != "frame"]
         if node["id"] == "csi-preprocess":
             # The figures are of the `lite`-family presets on lite-sim's windows (the main job
-            # now ships lite-count, whose windows are complex: another input layout).
+            # now ships lite-floor, whose windows are complex: another input layout).
             env["WDP_PREPROCESS_CONFIG"] = PREPROCESS
         if node["id"] in MODEL_NODES:
             env["PRESET"] = preset

@@ -25,14 +25,15 @@ fn split_pipeline_delivers_tracked_poses_with_a_trace_through_every_stage() {
     );
 }
 
-/// A preset that places people by the upsampler's locator and counts them by its count head
-/// (`person.centre: locator`, `person.count: head`): the densepose node pairs every picture
-/// with its `locator` and `count` messages and no frame is lost.
+/// A preset that places people by the upsampler's locator, counts them by its count head and
+/// has a floor head (`person.centre: locator`, `person.count: head`, `upsampler.floor`): the
+/// densepose node pairs every picture with its `locator`, `count` and `floor` messages, no
+/// frame is lost, and every person has a floor position (untrained weights: the plumbing).
 #[test]
-fn split_pipeline_with_a_located_and_counted_preset_pairs_every_picture() {
+fn split_pipeline_with_a_located_counted_and_floored_preset_pairs_every_picture() {
     let preset = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/models/presets/lite-count.yaml"
+        "/models/presets/lite-floor.yaml"
     );
     let mut extra = Vec::new();
     for node in ["encoder", "upsampler", "densepose"] {
@@ -41,7 +42,7 @@ fn split_pipeline_with_a_located_and_counted_preset_pairs_every_picture() {
     }
     let log = check_pipeline_of(
         "inference.yml",
-        "lite-count",
+        "lite-floor",
         &[
             "preprocess",
             "encoder",
@@ -52,8 +53,8 @@ fn split_pipeline_with_a_located_and_counted_preset_pairs_every_picture() {
         &extra,
         true,
     );
-    // The densepose node read the locator and the count (neither ignored as an unknown input)
-    // and dropped nothing.
+    // The densepose node read the locator, the count and the floor map (none ignored as an
+    // unknown input) and dropped nothing.
     let summary = log
         .lines()
         .find(|l| l.contains("densepose: ") && l.contains("messages handled"))
@@ -82,10 +83,13 @@ fn untrained_weights_are_announced_and_marked() {
     );
 }
 
-/// [`check_pipeline_of`] with the main job's model, `lite-count`.
+/// [`check_pipeline_of`] with the main job's model, `lite-floor`.
 fn check_pipeline(dataflow: &str, stages: &[&str], extra: &[(&str, &str, &str)], untrained: bool) {
-    check_pipeline_of(dataflow, "lite-count", stages, extra, untrained);
+    check_pipeline_of(dataflow, "lite-floor", stages, extra, untrained);
 }
+
+/// Models whose preset has a floor head: every person they draw has a floor position.
+const FLOOR_MODELS: [&str; 1] = ["lite-floor"];
 
 fn check_pipeline_of(
     dataflow: &str,
@@ -154,6 +158,13 @@ fn check_pipeline_of(
                 p["track_id"].as_i64().is_some(),
                 "temporal assigns ids: {p}"
             );
+            if FLOOR_MODELS.contains(&model) {
+                let xy = p["floor_m"].as_array().expect("a floor position");
+                assert!(
+                    xy.len() == 2 && xy.iter().all(|v| v.as_f64().is_some_and(f64::is_finite)),
+                    "{p}"
+                );
+            }
         }
     }
 
@@ -268,7 +279,7 @@ fn check_pipeline_of(
 fn learned_temporal_module_refines_the_features_with_the_shipped_weights() {
     // inference.yml with a second temporal node between encoder and upsampler: the shipped
     // `lite-sim` checkpoint's trained temporal module over the last 8 frames' features (the
-    // main job's `lite-count` has no temporal module: it is trained frame by frame).
+    // main job's `lite-floor` has no temporal module: it is trained frame by frame).
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("poses");
     let tapped = dir.path().join("taps");
