@@ -288,12 +288,15 @@ fn floor(model: &wdp_models::WifiDensePose, train: &[Sample], test: &[Sample]) -
     let grid = model.preset().upsampler.floor.clone();
     let run = |s: &[(&Sample, [f32; 2])],
                rooms: &mut Vec<String>|
-     -> Result<(Tensor, Tensor, Tensor, Option<Tensor>)> {
-        let (mut f, mut head) = (Vec::new(), Vec::new());
+     -> Result<(Tensor, Tensor, Tensor, Option<Tensor>, [Tensor; 2])> {
+        let (mut f, mut head, mut cov, mut delay) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for c in s.chunks(64) {
             let refs: Vec<&Sample> = c.iter().map(|(s, _)| *s).collect();
             let x = wdp_train::targets::sample_windows(&refs, Device::Cpu)?;
             let feats = tch::no_grad(|| model.encoder.encode_t(&x, false))?.features;
+            cov.push(covariance_features(&x, 4));
+            delay.push(delay_features(&x, &DELAY_LAGS));
             let up = tch::no_grad(|| model.upsampler.forward_located_checked(&feats, false))?;
             if let (Some(logits), Some(g)) = (&up.floor, &grid) {
                 for b in 0..logits.size()[0] {
@@ -311,10 +314,11 @@ fn floor(model: &wdp_models::WifiDensePose, train: &[Sample], test: &[Sample]) -
             Tensor::from_slice(&y).view([-1, 2]),
             Tensor::from_slice(&r),
             head,
+            [Tensor::cat(&cov, 0), Tensor::cat(&delay, 0)],
         ))
     };
-    let (ft, yt, rt, _) = run(&tr, &mut rooms)?;
-    let (fe, ye, re, head) = run(&te, &mut rooms)?;
+    let (ft, yt, rt, _, [ct, dt]) = run(&tr, &mut rooms)?;
+    let (fe, ye, re, head, [ce, de]) = run(&te, &mut rooms)?;
     let nr = rooms.len() as i64;
     let onehot = |r: &Tensor| r.one_hot(nr).to_kind(Kind::Float) * 10.0;
     let with_room = |f: &Tensor, r: &Tensor| Tensor::cat(&[f.shallow_clone(), onehot(r)], 1);
@@ -362,7 +366,59 @@ fn floor(model: &wdp_models::WifiDensePose, train: &[Sample], test: &[Sample]) -
             median_error(&h, &ye)
         );
     }
+    // Straight from the windows: the links' covariance (angle of arrival) and the changes'
+    // correlation across subcarriers (the moving path's delay against the static ones).
+    let both = |c: &Tensor, d: &Tensor| Tensor::cat(&[c.shallow_clone(), d.shallow_clone()], 1);
+    for (name, xt, xe) in [
+        (
+            "covariance, 4 groups",
+            ct.shallow_clone(),
+            ce.shallow_clone(),
+        ),
+        (
+            "subcarrier correlation",
+            dt.shallow_clone(),
+            de.shallow_clone(),
+        ),
+        (
+            "covariance + subcarrier correlation",
+            both(&ct, &dt),
+            both(&ce, &de),
+        ),
+    ] {
+        let fit = Ridge::fit(&with_room(&xt, &rt), &yt, 0.1);
+        let blind = Ridge::fit(&with_room(&xt, &rt), &shuffle(&yt, &rt), 0.1);
+        println!(
+            "| windows: {name} + room | ridge 0.1 (on shuffled positions) | {:.2} ({:.2}) |",
+            median_error(&fit.predict(&with_room(&xe, &re)), &ye),
+            median_error(&blind.predict(&with_room(&xe, &re)), &ye)
+        );
+    }
     Ok(())
+}
+
+/// Subcarrier lags of [`delay_features`].
+const DELAY_LAGS: [i64; 5] = [1, 2, 4, 8, 16];
+
+/// How a window's changes (each value's mean over time removed) co-vary across subcarriers,
+/// per link: `R(l) = mean dz(k + l, t) dz(k, t)*` over subcarriers `k` and time `t`, divided
+/// by `R(0)`, real and imaginary parts, for each lag `l`. A single moving path of delay `tau`
+/// (against the static paths the relative phase refers to) gives `R(l) ~ exp(-j 2 pi df l tau)`:
+/// its range, which the links' covariance (a direction) lacks. Output `[B, 2 * A * lags]`.
+fn delay_features(window: &Tensor, lags: &[i64]) -> Tensor {
+    let sc = window.size()[3];
+    let dz = window - window.mean_dim(-1, true, Kind::Float);
+    let (re, im) = (dz.select(1, 0), dz.select(1, 1)); // [B, A, S, T]
+    let mean = |x: Tensor| x.mean_dim([2, 3].as_slice(), false, Kind::Float);
+    let r0 = mean(re.square() + im.square()).clamp_min(1e-9); // [B, A]
+    let mut out = Vec::new();
+    for &l in lags.iter().filter(|&&l| l < sc) {
+        let (ar, ai) = (re.narrow(2, l, sc - l), im.narrow(2, l, sc - l));
+        let (br, bi) = (re.narrow(2, 0, sc - l), im.narrow(2, 0, sc - l));
+        out.push(mean(&ar * &br + &ai * &bi) / &r0);
+        out.push(mean(&ai * &br - &ar * &bi) / &r0);
+    }
+    Tensor::cat(&out, 1)
 }
 
 /// `y` permuted among the frames of the same room (`room [N]`): the room stays known, the radio
