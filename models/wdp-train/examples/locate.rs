@@ -269,6 +269,10 @@ fn counts(model: &wdp_models::WifiDensePose, train: &[Sample], test: &[Sample]) 
     Ok(())
 }
 
+/// One-person frames for the floor diagnosis: features, floor positions, rooms, the floor
+/// head's best peaks (when it has one), and the windows' covariance and delay features.
+type FloorInputs = (Tensor, Tensor, Tensor, Option<Tensor>, [Tensor; 2]);
+
 /// Where one person stands, in metres (one-person frames with a position): a ridge on a trained
 /// model's frozen features and the room, the same fitted on shuffled positions, the room's mean
 /// training position, and the model's floor head (its best peak), when it has one.
@@ -286,9 +290,7 @@ fn floor(model: &wdp_models::WifiDensePose, train: &[Sample], test: &[Sample]) -
     }
     let mut rooms: Vec<String> = Vec::new();
     let grid = model.preset().upsampler.floor.clone();
-    let run = |s: &[(&Sample, [f32; 2])],
-               rooms: &mut Vec<String>|
-     -> Result<(Tensor, Tensor, Tensor, Option<Tensor>, [Tensor; 2])> {
+    let run = |s: &[(&Sample, [f32; 2])], rooms: &mut Vec<String>| -> Result<FloorInputs> {
         let (mut f, mut head, mut cov, mut delay) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for c in s.chunks(64) {
