@@ -1,5 +1,6 @@
 //! Every threshold and time of the detector, with the reason for its default.
 
+use crate::breathing::BreathingConfig;
 use serde::{Deserialize, Serialize};
 
 /// The per-packet quantity whose moving variance is the motion score.
@@ -84,6 +85,8 @@ pub struct SenseConfig {
     pub max_gap_s: f64,
     /// The baseline detector computed beside ours in the same run.
     pub baseline: BaselineConfig,
+    /// The breathing rate of a still person ([`crate::breathing`]).
+    pub breathing: BreathingConfig,
 }
 
 /// The baseline a user would otherwise run: moving variance (same window) of the mean
@@ -122,6 +125,7 @@ impl Default for SenseConfig {
             level_up_rate: 0.005,
             max_gap_s: 10.0,
             baseline: BaselineConfig::default(),
+            breathing: BreathingConfig::default(),
         }
     }
 }
@@ -191,6 +195,7 @@ impl SenseConfig {
         if !(self.baseline.threshold.is_finite() && self.baseline.threshold >= 0.0) {
             return bad("baseline.threshold must be >= 0");
         }
+        self.breathing.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }

@@ -57,10 +57,12 @@
 //! weakness is what the feature above removes: a gain step moves the mean amplitude as much as
 //! a person does, and a raw threshold means something else on every chip.
 
+pub mod breathing;
 mod config;
 pub mod feature;
 mod sensor;
 
+pub use breathing::{BreathingConfig, BreathingEstimate, BreathingEstimator};
 pub use config::{BaselineConfig, ConfigError, Feature, SenseConfig};
 pub use sensor::{BaselineState, SecondState, SenseSummary, Sensor};
 

@@ -1,5 +1,6 @@
 //! The streaming detector: frames in, one room state per second of capture time out.
 
+use crate::breathing::{BreathingEstimate, BreathingEstimator};
 use crate::config::{Feature, SenseConfig};
 use crate::feature::{link_features, MovingVariance};
 use serde::Serialize;
@@ -44,6 +45,13 @@ pub struct SecondState {
     pub presence_threshold: Option<f64>,
     /// The baseline detector of the same second.
     pub baseline: BaselineState,
+    /// Breathing rate in breaths per minute: reported only after a whole breathing window
+    /// (`breathing.window_s`, 30 s) without motion, when the breathing band's spectral peak has
+    /// been clear and steady for `breathing.stable_s` seconds; null otherwise.
+    pub breathing_bpm: Option<f64>,
+    /// The breathing estimate behind it (peak, share of the band in its lobe), whenever one
+    /// was made this second (the scene still for a window), clear or not.
+    pub breathing: Option<BreathingEstimate>,
 }
 
 /// The baseline detector's answer for one second: moving variance of the mean amplitude
@@ -136,6 +144,11 @@ pub struct Sensor {
     seconds_above: u32,
     seconds_below: u32,
     seconds_since_evidence: u32,
+    /// Consecutive seconds after calibration without motion.
+    still_seconds: u32,
+    breathing: Option<BreathingEstimator>,
+    /// The estimates of the last consecutive still seconds (newest last).
+    recent_breaths: std::collections::VecDeque<BreathingEstimate>,
     summary: SenseSummary,
 }
 
@@ -143,7 +156,18 @@ impl Sensor {
     /// A sensor in calibration. The configuration is checked.
     pub fn new(config: SenseConfig) -> Result<Self, crate::ConfigError> {
         config.validate()?;
+        let breathing = if config.breathing.enabled {
+            Some(
+                BreathingEstimator::new(config.breathing.clone())
+                    .map_err(crate::ConfigError::Invalid)?,
+            )
+        } else {
+            None
+        };
         Ok(Self {
+            still_seconds: 0,
+            breathing,
+            recent_breaths: std::collections::VecDeque::new(),
             config,
             links: HashMap::new(),
             origin: None,
@@ -189,6 +213,10 @@ impl Sensor {
                     let next = self.bin.as_ref().map_or(o.1, |b| b.index + 1);
                     self.origin = Some((t, next));
                     self.links.clear();
+                    if let Some(b) = self.breathing.as_mut() {
+                        b.reset();
+                    }
+                    self.still_seconds = 0;
                     (t, next)
                 } else {
                     o
@@ -215,6 +243,9 @@ impl Sensor {
             }
         }
         let (score, baseline) = self.measure(frame);
+        if let Some(b) = self.breathing.as_mut() {
+            b.push(frame);
+        }
         if let Some(bin) = self.bin.as_mut() {
             bin.packets += 1;
             bin.scores.extend(score);
@@ -310,6 +341,8 @@ impl Sensor {
                 exit_threshold: None,
                 presence_threshold: None,
                 baseline,
+                breathing_bpm: None,
+                breathing: None,
             };
         };
         let c = &self.config;
@@ -366,6 +399,17 @@ impl Sensor {
                 m
             }
         });
+        // Breathing: only after a whole window of seconds without motion.
+        self.still_seconds = if self.motion || score.is_none() {
+            0
+        } else {
+            self.still_seconds.saturating_add(1)
+        };
+        let breathing = match self.breathing.as_ref() {
+            Some(b) if f64::from(self.still_seconds) >= b.config().window_s.ceil() => b.estimate(),
+            _ => None,
+        };
+        let breathing_bpm = self.stable_breathing(breathing);
         self.summary.motion_seconds += u64::from(self.motion);
         self.summary.presence_seconds += u64::from(self.presence);
         SecondState {
@@ -383,7 +427,38 @@ impl Sensor {
             exit_threshold: Some(exit),
             presence_threshold: Some(keep),
             baseline,
+            breathing_bpm,
+            breathing,
         }
+    }
+}
+
+impl Sensor {
+    /// The rate to report after this second's estimate: the median of the last `stable_s`
+    /// estimates when they were all clear and agree within `stable_bpm`.
+    fn stable_breathing(&mut self, estimate: Option<BreathingEstimate>) -> Option<f64> {
+        let config = &self.config.breathing;
+        match estimate {
+            Some(e) if e.clear => self.recent_breaths.push_back(e),
+            _ => {
+                self.recent_breaths.clear();
+                return None;
+            }
+        }
+        let keep = config.stable_s as usize;
+        while self.recent_breaths.len() > keep {
+            self.recent_breaths.pop_front();
+        }
+        if self.recent_breaths.len() < keep {
+            return None;
+        }
+        let mut rates: Vec<f64> = self.recent_breaths.iter().map(|e| e.bpm).collect();
+        let spread = rates.iter().copied().fold(f64::MIN, f64::max)
+            - rates.iter().copied().fold(f64::MAX, f64::min);
+        if spread > config.stable_bpm {
+            return None;
+        }
+        median(&mut rates)
     }
 }
 
