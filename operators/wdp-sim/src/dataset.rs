@@ -226,6 +226,17 @@ pub fn write_dataset(
     out_dir: &Path,
     options: &DatasetOptions,
 ) -> Result<DatasetSummary, SimError> {
+    write_dataset_observed(scene, out_dir, options, |_| {})
+}
+
+/// [`write_dataset`], calling `on_frame` with each camera frame's time (ns on the simulator
+/// clock, from 0 to `options.duration_s`) as it is simulated: a progress bar's hook.
+pub fn write_dataset_observed(
+    scene: &Scene,
+    out_dir: &Path,
+    options: &DatasetOptions,
+    mut on_frame: impl FnMut(i64),
+) -> Result<DatasetSummary, SimError> {
     if !(options.duration_s.is_finite() && options.duration_s > 0.0) {
         return Err(SimError::invalid("duration_s", "must be > 0"));
     }
@@ -314,6 +325,7 @@ pub fn write_dataset(
                 }
             }
             SimEvent::Frame(gt) => {
+                on_frame(gt.t_ns);
                 if recent.len() < window {
                     continue;
                 }

@@ -43,7 +43,9 @@ pub mod scene;
 mod sim;
 pub mod truth;
 
-pub use dataset::{write_dataset, DatasetOptions, DatasetSummary, SCHEMA_VERSION};
+pub use dataset::{
+    write_dataset, write_dataset_observed, DatasetOptions, DatasetSummary, SCHEMA_VERSION,
+};
 pub use error::SimError;
 pub use layout::SubcarrierLayout;
 pub use random_people::{random_people, PeopleRange, MAX_PEOPLE};
