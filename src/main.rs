@@ -1,7 +1,8 @@
 //! `wdp`: the wifi-densepose command-line tool.
 //!
 //! - `wdp run DATAFLOW.yml [-- dora run options]` runs a dataflow with the project's pinned dora
-//!   CLI and the environment its nodes need.
+//!   CLI and the environment its nodes need; it shows the nodes' lines and the runtime's
+//!   warnings and errors (`--verbose`: everything) and keeps the full log in `out/`.
 //! - `wdp doctor` checks the set-up and says exactly what is wrong.
 //! - `wdp inspect CAPTURE [--json] [--packets A..B]` summarises a capture file of any format.
 //! - `wdp simulate --scene ROOM --out DIR` writes a simulated dataset.
@@ -9,7 +10,9 @@
 
 mod doctor;
 mod inspect;
+mod progress;
 mod project;
+mod quiet;
 mod run;
 mod sense;
 mod simulate;
@@ -32,8 +35,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a dataflow with the pinned dora CLI (extra arguments go to `dora run`).
+    /// Run a dataflow with the pinned dora CLI (extra arguments go to `dora run`): shows the
+    /// nodes' lines and the runtime's warnings and errors, keeps its full log in the dataflow's
+    /// `out/` folder, and ends with where the outputs are.
     Run {
+        /// Show the runtime's whole output (DEBUG/INFO too), as `dora run` prints it; so do
+        /// `RUST_LOG` and dora's `--log-level`/`--log-filter`/`--log-format`.
+        #[arg(long, short)]
+        verbose: bool,
         /// The dataflow YAML file.
         dataflow: PathBuf,
         /// Options for `dora run`, e.g. `--stop-after 30s`.
@@ -69,9 +78,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run {
+            verbose,
             dataflow,
             dora_args,
-        } => run::run(&dataflow, &dora_args),
+        } => run::run(&dataflow, &dora_args, verbose),
         Command::Doctor => doctor::doctor(),
         Command::Inspect(args) => inspect::inspect(&args),
         Command::Simulate(args) => simulate::simulate(&args),

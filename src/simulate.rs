@@ -72,8 +72,17 @@ pub fn simulate(args: &Args) -> Result<ExitCode> {
         ..DatasetOptions::default()
     };
     let started = std::time::Instant::now();
-    let summary = wdp_sim::write_dataset(&scene, &args.out, &options)
-        .wrap_err_with(|| format!("writing the dataset to {}", args.out.display()))?;
+    // Simulated milliseconds: the bar says how far the simulation is and how fast it runs.
+    let bar = crate::progress::bar(
+        (args.duration_s.max(0.0) * 1e3) as u64,
+        "simulating [{bar:30}] {secs}/{len_secs} s, {speedup} real time, ETA {eta}",
+    );
+    let summary = wdp_sim::write_dataset_observed(&scene, &args.out, &options, |t_ns| {
+        bar.set_position((t_ns.max(0) / 1_000_000) as u64);
+    });
+    bar.finish_and_clear();
+    let summary =
+        summary.wrap_err_with(|| format!("writing the dataset to {}", args.out.display()))?;
     println!(
         "{}: {} rows in {} shard(s) from {} packets, {} people, csi {:?} per row, masks {:?}, \
          {:.1} s",
@@ -93,6 +102,10 @@ pub fn simulate(args: &Args) -> Result<ExitCode> {
             camera.rgb = true;
         }
         let mut sim = Simulator::new(scene)?;
+        let bar = crate::progress::bar(
+            count as u64,
+            "pictures [{bar:30}] {pos}/{len}, {rate}, ETA {eta}",
+        );
         let mut written = 0;
         while written < count {
             match sim.next_event() {
@@ -100,11 +113,13 @@ pub fn simulate(args: &Args) -> Result<ExitCode> {
                     let path = dir.join(format!("frame-{:05}.png", truth.frame_index));
                     wdp_sim::render_overlay(&truth).write_png(&path)?;
                     written += 1;
+                    bar.inc(1);
                 }
                 Some(SimEvent::Packet(_)) => {}
                 None => break,
             }
         }
+        bar.finish_and_clear();
         println!("{}: {written} pictures", dir.display());
     }
     Ok(ExitCode::SUCCESS)
