@@ -122,6 +122,9 @@ impl RoomStateNode {
             .map(|p| PoseObservation {
                 score: p.bbox[4],
                 floor_m: p.floor_m,
+                track_id: p.track_id.and_then(|id| u64::try_from(id).ok()),
+                box_xyxy: Some([p.bbox[0], p.bbox[1], p.bbox[2], p.bbox[3]]),
+                keypoints: Some(p.keypoints),
             })
             .collect();
         let slot = self.slot(&name, frame.t_ns(), at)?;

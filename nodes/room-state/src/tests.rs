@@ -123,6 +123,10 @@ fn states_on_ticks_events_once_bad_messages_dropped() {
     assert_eq!((tracks[0].1, tracks[1].1), (true, false));
     assert_eq!(last["motion"], true);
     assert!(last["presence_confidence"].as_f64().expect("confidence") > 0.9);
+    // Every state carries the breathing rate: null here (no still signal window yet).
+    assert!(states
+        .iter()
+        .all(|s| s.get("breathing_bpm").is_some_and(Value::is_null)));
 
     let sent: Vec<Value> = run.on("events").iter().map(|o| json_of(o)).collect();
     assert_eq!(sent.len(), 1, "{sent:?}");

@@ -1,5 +1,6 @@
 //! Every threshold and time of the room state, with the reason for its default.
 
+pub use crate::fall::FallConfig;
 use serde::{Deserialize, Serialize};
 
 /// How presence is decided when both the poses and the signal are fresh.
@@ -56,6 +57,8 @@ pub struct RoomConfig {
     pub track_events: bool,
     /// The tracker of floor positions.
     pub tracker: TrackerConfig,
+    /// The fall detector (poses' heights in the picture, optionally the signal's motion).
+    pub fall: FallConfig,
 }
 
 impl Default for RoomConfig {
@@ -70,6 +73,7 @@ impl Default for RoomConfig {
             fusion: Fusion::Either,
             track_events: false,
             tracker: TrackerConfig::default(),
+            fall: FallConfig::default(),
         }
     }
 }
@@ -183,6 +187,7 @@ impl RoomConfig {
         {
             return bad("need 0 <= tracker.moving_exit_m_s <= tracker.moving_enter_m_s");
         }
+        self.fall.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }

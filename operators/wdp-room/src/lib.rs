@@ -5,7 +5,7 @@
 //! ```
 //! use wdp_room::{PoseObservation, Room, RoomConfig};
 //! let mut room = Room::new("living-room", RoomConfig::default())?;
-//! let person = PoseObservation { score: 0.9, floor_m: Some([1.0, 2.0]) };
+//! let person = PoseObservation { score: 0.9, floor_m: Some([1.0, 2.0]), ..Default::default() };
 //! for k in 0..60 {
 //!     for event in room.push_pose(k * 50_000_000, &[person]) {
 //!         println!("{event:?}");
@@ -38,15 +38,22 @@
 //!   each fires once per change; with [`RoomConfig::track_events`] also per track (confirmed,
 //!   ended) with its id.
 //!
+//! - **Breathing**: the signal-level sensors' breathing rate of a still person
+//!   ([`RoomState::breathing_bpm`], `wdp_sense::breathing`).
+//! - **Falls** ([`fall`]): a fast drop of a person's height in the picture followed by
+//!   stillness low down, from the poses' boxes or keypoints; a `fall` event, once per fall
+//!   ([`FallConfig`], optionally confirmed by the signal's motion).
+//!
 //! Times are capture times of the inputs (ns), so a replay decides what a live run decides.
-//! Out of scope here: breathing rate and falls.
 
 mod config;
+pub mod fall;
 mod hold;
 mod room;
 mod track;
 
-pub use config::{ConfigError, Fusion, RoomConfig, TrackerConfig};
+pub use config::{ConfigError, FallConfig, Fusion, RoomConfig, TrackerConfig};
+pub use fall::{BodyObservation, Fall, FallDetector};
 pub use hold::{CountWindow, Hold};
 pub use room::{EventKind, PoseObservation, Room, RoomEvent, RoomState, SignalObservation, Source};
 pub use track::{TrackChange, TrackState, Tracker};
@@ -64,6 +71,7 @@ mod tests {
             .map(|i| PoseObservation {
                 score: 0.9,
                 floor_m: Some([1.0 + 1.5 * i as f32, 2.0]),
+                ..Default::default()
             })
             .collect()
     }
@@ -198,6 +206,7 @@ mod tests {
             motion,
             presence,
             presence_confidence: Some(p),
+            breathing_bpm: None,
         }
     }
 
@@ -303,11 +312,11 @@ mod tests {
         let mut room = Room::new("lab", RoomConfig::default()).unwrap();
         let unplaced = PoseObservation {
             score: 0.9,
-            floor_m: None,
+            ..Default::default()
         };
         let low = PoseObservation {
             score: 0.2,
-            floor_m: None,
+            ..Default::default()
         };
         let config = RoomConfig {
             min_score: 0.5,
@@ -321,6 +330,24 @@ mod tests {
         assert_eq!(room.state().people, Some(2));
         assert!(room.state().tracks.is_empty());
         assert_eq!(strict.state().people, Some(1));
+    }
+
+    #[test]
+    fn the_signal_breathing_rate_reaches_the_state() {
+        let mut room = Room::new("bed", RoomConfig::default()).unwrap();
+        let breathing = |bpm| SignalObservation {
+            breathing_bpm: bpm,
+            ..signal(true, false, 0.8)
+        };
+        room.push_signal(S, "a", breathing(Some(14.0)));
+        room.push_signal(S, "b", breathing(Some(15.0)));
+        room.push_signal(S, "c", breathing(None));
+        assert_eq!(room.state().breathing_bpm, Some(14.5));
+        // A link that stops goes stale, and its rate with it.
+        room.push_signal(5 * S, "c", breathing(None));
+        assert_eq!(room.state().breathing_bpm, None);
+        let v = serde_json::to_value(room.state()).unwrap();
+        assert!(v["breathing_bpm"].is_null());
     }
 
     #[test]

@@ -2,22 +2,29 @@
 //! and its events out.
 
 use crate::config::{Fusion, RoomConfig};
+use crate::fall::{BodyObservation, FallDetector};
 use crate::hold::{ns, CountWindow, Hold};
 use crate::track::{TrackChange, TrackState, Tracker};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One person of a pose frame, as the room state needs it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct PoseObservation {
     /// The person's box score.
     pub score: f32,
     /// Where the person stands, metres in the room frame, when the pose carries it.
     pub floor_m: Option<[f32; 2]>,
+    /// The pose's track id (the `temporal` node's, the simulator's person index), if any.
+    pub track_id: Option<u64>,
+    /// The box `[x0, y0, x1, y1]` in pixels, for the fall detector.
+    pub box_xyxy: Option<[f32; 4]>,
+    /// COCO-17 keypoints `(x, y, v)` in pixels, for the fall detector.
+    pub keypoints: Option<[[f32; 3]; 17]>,
 }
 
 /// One second of signal-level sensing of one radio link (what `wdp-sense` answers).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct SignalObservation {
     /// The sensor is still measuring the quiet level: no answer yet.
     pub calibrating: bool,
@@ -28,6 +35,8 @@ pub struct SignalObservation {
     /// Probability-like confidence that someone is present, 0..1 (`None`: no score this
     /// second).
     pub presence_confidence: Option<f64>,
+    /// Breathing rate of a still person, breaths per minute, when the sensor reports one.
+    pub breathing_bpm: Option<f64>,
 }
 
 impl From<&wdp_sense::SecondState> for SignalObservation {
@@ -37,6 +46,7 @@ impl From<&wdp_sense::SecondState> for SignalObservation {
             motion: s.motion,
             presence: s.presence,
             presence_confidence: s.presence_confidence,
+            breathing_bpm: s.breathing_bpm,
         }
     }
 }
@@ -76,6 +86,10 @@ pub struct RoomState {
     pub tracks: Vec<TrackState>,
     /// Which inputs decided.
     pub source: Source,
+    /// Breathing rate of a still person in breaths per minute, from the fresh signal-level
+    /// sensors that report one (their median); `None` while anybody moves, during the
+    /// sensor's first 30 s of stillness, or when its breathing peak is not clear.
+    pub breathing_bpm: Option<f64>,
 }
 
 /// What happened.
@@ -86,6 +100,9 @@ pub enum EventKind {
     Entered,
     /// The room became empty (or, with a track id, a tracked person's track ended).
     Left,
+    /// A person fell: a fast drop of their height in the picture, then stillness low down
+    /// (with the pose's track id when the poses carry one).
+    Fall,
 }
 
 /// An event of a room (the `events` message).
@@ -120,13 +137,16 @@ pub struct Room {
     pose: Option<PoseSide>,
     signals: BTreeMap<String, (i64, SignalObservation)>,
     presence: bool,
+    falls: FallDetector,
 }
 
 impl Room {
     /// An empty room (nobody present, no source yet). The configuration is checked.
     pub fn new(name: &str, config: RoomConfig) -> Result<Self, crate::ConfigError> {
         config.validate()?;
+        let falls = FallDetector::new(config.fall.clone()).map_err(crate::ConfigError::Invalid)?;
         Ok(Self {
+            falls,
             name: name.to_owned(),
             config,
             newest_ns: None,
@@ -183,7 +203,26 @@ impl Room {
         pose.presence.update(t_ns, occupied, ns(hold));
         let points: Vec<[f32; 2]> = counted.iter().filter_map(|p| p.floor_m).collect();
         let changes = pose.tracker.update(t_ns, &points);
+        let min_keypoints = c.fall.min_keypoints;
+        let bodies: Vec<BodyObservation> = counted
+            .iter()
+            .filter_map(|p| {
+                BodyObservation::from_pose(
+                    p.track_id,
+                    p.box_xyxy,
+                    p.keypoints.as_ref(),
+                    min_keypoints,
+                )
+            })
+            .collect();
+        let falls = self.falls.update(t_ns, &bodies);
         let mut events = self.track_events(now, changes);
+        events.extend(falls.into_iter().map(|f| RoomEvent {
+            room: self.name.clone(),
+            t_ns: f.t_ns,
+            event: EventKind::Fall,
+            track_id: f.track_id,
+        }));
         events.extend(self.settle(now));
         events
     }
@@ -197,6 +236,9 @@ impl Room {
     ) -> Vec<RoomEvent> {
         let t = self.clock(t_ns);
         self.signals.insert(link.to_owned(), (t, second));
+        if !second.calibrating {
+            self.falls.signal(t, true, second.motion);
+        }
         let changes = self.drop_stale_pose();
         let mut events = self.track_events(t, changes);
         events.extend(self.settle(t));
@@ -328,7 +370,15 @@ impl Room {
                 0
             }
         });
+        let mut breaths: Vec<f64> = signals.iter().filter_map(|s| s.breathing_bpm).collect();
+        breaths.sort_by(f64::total_cmp);
+        let breathing_bpm = match breaths.len() {
+            0 => None,
+            n if n % 2 == 1 => Some(breaths[n / 2]),
+            n => Some(0.5 * (breaths[n / 2 - 1] + breaths[n / 2])),
+        };
         RoomState {
+            breathing_bpm,
             room: self.name.clone(),
             t_ns: self.newest_ns.unwrap_or(0),
             presence,
