@@ -84,6 +84,16 @@ pub fn evaluate_with(
     detections: &[Vec<Detection>],
     options: &EvalOptions,
 ) -> Result<EvalReport> {
+    evaluate_with_progress(samples, detections, options, || {})
+}
+
+/// [`evaluate_with`], calling `on_frame` after each frame is scored: a progress bar's hook.
+pub fn evaluate_with_progress(
+    samples: &[&Sample],
+    detections: &[Vec<Detection>],
+    options: &EvalOptions,
+    mut on_frame: impl FnMut(),
+) -> Result<EvalReport> {
     if samples.len() != detections.len() {
         return Err(eyre!(
             "{} samples but {} detection lists",
@@ -140,6 +150,7 @@ pub fn evaluate_with(
                 )?;
             }
         }
+        on_frame();
     }
     Ok(eval.finish())
 }

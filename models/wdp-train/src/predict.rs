@@ -34,7 +34,7 @@ pub fn predict(
     batch_size: usize,
     device: Device,
 ) -> Result<Vec<Vec<Detection>>> {
-    predict_with(model, samples, batch_size, device, None)
+    predict_with_progress(model, samples, batch_size, device, None, |_| {})
 }
 
 /// [`predict`] with the temporal module between encoder and translation, as the `temporal`
@@ -47,16 +47,27 @@ pub fn predict_sequence(
     device: Device,
     sequence: usize,
 ) -> Result<Vec<Vec<Detection>>> {
-    predict_with(model, samples, batch_size, device, Some(sequence.max(1)))
+    predict_with_progress(
+        model,
+        samples,
+        batch_size,
+        device,
+        Some(sequence.max(1)),
+        |_| {},
+    )
 }
 
-fn predict_with(
+/// [`predict`], or with `sequence` [`predict_sequence`] over that many frames, calling
+/// `on_batch` with the number of samples of each batch once it is done: a progress bar's hook.
+pub fn predict_with_progress(
     model: &WifiDensePose,
     samples: &[&Sample],
     batch_size: usize,
     device: Device,
     sequence: Option<usize>,
+    mut on_batch: impl FnMut(usize),
 ) -> Result<Vec<Vec<Detection>>> {
+    let sequence = sequence.map(|t| t.max(1));
     let p = model.preset();
     let (tw, th) = (p.upsampler.out_width as f32, p.upsampler.out_height as f32);
     let mut all = Vec::with_capacity(samples.len());
@@ -127,6 +138,7 @@ fn predict_with(
                 .collect();
             all.push(dets);
         }
+        on_batch(chunk.len());
     }
     Ok(all)
 }

@@ -7,7 +7,11 @@
 
 use clap::{Parser, Subcommand};
 use eyre::{eyre, Context, Result};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
 use wdp_models::InputDims;
 use wdp_train::{train, DomainMethod, RunOptions, Sample, TrainConfig, Trainer};
 
@@ -162,6 +166,69 @@ enum Command {
     Export(ExportArgs),
 }
 
+/// The progress bars: on stderr, hidden when stderr is not a terminal (CI, tests, logs).
+/// Nothing of them goes to stdout, where `train` and `eval` print their JSON.
+fn bars() -> &'static MultiProgress {
+    static BARS: OnceLock<MultiProgress> = OnceLock::new();
+    BARS.get_or_init(|| {
+        MultiProgress::with_draw_target(if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        })
+    })
+}
+
+/// A bar of `len` `unit`s (with rate and ETA) from `start` on (a resumed run's steps), or a
+/// spinner when `len` is `None`.
+fn bar(what: &str, start: usize, len: Option<usize>, unit: &str) -> ProgressBar {
+    let template = match len {
+        Some(_) => format!(
+            "{what} [{{bar:30}}] {{pos}}/{{len}} {unit}, {{rate}} {unit}/s, ETA {{eta}} {{msg}}"
+        ),
+        None => format!("{{spinner}} {what} {{elapsed}} {{msg}}"),
+    };
+    let style = ProgressStyle::with_template(&template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "rate",
+            move |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                // Over this run's steps: a resumed run's earlier steps do not count.
+                let done = s.pos().saturating_sub(start as u64);
+                let _ = write!(
+                    w,
+                    "{:.1}",
+                    done as f64 / s.elapsed().as_secs_f64().max(1e-3)
+                );
+            },
+        )
+        .progress_chars("=> ");
+    let bar = match len {
+        Some(n) => ProgressBar::new(n as u64),
+        None => ProgressBar::new_spinner(),
+    };
+    bar.set_style(style);
+    bar.set_position(start as u64);
+    bar.reset_eta();
+    let bar = bars().add(bar);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// stderr for the log lines, cleared of the bars while a line is written.
+struct LogWriter;
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        bars().suspend(|| std::io::stderr().write_all(buf))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 fn run_export(args: &ExportArgs) -> Result<()> {
     let tensors = tch::Tensor::read_safetensors(&args.checkpoint)
         .wrap_err_with(|| format!("reading {}", args.checkpoint.display()))?;
@@ -215,7 +282,9 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
                 wdp_train::preprocess::for_checkpoint(checkpoint)?,
                 args.every,
             );
+            let loading = bar("loading the datasets", 0, None, "");
             let samples = wdp_train::data::load_datasets(&args.data, &load)?;
+            loading.finish_and_clear();
             let dims = dims_of(&samples)?;
             let device = tch::Device::cuda_if_available();
             let mut vs = tch::nn::VarStore::new(device);
@@ -238,11 +307,16 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
                 Some(b) => b.iter().collect(),
                 None => own,
             };
-            let detections = if args.sequence > 0 {
-                wdp_train::predict_sequence(&model, &inputs, 16, device, args.sequence)?
-            } else {
-                wdp_train::predict(&model, &inputs, 16, device)?
-            };
+            let inferring = bar("inference", 0, Some(inputs.len()), "frames");
+            let detections = wdp_train::predict::predict_with_progress(
+                &model,
+                &inputs,
+                16,
+                device,
+                (args.sequence > 0).then_some(args.sequence),
+                |n| inferring.inc(n as u64),
+            )?;
+            inferring.finish_and_clear();
             let baseline = args.blind.map_or("model".to_owned(), |b| {
                 format!("blind-{}", serde_json::json!(b).as_str().unwrap_or("?"))
             });
@@ -259,10 +333,12 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
                 labels_only: true,
                 ..load.clone()
             };
+            let loading = bar("loading the datasets, fitting the prior", 0, None, "");
             let training = wdp_train::data::load_datasets(&args.prior, &labels)?;
             let train_refs: Vec<&Sample> = training.iter().collect();
             let prior = wdp_train::RoomPrior::fit(&train_refs, args.seed)?;
             let samples = wdp_train::data::load_datasets(&args.data, &load)?;
+            loading.finish_and_clear();
             let refs: Vec<&Sample> = samples.iter().collect();
             for room in refs
                 .iter()
@@ -291,7 +367,11 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
         person_threshold: person_threshold as f32,
         floor_gate_m: args.floor_gate_m,
     };
-    let report = wdp_train::evaluate_with(&refs, &detections, &options)?;
+    let scoring = bar("scoring", 0, Some(refs.len()), "frames");
+    let report = wdp_train::evaluate::evaluate_with_progress(&refs, &detections, &options, || {
+        scoring.inc(1)
+    })?;
+    scoring.finish_and_clear();
     wdp_eval::write_report(&report, &args.report, &args.title)?;
     let mut summary = wdp_train::evaluate::summary(&report.all);
     summary["frames"] = samples.len().into();
@@ -357,8 +437,10 @@ fn run_train(args: &TrainArgs) -> Result<()> {
         tch::set_num_threads(n);
     }
     let load = wdp_train::LoadOptions::with(config.preprocess.clone(), args.every);
+    let loading = bar("loading the datasets", 0, None, "");
     let samples = wdp_train::data::load_datasets(&args.data, &load)?;
     let target = wdp_train::data::load_datasets(&args.target, &load)?;
+    loading.finish_and_clear();
     let dims = dims_of(&samples)?;
     let device = tch::Device::cuda_if_available();
     let mut trainer = Trainer::new(config, dims, device)?;
@@ -380,6 +462,12 @@ fn run_train(args: &TrainArgs) -> Result<()> {
         .metrics
         .clone()
         .unwrap_or_else(|| args.out.with_extension("metrics.jsonl"));
+    let steps = bar(
+        "training",
+        trainer.step,
+        Some(trainer.config.steps.max(trainer.step)),
+        "steps",
+    );
     let summary = train(
         &mut trainer,
         &samples,
@@ -390,8 +478,12 @@ fn run_train(args: &TrainArgs) -> Result<()> {
             log_every: args.log_every,
             save_every: args.save_every,
         },
-        |_| {},
+        |losses| {
+            steps.inc(1);
+            steps.set_message(format!("loss {:.4}", losses.total));
+        },
     )?;
+    steps.finish_and_clear();
     println!("{}", serde_json::to_string(&summary)?);
     Ok(())
 }
@@ -402,7 +494,7 @@ fn main() -> Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogWriter)
         .init();
     match Cli::parse().command {
         Command::Train(args) => run_train(&args),
