@@ -8,7 +8,7 @@
 //! | Atheros CSI Tool | [`readers::atheros`] | `[nc, nr, tones]` (tx = nc, rx = nr) |
 //! | nexmon_csi pcap | [`readers::nexmon`] | `[1, 1, nfft]` per UDP packet (core/spatial in meta) |
 //! | ESP32-CSI-Tool CSV | [`readers::esp32`] | `[1, 1, n]` |
-//! | PicoScenes `.csi` | [`readers::picoscenes`] | `[NumTx + NumESS, NumRx, NumTones]` |
+//! | PicoScenes `.csi` | [`readers::picoscenes`] | `[streams, NumRx, tones]`: streams `NumTx + NumESS`; AX200/AX210 data tones (pilots dropped) |
 //!
 //! ```no_run
 //! let mut reader = wdp_csi::open("capture.dat", &Default::default())?;

@@ -5,18 +5,35 @@
 //! segment is `u32` length (of what follows), `u8` name length, name, `u16` version, body. All
 //! little endian.
 //!
+//! Segment names may carry a trailing NUL byte (newer PicoScenes releases write `RxSBasic\0`);
+//! it is not part of the name.
+//!
 //! Decoded: `RxSBasic` v1-v3 (timestamp, RSSI, noise floor, frequencies, bandwidth, MCS, ...),
-//! the `CSI` segment v1-v4 for Intel 5300 NICs (30 tones of packed int8 I/Q, as
-//! csiread and PicoScenes' parser unpack them), and the 802.11 sequence number of the MPDU.
-//! Other segments (`ExtraInfo`, `MVMExtra`, `PilotCSI`, `LegacyCSI`, `BasebandSignals`,
-//! `PreEQSymbols`, ...) are skipped by their length. CSI from other devices (QCA9300, AX200/210,
-//! USRP) is skipped and counted as `"unsupported picoscenes csi device"`; frames without a CSI
-//! segment are counted as ignored.
+//! the `CSI` segment v1-v4 for every device PicoScenes records, the `MVMExtra` clock and the
+//! 802.11 sequence number of the MPDU:
+//!
+//! - Intel 5300 (`0x5300`): 30 tones of packed int8 I/Q, as csiread and PicoScenes' parser
+//!   unpack them; the grouped subcarrier indices of 20 or 40 MHz.
+//! - Qualcomm QCA9300 (`0x9300`): packed 10-bit I/Q (imaginary first), tone-major then stream
+//!   then rx; the HT tone plan of the bandwidth.
+//! - Intel IWL-MVM AX200/AX210 (`0x2000`/`0x2100`): int16 I/Q pairs, `[rx][stream][tone]` with
+//!   tones fastest. The buffer holds every tone of the format's tone plan (`NumTones`, checked
+//!   against the plan of the frame's packet format and bandwidth: non-HT, HT, VHT, HE-SU up to
+//!   160 MHz); the pilot tones hold no channel estimate and are dropped, as PicoScenes' own
+//!   parser does, so a frame has the plan's data subcarriers. Firmware 67/68 captures at
+//!   160 MHz carry a gap of unused tones between the two 80 MHz halves; it is skipped.
+//! - USRP / SDR front ends (`0x1234`): `NumTones` int16 subcarrier indices, then a
+//!   `SignalMatrix` (`BB` `v1`/`v2`, dimensions `[tones, streams, rx]`, complex doubles or
+//!   floats, column- or row-major).
+//!
+//! Other segments (`ExtraInfo`, `PilotCSI`, `LegacyCSI`, `BasebandSignals`, `PreEQSymbols`, ...)
+//! are skipped by their length. Frames without a CSI segment are counted as ignored.
 //!
 //! Axes: the frame is `[NumTx + NumESS, NumRx, NumTones]` (csiread's `CSI.CSI` is
 //! `(tone, rx, tx)`); the sounded streams `NumTx + NumESS` come from the CSI buffer length, as in
 //! csiread. No receive-antenna permutation by `antSel` is applied (csiread does not either).
-//! `timestamp_ns` is the RxSBasic hardware timestamp (µs) × 1000.
+//! `timestamp_ns` is the RxSBasic hardware timestamp: µs for NICs, ns for the USRP. AX200/AX210
+//! frames carry 0 there; their `MVMExtra` microsecond clock (32 bits, wrapping) is used instead.
 
 use crate::readers::end_or_frame;
 use crate::readers::window::ByteWindow;
@@ -34,6 +51,14 @@ pub const RXS_MAGIC: u32 = 0x2015_0315;
 pub const MAX_FRAME_BYTES: usize = 4 << 20;
 const FRAME_HEADER_BYTES: usize = 7;
 const DEVICE_IWL5300: u16 = 0x5300;
+const DEVICE_QCA9300: u16 = 0x9300;
+const DEVICE_AX200: u16 = 0x2000;
+const DEVICE_AX210: u16 = 0x2100;
+const DEVICE_USRP: u16 = 0x1234;
+const PACKET_FORMAT_NON_HT: i8 = 0;
+const PACKET_FORMAT_HT: i8 = 1;
+const PACKET_FORMAT_VHT: i8 = 2;
+const PACKET_FORMAT_HE_SU: i8 = 3;
 
 /// True when `head` starts with a self-consistent RXS frame header and first segment header.
 pub fn sniff(head: &[u8]) -> bool {
@@ -57,8 +82,10 @@ pub fn sniff(head: &[u8]) -> bool {
     let (Some(seg_len), Some(&name_len)) = (le_u32(head, 11), head.get(15)) else {
         return false;
     };
+    // Newer releases count a terminating NUL in the name length.
     let name_ok = head
         .get(16..16 + usize::from(name_len))
+        .map(|n| n.strip_suffix(&[0]).unwrap_or(n))
         .is_some_and(|n| !n.is_empty() && n.iter().all(u8::is_ascii_alphanumeric));
     name_ok && (seg_len as usize) < len && usize::from(name_len) + 3 <= seg_len as usize
 }
@@ -340,6 +367,8 @@ fn parse_frame(frame: &[u8]) -> Result<Parsed, RecordError> {
     let mut meta = BTreeMap::new();
     let mut at = FRAME_HEADER_BYTES;
     let mut basic = None;
+    let mut basic_device = None;
+    let mut mu_clock = None;
     let mut csi_seg: Option<(u16, &[u8])> = None;
     for _ in 0..num_segments {
         let seg_len = le_u32(frame, at).ok_or_else(|| short("segment header"))? as usize;
@@ -359,9 +388,21 @@ fn parse_frame(frame: &[u8]) -> Result<Parsed, RecordError> {
             .ok_or_else(|| short("segment header"))?;
         let seg_version = le_u16(seg, 1 + name_len).ok_or_else(|| short("segment header"))?;
         let body = &seg[3 + name_len..];
+        // Newer releases count a terminating NUL in the name.
+        let name = name.strip_suffix(&[0]).unwrap_or(name);
         match name {
-            b"RxSBasic" => basic = Some(parse_rxs_basic(seg_version, body, &mut meta)?),
+            b"RxSBasic" => {
+                basic = Some(parse_rxs_basic(seg_version, body, &mut meta)?);
+                basic_device = le_u16(body, 0);
+            }
             b"CSI" => csi_seg = Some((seg_version, body)),
+            // MVMExtra v1: the firmware's microsecond clock at byte 90 of the body.
+            b"MVMExtra" => {
+                mu_clock = le_u32(body, 90);
+                if let Some(us) = mu_clock {
+                    meta.insert("MVMExtra.MuClock", MetaValue::Int(i64::from(us)));
+                }
+            }
             _ => {}
         }
         at = end;
@@ -383,23 +424,71 @@ fn parse_frame(frame: &[u8]) -> Result<Parsed, RecordError> {
         return Ok(Parsed::NoCsi);
     };
     let info = parse_csi_info(csi_version, body, &mut meta)?;
-    if info.device_type != DEVICE_IWL5300 {
-        return Err(RecordError::new(
-            "unsupported picoscenes csi device",
-            format!(
-                "CSI DeviceType {:#06x}; only Intel 5300 (0x5300) is decoded",
-                info.device_type
-            ),
-        ));
+    let payload = &body[info.buffer.clone()];
+    let decoded = match info.device_type {
+        DEVICE_IWL5300 => decode_iwl5300(&info, payload)?,
+        DEVICE_QCA9300 => decode_qca9300(&info, payload)?,
+        DEVICE_AX200 | DEVICE_AX210 => decode_iwlmvm(&info, payload)?,
+        DEVICE_USRP => decode_usrp(&info, payload)?,
+        other => {
+            return Err(RecordError::new(
+                "unsupported picoscenes csi device",
+                format!(
+                    "CSI DeviceType {other:#06x} (known: 0x5300, 0x9300, 0x2000, 0x2100, 0x1234)"
+                ),
+            ))
+        }
+    };
+    if let Some(ess) = decoded.num_ess {
+        meta.insert("CSI.Info.NumESS", MetaValue::Int(i64::from(ess)));
     }
+    let (rssi, noise, timestamp) = basic.unwrap_or((0, 0, 0));
+    let device = basic_device.unwrap_or(info.device_type);
+    let timestamp_ns = match (device, mu_clock) {
+        // The USRP's RxSBasic timestamp is in nanoseconds.
+        (DEVICE_USRP, _) => timestamp as i64,
+        // AX200/AX210 leave it at 0; their MVMExtra clock counts microseconds.
+        (DEVICE_AX200 | DEVICE_AX210, Some(us)) if timestamp == 0 => i64::from(us) * 1_000,
+        _ => (timestamp as i64).saturating_mul(1_000),
+    };
+    Ok(Parsed::Frame(CsiFrame {
+        format: CaptureFormat::PicoScenes,
+        n_tx: decoded.n_sts,
+        n_rx: decoded.n_rx,
+        subcarriers: decoded.subcarriers,
+        csi: decoded.csi,
+        timestamp_ns,
+        // The USRP reports no calibrated RSSI or noise floor (both 0 in RxSBasic).
+        rssi_dbm: basic.filter(|_| device != DEVICE_USRP).map(|_| rssi as f32),
+        noise_dbm: basic
+            .filter(|_| device != DEVICE_USRP)
+            .map(|_| noise as f32),
+        meta,
+    }))
+}
+
+/// The CSI of one frame in the reader's layout: `csi[(sts * n_rx + rx) * tones + tone]`.
+struct Decoded {
+    n_sts: usize,
+    n_rx: usize,
+    subcarriers: Vec<i32>,
+    csi: Vec<Complex32>,
+    /// Extra sounded streams when the device's buffer tells them (replaces the header's).
+    num_ess: Option<u8>,
+}
+
+fn bad_dims(device: &str, detail: String) -> RecordError {
+    RecordError::new(format!("bad {device} csi dimensions"), detail)
+}
+
+fn decode_iwl5300(info: &CsiInfo, payload: &[u8]) -> Result<Decoded, RecordError> {
     let tones = usize::from(info.num_tones);
     let n_rx = usize::from(info.num_rx);
-    let payload = &body[info.buffer.clone()];
     // Sounded streams per chain, from the buffer size as PicoScenes/csiread compute it.
     let n_sts = (payload.len().saturating_sub(12) / 60) / n_rx.max(1);
     if tones != 30 || !(1..=3).contains(&n_rx) || !(1..=4).contains(&n_sts) {
-        return Err(RecordError::new(
-            "bad iwl5300 csi dimensions",
+        return Err(bad_dims(
+            "iwl5300",
             format!(
                 "NumTones {tones}, NumRx {n_rx}, streams {n_sts} from {} bytes",
                 payload.len()
@@ -407,8 +496,8 @@ fn parse_frame(frame: &[u8]) -> Result<Parsed, RecordError> {
         ));
     }
     if usize::from(info.num_tx) > n_sts {
-        return Err(RecordError::new(
-            "bad iwl5300 csi dimensions",
+        return Err(bad_dims(
+            "iwl5300",
             format!("NumTx {} but the buffer holds {n_sts} streams", info.num_tx),
         ));
     }
@@ -419,26 +508,321 @@ fn parse_frame(frame: &[u8]) -> Result<Parsed, RecordError> {
         )
     })?;
     let csi = unpack_iwl5300(payload, tones, n_rx, n_sts)?;
-    meta.insert(
-        "CSI.Info.NumESS",
-        MetaValue::Int((n_sts - usize::from(info.num_tx)) as i64),
-    );
-    meta.insert(
-        "CSI.Info.PacketFormat",
-        MetaValue::Int(i64::from(info.packet_format)),
-    );
-    let (rssi, noise, timestamp_us) = basic.unwrap_or((0, 0, 0));
-    Ok(Parsed::Frame(CsiFrame {
-        format: CaptureFormat::PicoScenes,
-        n_tx: n_sts,
+    Ok(Decoded {
+        n_sts,
         n_rx,
         subcarriers,
         csi,
-        timestamp_ns: (timestamp_us as i64).saturating_mul(1_000),
-        rssi_dbm: basic.map(|_| rssi as f32),
-        noise_dbm: basic.map(|_| noise as f32),
-        meta,
-    }))
+        num_ess: Some((n_sts - usize::from(info.num_tx)) as u8),
+    })
+}
+
+/// QCA9300: 10-bit two's complement values in a little-endian bit stream, each complex value
+/// imaginary part first; values ordered tone, then stream, then rx fastest.
+fn decode_qca9300(info: &CsiInfo, payload: &[u8]) -> Result<Decoded, RecordError> {
+    let tones = usize::from(info.num_tones);
+    let n_rx = usize::from(info.num_rx);
+    let per_chain_bytes = if info.cbw == 20 { 140 } else { 285 };
+    let n_sts = payload.len() / per_chain_bytes / n_rx.max(1);
+    let plan = tone_plan(PACKET_FORMAT_HT, info.cbw).filter(|p| p.len() == tones);
+    let Some(plan) = plan else {
+        return Err(bad_dims(
+            "qca9300",
+            format!(
+                "NumTones {tones} at CBW {} MHz (HT plan: 56 or 114)",
+                info.cbw
+            ),
+        ));
+    };
+    if !(1..=3).contains(&n_rx) || !(1..=4).contains(&n_sts) || usize::from(info.num_tx) > n_sts {
+        return Err(bad_dims(
+            "qca9300",
+            format!(
+                "NumRx {n_rx}, NumTx {}, streams {n_sts} from {} bytes",
+                info.num_tx,
+                payload.len()
+            ),
+        ));
+    }
+    let count = tones * n_sts * n_rx;
+    if payload.len() * 8 < count * 20 {
+        return Err(RecordError::new(
+            "bad csi buffer length",
+            format!(
+                "{} bytes of QCA9300 CSI, {count} values need {} bits",
+                payload.len(),
+                count * 20
+            ),
+        ));
+    }
+    let value = |k: usize| -> f32 {
+        let bit = 10 * k;
+        let at = bit / 8;
+        let word = u32::from(payload[at]) | u32::from(*payload.get(at + 1).unwrap_or(&0)) << 8;
+        let raw = ((word >> (bit % 8)) & 0x3ff) as i32;
+        (if raw & 0x200 != 0 { raw - 0x400 } else { raw }) as f32
+    };
+    let mut csi = vec![Complex32::new(0.0, 0.0); count];
+    for e in 0..count {
+        let rx = e % n_rx;
+        let sts = (e / n_rx) % n_sts;
+        let tone = e / (n_rx * n_sts);
+        csi[(sts * n_rx + rx) * tones + tone] = Complex32::new(value(2 * e + 1), value(2 * e));
+    }
+    let offset = i32::from(info.subcarrier_offset);
+    Ok(Decoded {
+        n_sts,
+        n_rx,
+        subcarriers: plan.into_iter().map(|k| k + offset).collect(),
+        csi,
+        num_ess: Some((n_sts - usize::from(info.num_tx)) as u8),
+    })
+}
+
+/// Intel IWL-MVM (AX200/AX210): int16 real, int16 imaginary per tone; tones fastest, then
+/// stream, then rx. Pilot tones are dropped.
+fn decode_iwlmvm(info: &CsiInfo, payload: &[u8]) -> Result<Decoded, RecordError> {
+    let tones = usize::from(info.num_tones);
+    let n_rx = usize::from(info.num_rx);
+    let n_sts = usize::from(info.num_tx);
+    if n_rx == 0 || n_sts == 0 || n_rx > 4 || n_sts > 4 {
+        return Err(bad_dims("iwlmvm", format!("NumTx {n_sts}, NumRx {n_rx}")));
+    }
+    let needed = tones * n_rx * n_sts * 4;
+    if payload.len() != needed {
+        return Err(RecordError::new(
+            "bad csi buffer length",
+            format!(
+                "{} bytes of IWL-MVM CSI, NumTones {tones} x NumTx {n_sts} x NumRx {n_rx} x 4 = {needed}",
+                payload.len()
+            ),
+        ));
+    }
+    let format = info.packet_format;
+    let plan = tone_plan(format, info.cbw).ok_or_else(|| {
+        RecordError::new(
+            "unsupported iwlmvm packet format",
+            format!("packet format {format} at CBW {} MHz", info.cbw),
+        )
+    })?;
+    // Firmware 67/68 at 160 MHz: unused tones between the two 80 MHz halves.
+    let (gap_at, gap) = match (tones.checked_sub(plan.len()), format, info.cbw) {
+        (Some(0), _, _) => (0, 0),
+        (Some(28), PACKET_FORMAT_HE_SU, 160) => (996, 28),
+        (Some(14), PACKET_FORMAT_VHT, 160) => (242, 14),
+        _ => {
+            return Err(bad_dims(
+                "iwlmvm",
+                format!(
+                    "NumTones {tones}; the tone plan of packet format {format} at {} MHz has {}",
+                    info.cbw,
+                    plan.len()
+                ),
+            ))
+        }
+    };
+    let pilots = pilot_tones(format, info.cbw);
+    // Buffer position of each data subcarrier, with its index.
+    let kept: Vec<(usize, i32)> = (0..tones)
+        .filter(|&pos| !(gap_at..gap_at + gap).contains(&pos))
+        .zip(plan.iter().copied())
+        .filter(|&(_, k)| !pilots.contains(&k.abs()))
+        .collect();
+    let out_tones = kept.len();
+    let mut csi = Vec::with_capacity(out_tones * n_rx * n_sts);
+    for sts in 0..n_sts {
+        for rx in 0..n_rx {
+            let block = (rx * n_sts + sts) * tones;
+            csi.extend(kept.iter().map(|&(pos, _)| {
+                let at = 4 * (block + pos);
+                let re = i16::from_le_bytes([payload[at], payload[at + 1]]);
+                let im = i16::from_le_bytes([payload[at + 2], payload[at + 3]]);
+                Complex32::new(f32::from(re), f32::from(im))
+            }));
+        }
+    }
+    let offset = i32::from(info.subcarrier_offset);
+    Ok(Decoded {
+        n_sts,
+        n_rx,
+        subcarriers: kept.into_iter().map(|(_, k)| k + offset).collect(),
+        csi,
+        num_ess: None,
+    })
+}
+
+/// USRP: `NumTones` int16 subcarrier indices, then a SignalMatrix `[tones, streams, rx]`.
+fn decode_usrp(info: &CsiInfo, payload: &[u8]) -> Result<Decoded, RecordError> {
+    let tones = usize::from(info.num_tones);
+    let e = || {
+        RecordError::new(
+            "bad csi buffer length",
+            format!("{} bytes of USRP CSI for {tones} tones", payload.len()),
+        )
+    };
+    let subcarriers: Vec<i32> = (0..tones)
+        .map(|i| le_u16(payload, 2 * i).map(|k| i32::from(k as i16)))
+        .collect::<Option<_>>()
+        .ok_or_else(e)?;
+    let (dims, values) = parse_signal_matrix(&payload[2 * tones..])?;
+    let [t, n_sts, n_rx] = dims;
+    if t != tones || n_rx != usize::from(info.num_rx) || n_sts < usize::from(info.num_tx) {
+        return Err(bad_dims(
+            "usrp",
+            format!(
+                "SignalMatrix [{t}, {n_sts}, {n_rx}] for NumTones {tones}, NumTx {}, NumRx {}",
+                info.num_tx, info.num_rx
+            ),
+        ));
+    }
+    // values[(rx * n_sts + sts) * tones + tone] (column-major [tones, streams, rx]) is the
+    // reader's layout with the rx and stream axes swapped.
+    let mut csi = vec![Complex32::new(0.0, 0.0); values.len()];
+    for rx in 0..n_rx {
+        for sts in 0..n_sts {
+            let from = (rx * n_sts + sts) * tones;
+            let to = (sts * n_rx + rx) * tones;
+            csi[to..to + tones].copy_from_slice(&values[from..from + tones]);
+        }
+    }
+    Ok(Decoded {
+        n_sts,
+        n_rx,
+        subcarriers,
+        csi,
+        num_ess: None,
+    })
+}
+
+/// A PicoScenes `SignalMatrix`: `B` `B` `v` version, `u8` number of dimensions, each a `u32`
+/// (v1) or `u64` (v2), then `C` (complex) or `R` (real), the element type (`D` double, `F`
+/// float), its size in bits, `C` (column-major) or `R` (row-major) storage, the elements.
+/// Returns the dimensions padded to 3 and the values in column-major order.
+fn parse_signal_matrix(b: &[u8]) -> Result<([usize; 3], Vec<Complex32>), RecordError> {
+    let bad = |detail: String| RecordError::new("bad usrp signal matrix", detail);
+    let version = match b.get(..4) {
+        Some(b"BBv1") => 1,
+        Some(b"BBv2") => 2,
+        other => return Err(bad(format!("header {other:02x?} (expected BBv1 or BBv2)"))),
+    };
+    let ndim = usize::from(byte(b, 4).ok_or_else(|| bad("no dimension count".into()))?);
+    if !(1..=3).contains(&ndim) {
+        return Err(bad(format!("{ndim} dimensions (1-3 decoded)")));
+    }
+    let mut dims = [1usize; 3];
+    let mut at = 5;
+    for d in dims.iter_mut().take(ndim) {
+        let v = if version == 1 {
+            le_u32(b, at).map(u64::from)
+        } else {
+            le_u64(b, at)
+        };
+        *d = v
+            .and_then(|v| usize::try_from(v).ok())
+            .filter(|&v| v <= MAX_FRAME_BYTES)
+            .ok_or_else(|| bad(format!("dimension at byte {at} missing or too large")))?;
+        at += if version == 1 { 4 } else { 8 };
+    }
+    let head = b
+        .get(at..at + 4)
+        .ok_or_else(|| bad("no element description".into()))?;
+    let (complex, kind, bits, majority) = (head[0], head[1], head[2], head[3]);
+    at += 4;
+    let width = match (kind, bits) {
+        (b'D', 64) => 8,
+        (b'F', 32) => 4,
+        _ => {
+            return Err(bad(format!(
+                "element type {:?} of {bits} bits (double or float decoded)",
+                char::from(kind)
+            )))
+        }
+    };
+    let parts = match complex {
+        b'C' => 2,
+        b'R' => 1,
+        c => return Err(bad(format!("complexity {:?}", char::from(c)))),
+    };
+    let n: usize = dims.iter().product();
+    let data = b
+        .get(at..)
+        .filter(|d| d.len() >= n * parts * width)
+        .ok_or_else(|| bad(format!("{n} elements run past the buffer")))?;
+    let scalar = |i: usize| -> f32 {
+        let s = &data[i * width..(i + 1) * width];
+        if width == 8 {
+            f64::from_le_bytes(s.try_into().unwrap_or([0; 8])) as f32
+        } else {
+            f32::from_le_bytes(s.try_into().unwrap_or([0; 4]))
+        }
+    };
+    let stored: Vec<Complex32> = (0..n)
+        .map(|i| {
+            if parts == 2 {
+                Complex32::new(scalar(2 * i), scalar(2 * i + 1))
+            } else {
+                Complex32::new(scalar(i), 0.0)
+            }
+        })
+        .collect();
+    let values = match majority {
+        b'C' => stored,
+        b'R' => {
+            // Row-major [d0, d1, d2]: the last dimension is fastest.
+            let [d0, d1, d2] = dims;
+            let mut v = vec![Complex32::new(0.0, 0.0); n];
+            for i in 0..d0 {
+                for j in 0..d1 {
+                    for k in 0..d2 {
+                        v[i + d0 * (j + d1 * k)] = stored[(i * d1 + j) * d2 + k];
+                    }
+                }
+            }
+            v
+        }
+        m => return Err(bad(format!("storage order {:?}", char::from(m)))),
+    };
+    Ok((dims, values))
+}
+
+/// Every subcarrier index of a packet format's tone plan at a bandwidth (pilots included),
+/// lowest first; `None` for combinations PicoScenes does not record.
+fn tone_plan(format: i8, cbw: u16) -> Option<Vec<i32>> {
+    // Inclusive ranges of the positive half; the plan is symmetric around DC.
+    let halves: &[(i32, i32)] = match (format, cbw) {
+        (PACKET_FORMAT_NON_HT, 20) => &[(1, 26)],
+        (PACKET_FORMAT_HT | PACKET_FORMAT_VHT, 20) => &[(1, 28)],
+        (PACKET_FORMAT_HT | PACKET_FORMAT_VHT, 40) => &[(2, 58)],
+        (PACKET_FORMAT_VHT, 80) => &[(2, 122)],
+        (PACKET_FORMAT_VHT, 160) => &[(6, 126), (130, 250)],
+        (PACKET_FORMAT_HE_SU, 20) => &[(2, 122)],
+        (PACKET_FORMAT_HE_SU, 40) => &[(3, 244)],
+        (PACKET_FORMAT_HE_SU, 80) => &[(3, 500)],
+        (PACKET_FORMAT_HE_SU, 160) => &[(12, 509), (515, 1012)],
+        _ => return None,
+    };
+    let positive: Vec<i32> = halves.iter().flat_map(|&(a, b)| a..=b).collect();
+    let mut plan: Vec<i32> = positive.iter().rev().map(|k| -k).collect();
+    plan.extend(positive);
+    Some(plan)
+}
+
+/// The magnitudes of the pilot subcarrier indices of a tone plan (pilots sit at `±k`).
+fn pilot_tones(format: i8, cbw: u16) -> &'static [i32] {
+    match (format, cbw) {
+        (PACKET_FORMAT_NON_HT | PACKET_FORMAT_HT | PACKET_FORMAT_VHT, 20) => &[7, 21],
+        (PACKET_FORMAT_HT | PACKET_FORMAT_VHT, 40) => &[11, 25, 53],
+        (PACKET_FORMAT_VHT, 80) => &[11, 39, 75, 103],
+        (PACKET_FORMAT_VHT, 160) => &[25, 53, 89, 117, 139, 167, 203, 231],
+        (PACKET_FORMAT_HE_SU, 20) => &[22, 48, 90, 116],
+        (PACKET_FORMAT_HE_SU, 40) => &[10, 36, 78, 104, 144, 170, 212, 238],
+        (PACKET_FORMAT_HE_SU, 80) => &[24, 92, 158, 226, 266, 334, 400, 468],
+        // The 80 MHz pilots of each half, around ±512.
+        (PACKET_FORMAT_HE_SU, 160) => &[
+            44, 112, 178, 246, 286, 354, 420, 488, 536, 604, 670, 738, 778, 846, 912, 980,
+        ],
+        _ => &[],
+    }
 }
 
 /// Whether `b` starts with a plausible RXS frame header (length in range, magic).
@@ -455,7 +839,12 @@ pub struct PicoScenesReader<R> {
     record: u64,
     /// The input ended or an I/O error ended the stream.
     done: bool,
+    /// What was skipped and where, the first [`MAX_SKIP_MESSAGES`] records.
+    skip_messages: Vec<String>,
 }
+
+/// How many skipped records [`PicoScenesReader::skipped_records`] describes.
+pub const MAX_SKIP_MESSAGES: usize = 64;
 
 impl<R: Read> PicoScenesReader<R> {
     /// A reader over `input`; `name` is used in error messages.
@@ -466,6 +855,28 @@ impl<R: Read> PicoScenesReader<R> {
             stats: ReadStats::default(),
             record: 0,
             done: false,
+            skip_messages: Vec::new(),
+        }
+    }
+
+    /// One line per skipped record (the first [`MAX_SKIP_MESSAGES`]): the file, the packet
+    /// number (1-based, counting every record), its byte offset, the reason and the detail.
+    pub fn skipped_records(&self) -> &[String] {
+        &self.skip_messages
+    }
+
+    /// Counts a skipped record and describes it.
+    fn skip(&mut self, reason: &str, detail: &str, offset: u64) {
+        // Counted here rather than with `ReadStats::skip`, so that the one log line names the file.
+        *self.stats.skipped.entry(reason.to_owned()).or_default() += 1;
+        let message = format!(
+            "{}: packet {} (byte {offset}) skipped: {reason}: {detail}",
+            self.name.display(),
+            self.record
+        );
+        tracing::warn!("{message}");
+        if self.skip_messages.len() < MAX_SKIP_MESSAGES {
+            self.skip_messages.push(message);
         }
     }
 
@@ -488,11 +899,19 @@ impl<R: Read> PicoScenesReader<R> {
             let offset = self.window.offset();
             if have < 8 {
                 self.window.consume(have);
-                self.stats.skip("truncated rxs frame", self.record, offset);
+                self.skip(
+                    "truncated rxs frame",
+                    &format!("{have} bytes left, less than a frame header"),
+                    offset,
+                );
                 return Ok(None);
             }
             if !plausible_frame(self.window.data()) {
-                self.stats.skip("bad rxs frame header", self.record, offset);
+                self.skip(
+                    "bad rxs frame header",
+                    "no frame length and magic here; looking for the next frame",
+                    offset,
+                );
                 self.window.consume(1);
                 self.resynchronise()?;
                 continue;
@@ -503,7 +922,11 @@ impl<R: Read> PicoScenesReader<R> {
             if data.len() < total {
                 let have = data.len();
                 self.window.consume(have);
-                self.stats.skip("truncated rxs frame", self.record, offset);
+                self.skip(
+                    "truncated rxs frame",
+                    &format!("the frame needs {total} bytes, the input ends after {have}"),
+                    offset,
+                );
                 return Ok(None);
             }
             let parsed = parse_frame(&data[4..total]);
@@ -514,15 +937,7 @@ impl<R: Read> PicoScenesReader<R> {
                     return Ok(Some(frame));
                 }
                 Ok(Parsed::NoCsi) => self.stats.ignored += 1,
-                Err(e) => {
-                    tracing::debug!(
-                        record = self.record,
-                        offset,
-                        detail = e.detail,
-                        "picoscenes"
-                    );
-                    self.stats.skip(&e.reason, self.record, offset);
-                }
+                Err(e) => self.skip(&e.reason, &e.detail, offset),
             }
         }
     }
