@@ -960,3 +960,136 @@ impl<R: Read + Send> FrameReader for PicoScenesReader<R> {
         &self.stats
     }
 }
+
+#[cfg(test)]
+mod tests {
+    // In tests a panic is the failure report.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn header(device_type: u16, packet_format: i8, cbw: u16, num_tones: u16) -> CsiInfo {
+        CsiInfo {
+            device_type,
+            packet_format,
+            cbw,
+            num_tones,
+            num_tx: 1,
+            num_rx: 1,
+            subcarrier_offset: 0,
+            buffer: 0..0,
+        }
+    }
+
+    #[test]
+    fn tone_plans_have_the_standard_sizes_and_hold_their_pilots() {
+        let cases = [
+            (PACKET_FORMAT_NON_HT, 20, 52, 4),
+            (PACKET_FORMAT_HT, 20, 56, 4),
+            (PACKET_FORMAT_HT, 40, 114, 6),
+            (PACKET_FORMAT_VHT, 80, 242, 8),
+            (PACKET_FORMAT_VHT, 160, 484, 16),
+            (PACKET_FORMAT_HE_SU, 20, 242, 8),
+            (PACKET_FORMAT_HE_SU, 40, 484, 16),
+            (PACKET_FORMAT_HE_SU, 80, 996, 16),
+            (PACKET_FORMAT_HE_SU, 160, 1992, 32),
+        ];
+        for (format, cbw, tones, pilots) in cases {
+            let plan = tone_plan(format, cbw).unwrap();
+            assert_eq!(plan.len(), tones, "{format} {cbw}");
+            assert!(plan.windows(2).all(|w| w[0] < w[1]));
+            let found = plan
+                .iter()
+                .filter(|k| pilot_tones(format, cbw).contains(&k.abs()))
+                .count();
+            assert_eq!(found, pilots, "{format} {cbw}");
+        }
+        assert_eq!(tone_plan(PACKET_FORMAT_HT, 80), None);
+    }
+
+    /// An IWL-MVM buffer whose tone at buffer position `p` (chain `c`) holds `p + 1000 c`.
+    fn mvm_buffer(tones: usize, chains: usize) -> Vec<u8> {
+        (0..chains)
+            .flat_map(|c| (0..tones).map(move |p| (p + 1000 * c) as i16))
+            .flat_map(|v| [v.to_le_bytes(), (-v).to_le_bytes()].concat())
+            .collect()
+    }
+
+    #[test]
+    fn iwlmvm_he160_skips_the_firmware_gap_and_the_pilots() {
+        // Firmware 67/68: 2020 tones, 28 unused ones after the first 996.
+        let info = header(DEVICE_AX210, PACKET_FORMAT_HE_SU, 160, 2020);
+        let d = decode_iwlmvm(&info, &mvm_buffer(2020, 1)).unwrap();
+        assert_eq!(d.subcarriers.len(), 1992 - 32);
+        assert_eq!(d.csi.len(), d.subcarriers.len());
+        assert!(!d.subcarriers.contains(&-980) && !d.subcarriers.contains(&44));
+        let at = |k: i32| d.csi[d.subcarriers.iter().position(|&s| s == k).unwrap()];
+        assert_eq!(at(-1012), Complex32::new(0.0, 0.0));
+        assert_eq!(at(-12), Complex32::new(995.0, -995.0));
+        assert_eq!(at(12), Complex32::new(1024.0, -1024.0));
+        assert_eq!(at(1012), Complex32::new(2019.0, -2019.0));
+        // Without the gap the plan's 1992 tones are read as they come.
+        let info = header(DEVICE_AX210, PACKET_FORMAT_HE_SU, 160, 1992);
+        let d = decode_iwlmvm(&info, &mvm_buffer(1992, 1)).unwrap();
+        let at = |k: i32| d.csi[d.subcarriers.iter().position(|&s| s == k).unwrap()];
+        assert_eq!(at(12), Complex32::new(996.0, -996.0));
+        // A tone count that fits no plan is an error, not a guess.
+        let info = header(DEVICE_AX200, PACKET_FORMAT_HE_SU, 80, 990);
+        assert!(decode_iwlmvm(&info, &mvm_buffer(990, 1)).is_err());
+    }
+
+    #[test]
+    fn iwlmvm_chains_are_rx_major_and_streams_inner() {
+        // 2 streams x 2 rx at HE 20 MHz: buffer blocks (rx 0, sts 0), (rx 0, sts 1), (rx 1, sts 0), ...
+        let mut info = header(DEVICE_AX200, PACKET_FORMAT_HE_SU, 20, 242);
+        info.num_tx = 2;
+        info.num_rx = 2;
+        let d = decode_iwlmvm(&info, &mvm_buffer(242, 4)).unwrap();
+        let tones = d.subcarriers.len();
+        assert_eq!((d.n_sts, d.n_rx, tones), (2, 2, 234));
+        for (sts, rx, block) in [(0, 0, 0.0), (1, 0, 1000.0), (0, 1, 2000.0), (1, 1, 3000.0)] {
+            // The first data tone is buffer position 0 (index -122).
+            assert_eq!(d.csi[(sts * 2 + rx) * tones].re, block, "sts {sts} rx {rx}");
+        }
+    }
+
+    #[test]
+    fn signal_matrix_row_major_is_reordered_column_major() {
+        // BBv1, 2 dims [3, 2], complex float32, row-major: element (i, j) = 10 i + j.
+        let mut b = b"BBv1\x02".to_vec();
+        b.extend(3u32.to_le_bytes());
+        b.extend(2u32.to_le_bytes());
+        b.extend(b"CF\x20R");
+        for i in 0..3 {
+            for j in 0..2 {
+                b.extend(((10 * i + j) as f32).to_le_bytes());
+                b.extend(0f32.to_le_bytes());
+            }
+        }
+        let (dims, values) = parse_signal_matrix(&b).unwrap();
+        assert_eq!(dims, [3, 2, 1]);
+        let re: Vec<f32> = values.iter().map(|c| c.re).collect();
+        assert_eq!(re, [0.0, 10.0, 20.0, 1.0, 11.0, 21.0]);
+        assert!(parse_signal_matrix(&b[..b.len() - 1]).is_err());
+        assert!(parse_signal_matrix(b"BBv3\x01").is_err());
+    }
+
+    #[test]
+    fn qca9300_values_are_10_bit_imaginary_first() {
+        // 10-bit values 1, -1, 511, -512 packed little-endian: (imag 1, real -1), (imag 511, real -512).
+        let words: [u16; 4] = [1, 0x3ff, 511, 0x200];
+        let mut bits = 0u64;
+        for (i, w) in words.iter().enumerate() {
+            bits |= u64::from(*w) << (10 * i);
+        }
+        let mut payload = bits.to_le_bytes()[..5].to_vec();
+        // Pad to the per-chain size of one stream at 20 MHz.
+        payload.resize(140, 0);
+        let info = header(DEVICE_QCA9300, PACKET_FORMAT_HT, 20, 56);
+        let d = decode_qca9300(&info, &payload).unwrap();
+        assert_eq!((d.n_sts, d.n_rx, d.subcarriers.len()), (1, 1, 56));
+        assert_eq!(d.csi[0], Complex32::new(-1.0, 1.0));
+        assert_eq!(d.csi[1], Complex32::new(-512.0, 511.0));
+        assert_eq!(d.subcarriers[0], -28);
+    }
+}
