@@ -244,3 +244,24 @@ fn a_corrupt_or_truncated_frame_is_skipped_counted_and_named() {
         assert!(messages[2].contains("the input ends after 100"));
     }
 }
+
+#[test]
+fn damaged_bytes_anywhere_in_a_frame_never_panic() {
+    for file in [USRP, AX200] {
+        let bytes = std::fs::read(format!("{CAPTURES}/{file}")).unwrap();
+        let ranges = frames_of(&bytes);
+        let head = bytes[..ranges[2].end].to_vec();
+        // Every byte of the first frame, and a spread over the next two, set to 0xff and to 0.
+        let positions = (0..ranges[0].end).chain((ranges[0].end..head.len()).step_by(7));
+        for at in positions {
+            for value in [0xff, 0x00] {
+                let mut damaged = head.clone();
+                damaged[at] = value;
+                let (frames, stats, _) = read_bytes(file, damaged);
+                let accounted = frames.len() as u64 + stats.skipped_total() + stats.ignored;
+                assert!(accounted >= 1, "{file}: byte {at} = {value:#x}: {stats:?}");
+                assert!(frames.iter().all(CsiFrame::is_consistent));
+            }
+        }
+    }
+}

@@ -743,7 +743,12 @@ fn parse_signal_matrix(b: &[u8]) -> Result<([usize; 3], Vec<Complex32>), RecordE
         b'R' => 1,
         c => return Err(bad(format!("complexity {:?}", char::from(c)))),
     };
-    let n: usize = dims.iter().product();
+    // Each dimension is bounded; their product may still overflow.
+    let n = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|&n| n <= MAX_FRAME_BYTES)
+        .ok_or_else(|| bad(format!("dimensions {dims:?} exceed a frame")))?;
     let data = b
         .get(at..)
         .filter(|d| d.len() >= n * parts * width)
