@@ -8,8 +8,8 @@
 //! ## Inputs
 //! - `room_state`: room-state's JSON states (docs/CONTRACT.md), published to
 //!   `TOPIC_PREFIX/<room>/state` (retained unless `RETAIN_STATE=false`), with
-//!   `breathing_bpm: null` added when absent (the breathing sensor then reads unknown; nothing
-//!   measures breathing yet).
+//!   `breathing_bpm: null` added when absent (the breathing sensor then reads unknown: room-state
+//!   reports a rate only for a still room whose breathing peak is clear).
 //! - `events`: room-state's JSON events, published to `TOPIC_PREFIX/<room>/event` with
 //!   `event_type` set to the event (what the `event` entity reads).
 //!
