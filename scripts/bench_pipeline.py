@@ -47,7 +47,8 @@ def prepare(flow: str, work: str, preset: str, pacing: str, seconds: float, out:
         if node["id"] == "csi-source":
             # The figures in docs/BENCHMARKS.md are of the lab scene (one person).
             env.update({"PACING": pacing, "DURATION_S": str(seconds), "RGB": "false", "SCENE": "lab"})
-            node["outputs"] = [o for o in node["outputs"] if o != "frame"]
+            # No pictures: neither the camera frame nor the truth the pictures' inset draws.
+            node["outputs"] = [o for o in node["outputs"] if o not in ("frame", "boxes")]
         if node["id"] == "csi-preprocess":
             # The figures are of the `lite`-family presets on lite-sim's windows (the main job
             # now ships lite-floor, whose windows are complex: another input layout).
@@ -59,6 +60,7 @@ def prepare(flow: str, work: str, preset: str, pacing: str, seconds: float, out:
         if node["id"] == "pose-sink":
             env.update({"OUT_DIR": out, "PNG_EVERY": "0", "GIF_FRAMES": "0"})
             node["inputs"].pop("frame", None)
+            node["inputs"].pop("truth", None)
     path = os.path.join(work, f"{preset}-{pacing}-{flow}")
     with open(path, "w") as f:
         yaml.safe_dump(doc, f)
