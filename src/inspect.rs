@@ -32,6 +32,14 @@ pub struct Args {
     endian: Option<String>,
 }
 
+/// `--format NAME` as a capture format (`None`: detected from the file's content).
+pub fn parse_format(name: Option<&str>) -> Result<Option<CaptureFormat>> {
+    name.map(|f| {
+        CaptureFormat::from_name(f).ok_or_else(|| eyre::eyre!("--format {f}: unknown format"))
+    })
+    .transpose()
+}
+
 fn parse_range(text: &str) -> Result<std::ops::Range<usize>> {
     let (a, b) = text
         .split_once("..")
@@ -147,14 +155,7 @@ fn frame_json(index: usize, frame: &CsiFrame) -> Value {
 
 pub fn inspect(args: &Args) -> Result<ExitCode> {
     let options = ReadOptions {
-        format: args
-            .format
-            .as_deref()
-            .map(|f| {
-                CaptureFormat::from_name(f)
-                    .ok_or_else(|| eyre::eyre!("--format {f}: unknown format"))
-            })
-            .transpose()?,
+        format: parse_format(args.format.as_deref())?,
         endian: match args.endian.as_deref() {
             None => None,
             Some("little") => Some(Endian::Little),

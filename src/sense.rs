@@ -4,7 +4,7 @@ use eyre::{bail, Result, WrapErr};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use wdp_csi::{CaptureFormat, NexmonChip, ReadOptions};
+use wdp_csi::{NexmonChip, ReadOptions};
 use wdp_sense::{SecondState, SenseConfig, Sensor};
 
 /// Arguments of `wdp sense`.
@@ -66,14 +66,7 @@ pub fn sense(args: &Args) -> Result<ExitCode> {
         }
     };
     let options = ReadOptions {
-        format: args
-            .format
-            .as_deref()
-            .map(|f| {
-                CaptureFormat::from_name(f)
-                    .ok_or_else(|| eyre::eyre!("--format {f}: unknown format"))
-            })
-            .transpose()?,
+        format: crate::inspect::parse_format(args.format.as_deref())?,
         nexmon_chip: args.nexmon_chip,
         ..ReadOptions::default()
     };

@@ -20,6 +20,18 @@ fn frame(seq: u64) -> PoseFrame {
     f
 }
 
+/// The node's handler writing as `config` says, for frames without dense maps.
+fn handler(config: Config) -> PoseSink {
+    PoseSink {
+        sink: Some(Sink::create(config).expect("sink")),
+        assembler: PoseAssembler::new(AssemblerConfig {
+            max_pending: 32,
+            expect_parts: false,
+            expect_uv: false,
+        }),
+    }
+}
+
 #[test]
 fn frames_written_bad_messages_dropped() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -41,14 +53,7 @@ fn frames_written_bad_messages_dropped() {
             events.push(tensor_event(t + 0.003, "features", &meta, &[1.0f32; 5]));
         }
     }
-    let mut handler = PoseSink {
-        sink: Some(Sink::create(config).expect("sink")),
-        assembler: PoseAssembler::new(AssemblerConfig {
-            max_pending: 32,
-            expect_parts: false,
-            expect_uv: false,
-        }),
-    };
+    let mut handler = handler(config);
     let run = run_test("pose-sink", events, &mut handler).expect("run");
     assert!(run.outputs.is_empty());
     let c = &run.report.counts;
@@ -100,14 +105,7 @@ fn truth_floor_positions_are_read_and_poses_keep_theirs() {
     let mut predicted = frame(1);
     predicted.people[0].floor_m = Some([2.2, 1.4]);
     events.extend(pose_events(0.01, &predicted, "").expect("events"));
-    let mut handler = PoseSink {
-        sink: Some(Sink::create(config).expect("sink")),
-        assembler: PoseAssembler::new(AssemblerConfig {
-            max_pending: 32,
-            expect_parts: false,
-            expect_uv: false,
-        }),
-    };
+    let mut handler = handler(config);
     let run = run_test("pose-sink", events, &mut handler).expect("run");
     let c = &run.report.counts;
     assert!(c.unknown.is_empty(), "{c:?}");
