@@ -87,6 +87,21 @@ else
     $sudo apt-get install -y mosquitto || { $sudo apt-get update && $sudo apt-get install -y mosquitto; }
 fi
 
+step "chromium (the headless browser the web view's test drives)"
+if command -v chromium > /dev/null 2>&1 || [ -x /usr/bin/chromium ]; then
+    echo "present"
+else
+    if [ "$(id -u)" -eq 0 ]; then
+        sudo=""
+    elif command -v sudo > /dev/null 2>&1; then
+        sudo="sudo"
+    else
+        echo "error: chromium is missing and installing it needs root or sudo: apt-get install -y chromium" >&2
+        exit 1
+    fi
+    $sudo apt-get install -y chromium || { $sudo apt-get update && $sudo apt-get install -y chromium; }
+fi
+
 step "release build"
 # tch finds libtorch inside the torch wheel (no download at build time).
 export LIBTORCH_USE_PYTORCH=1
