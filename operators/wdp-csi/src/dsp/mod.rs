@@ -76,8 +76,8 @@ pub mod window;
 pub use error::{ConfigError, PacketError};
 pub use packet::{CsiValues, Packet, Shape};
 pub use pipeline::{
-    Output, Pipeline, PipelineConfig, PipelineStats, PushReport, Spectrogram, StepConfig, Window,
-    WindowChannels,
+    AlignConfig, Output, Pipeline, PipelineConfig, PipelineStats, PushReport, Spectrogram,
+    StepConfig, Window, WindowChannels,
 };
 pub use rng::SplitMix64;
 

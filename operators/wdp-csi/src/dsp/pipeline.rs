@@ -31,7 +31,7 @@ mod spectrogram;
 mod tests;
 
 pub use super::steps::unwrap::{UnwrapAxis, UnwrapConfig};
-pub use super::steps::StepConfig;
+pub use super::steps::{AlignConfig, StepConfig};
 pub use config::{OutputKind, PipelineConfig, WindowChannels};
 
 use super::background::Background;

@@ -13,6 +13,7 @@
 //! dispatch; its place in the table is where the key comes in an error's list of steps. A new
 //! counter is a field of `PipelineStats`, which the step increments through [`Run`].
 
+mod align;
 mod amplitude;
 pub(crate) mod background;
 mod conjugate;
@@ -37,6 +38,7 @@ use super::normalize::RunningNormConfig;
 use super::phase::{ConjugateConfig, SanitizeConfig};
 use super::resample::ResampleConfig;
 use super::{Channels, ConfigError, PipelineStats, Shape};
+pub use align::AlignConfig;
 use serde::{Deserialize, Serialize};
 use std::any::Any;
 use std::ops::Range;
@@ -254,6 +256,9 @@ steps! {
     sanitize => Sanitize(SanitizeConfig),
     /// Conjugate multiplication between receive antennas (complex data: before any polar step).
     conjugate => Conjugate(ConjugateConfig),
+    /// One phase offset and slope per packet for all links, against the static channel
+    /// (complex data: before any polar step).
+    align => Align(AlignConfig),
     /// Hampel outlier filter over time.
     hampel => Hampel(HampelConfig),
     /// Isolation-forest packet filter.

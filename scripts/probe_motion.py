@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""Where is one person, from the raw CSI of a dataset, with no trained model: which phase
+reference and which second-order features keep the position, how the answer grows with the
+training data, and how much a random frame split flatters it.
+
+    scripts/probe_motion.py --train DIR... --test DIR... [--every-train 2] [--every-test 4]
+                            [--curve 10,20,40,100] [--leaky]
+
+DIRs are datasets written by `wdp simulate` (or `wdp record`); only their one-person rows are
+used, each with a window of the last `--rows` rows (20 rows of 5 packets: 1 s). Per window:
+
+- the packets are brought to one phase: `align` removes one offset and one slope per packet,
+  common to every link, against the newest packet (what the `align` preprocessing step does
+  against a running reference); `conjugate` takes each receive antenna relative to antenna 0
+  per transmit antenna (the `conjugate` step, lite-floor's input);
+- the changes are the window minus its mean over time; `signature` is their dominant singular
+  vector over links x subcarriers (what moves most), `full` their whole covariance;
+- features: per 4 groups of subcarriers the links' covariance normalised by its trace (the
+  angles of arrival and departure of what moves), and for `signature` also the delay of the
+  change against the static channel (lag correlations across subcarriers), each link's change
+  power against its static power and the share of the top singular values.
+
+Readouts fitted per room: k nearest training windows (standardised features), ridge, a small
+MLP; beside them, the same fitted on positions shuffled within each room and the room's mean
+training position (answers that ignore the radio). Errors are floor distances in metres.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import pyarrow.ipc as ipc
+
+GROUPS = 4
+
+
+def read(seq_dir):
+    """Raw CSI per packet `[P, links, subcarriers]` (gain undone), people and positions per row."""
+    meta = json.load(open(os.path.join(seq_dir, "dataset.json")))
+    csi, agc, n, pos = [], [], [], []
+    for shard in meta["shards"]:
+        t = ipc.open_file(os.path.join(seq_dir, shard)).read_all()
+        t = t.select(["csi", "n_people", "position_m", "csi_agc_db"])
+        c = t.column("csi").combine_chunks().flatten().to_numpy()
+        csi.append(c.reshape(t.num_rows, *meta["csi_shape"]))
+        agc.append(t.column("csi_agc_db").combine_chunks().flatten().to_numpy().reshape(t.num_rows, -1))
+        n.extend(t.column("n_people").to_pylist())
+        for p in t.column("position_m").to_pylist():
+            pos.append(np.array(p[:2]) if len(p) >= 3 else np.full(2, np.nan))
+    csi = np.concatenate(csi)
+    x = csi[..., 0] + 1j * csi[..., 1]  # [rows, packets, tx, rx, sub]
+    rows, pk = x.shape[:2]
+    x = x.reshape(rows * pk, -1, x.shape[-1]).astype(np.complex128)
+    x *= (10 ** (-np.concatenate(agc).reshape(-1) / 20.0))[:, None, None]
+    return dict(x=x, pk=pk, n=np.array(n), pos=np.array(pos), room=meta["room"],
+                sub=np.array(meta["subcarriers"], np.float64))
+
+
+def align(x, sub):
+    """One phase offset and slope per packet for all links, against the newest packet."""
+    z = (x * np.conj(x[-1])[None]).sum(1)
+    w = np.abs(z) + 1e-30
+    ph = np.unwrap(np.angle(z), axis=1)
+    a = np.stack([np.ones_like(sub), sub], 1)
+    out = np.empty_like(x)
+    for p in range(len(x)):
+        coef = np.linalg.lstsq(a * w[p, :, None], ph[p] * w[p], rcond=None)[0]
+        out[p] = x[p] * np.exp(-1j * (a @ coef))[None]
+    return out
+
+
+def conjugate(x, n_rx):
+    """Each receive antenna relative to antenna 0 of the same transmit antenna."""
+    p, links, k = x.shape
+    y = x.reshape(p, links // n_rx, n_rx, k)
+    r = y[:, :, :1]
+    return (y * np.conj(r) / (np.abs(r) + 1e-30)).reshape(p, links, k)
+
+
+def link_covariance(m_of_group, links, k):
+    iu = np.triu_indices(links, 1)
+    f = []
+    for g in np.array_split(np.arange(k), GROUPS):
+        m = m_of_group(g)
+        m = m / (np.trace(m).real + 1e-30)
+        f += [np.diag(m).real, m[iu].real, m[iu].imag]
+    return np.concatenate(f)
+
+
+def features(x, phase, second_order, sub, n_rx):
+    x = align(x, sub) if phase == "align" else conjugate(x, n_rx)
+    p, links, k = x.shape
+    static = x.mean(0)
+    d = x - static[None]
+    if second_order == "full":
+        return link_covariance(lambda g: np.einsum("plk,pmk->lm", d[:, :, g], d[:, :, g].conj()), links, k)
+    _, sv, vh = np.linalg.svd(d.reshape(p, links * k), full_matrices=False)
+    v = vh[0].conj().reshape(links, k)
+    f = [link_covariance(lambda g: v[:, g] @ v[:, g].conj().T, links, k)]
+    w = v * np.conj(static) / (np.abs(static) + 1e-30)
+    for lag in range(1, 9):
+        r = (w[:, lag:] * np.conj(w[:, :-lag])).sum()
+        f.append(np.array([r.real, r.imag]) / (np.abs(r) + 1e-30))
+    f.append(np.log10((np.abs(d) ** 2).mean((0, 2)) / (np.abs(static) ** 2).mean(1) + 1e-30))
+    f.append(np.log10(sv[:3] ** 2 / (sv ** 2).sum() + 1e-30))
+    return np.concatenate(f)
+
+
+def windows(dirs, every, rows, phase, second_order, rooms):
+    """Features, positions, room index and sequence index of every `every`-th one-person row."""
+    out = ([], [], [], [])
+    for i, s in enumerate(dirs):
+        d = read(s)
+        n_rx = 3 if d["x"].shape[1] % 3 == 0 else 1
+        if d["room"] not in rooms:
+            rooms.append(d["room"])
+        for r in range(rows - 1, len(d["n"]), every):
+            if d["n"][r] != 1 or np.isnan(d["pos"][r, 0]):
+                continue
+            w = d["x"][(r - rows + 1) * d["pk"]:(r + 1) * d["pk"]]
+            for lst, v in zip(out, (features(w, phase, second_order, d["sub"], n_rx), d["pos"][r],
+                                    rooms.index(d["room"]), i)):
+                lst.append(v)
+    return tuple(np.array(v) for v in out)
+
+
+def per_room(fit, a, b):
+    """Fits `fit(train features, train positions, test features)` room by room."""
+    (fa, ya, ra), (fb, rb) = a, b
+    mu, sd = fa.mean(0), fa.std(0) + 1e-9
+    fa, fb = (fa - mu) / sd, (fb - mu) / sd
+    p = np.full((len(fb), 2), np.nan)
+    for r in np.unique(rb):
+        if (ra == r).any():
+            p[rb == r] = fit(fa[ra == r], ya[ra == r], fb[rb == r])
+    return p
+
+
+def knn(k):
+    def fit(a, y, b):
+        d = (b ** 2).sum(1)[:, None] - 2 * b @ a.T + (a ** 2).sum(1)[None]
+        return y[np.argsort(d, 1)[:, :k]].mean(1)
+    return fit
+
+
+def ridge(a, y, b, lam=10.0):
+    m = y.mean(0)
+    w = np.linalg.solve(a.T @ a + lam * np.eye(a.shape[1]), a.T @ (y - m))
+    return b @ w + m
+
+
+def mlp(a, y, b, seed=0):
+    import torch
+    torch.manual_seed(seed)
+    xa, xb = torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)
+    ya = torch.tensor(y, dtype=torch.float32)
+    net = torch.nn.Sequential(torch.nn.Linear(xa.shape[1], 256), torch.nn.GELU(), torch.nn.Dropout(0.2),
+                              torch.nn.Linear(256, 2))
+    opt = torch.optim.AdamW(net.parameters(), 1e-3, weight_decay=1e-2)
+    for _ in range(60):
+        for i in torch.randperm(len(xa)).split(128):
+            loss = (net(xa[i]) - ya[i]).norm(dim=1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    net.eval()
+    with torch.no_grad():
+        return net(xb).numpy()
+
+
+def shuffled(y, r, rng):
+    y = y.copy()
+    for room in np.unique(r):
+        i = np.where(r == room)[0]
+        y[i] = y[rng.permutation(i)]
+    return y
+
+
+def score(p, y):
+    e = np.linalg.norm(p - y, axis=1)
+    return f"{np.median(e):.2f} / {np.quantile(e, 0.9):.2f}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--train", nargs="+", required=True)
+    ap.add_argument("--test", nargs="+", required=True)
+    ap.add_argument("--rows", type=int, default=20)
+    ap.add_argument("--every-train", type=int, default=2)
+    ap.add_argument("--every-test", type=int, default=4)
+    ap.add_argument("--variants", action="store_true", help="also conjugate/full variants (4x the time)")
+    ap.add_argument("--curve", default="", help="training sequences per room for a learning curve, e.g. 2,5,10,25")
+    ap.add_argument("--leaky", action="store_true", help="also a random 80/20 split of the training frames")
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    rooms = []
+    print("| input | readout | median / p90 m (fitted on shuffled positions) |\n| --- | --- | --- |")
+    variants = [("align", "signature")]
+    if args.variants:
+        variants += [("conjugate", "signature"), ("align", "full"), ("conjugate", "full")]
+    for phase, second in variants:
+        fa, ya, ra, sa = windows(args.train, args.every_train, args.rows, phase, second, rooms)
+        fb, yb, rb, _ = windows(args.test, args.every_test, args.rows, phase, second, rooms)
+        if phase == "align" and second == "signature":
+            prior = np.stack([ya[ra == r].mean(0) if (ra == r).any() else np.full(2, np.nan)
+                              for r in range(len(rooms))])
+            print(f"| none | the room's mean training position | {score(prior[rb], yb)} |")
+            keep = (fa, ya, ra, sa, fb, yb, rb)
+        readouts = [("10 nearest", knn(10))]
+        if second == "signature" and phase == "align":
+            readouts += [("ridge", ridge), ("MLP", mlp)]
+        for name, fit in readouts:
+            p = per_room(fit, (fa, ya, ra), (fb, rb))
+            q = per_room(fit, (fa, shuffled(ya, ra, rng), ra), (fb, rb))
+            print(f"| {phase}, {second} ({len(fa)} / {len(fb)} windows) | {name} | {score(p, yb)} ({score(q, yb)}) |",
+                  flush=True)
+    fa, ya, ra, sa, fb, yb, rb = keep
+    if args.curve:
+        print("\n| training sequences per room | training windows | 10 nearest: median / p90 m |\n| --- | --- | --- |")
+        for n in [int(v) for v in args.curve.split(",")]:
+            take = np.zeros(len(fa), bool)
+            for r in np.unique(ra):
+                seqs = np.unique(sa[ra == r])[:n]
+                take |= (ra == r) & np.isin(sa, seqs)
+            p = per_room(knn(10), (fa[take], ya[take], ra[take]), (fb, rb))
+            print(f"| {n} | {take.sum()} | {score(p, yb)} |", flush=True)
+    if args.leaky:
+        test = rng.random(len(fa)) < 0.2
+        p = per_room(knn(10), (fa[~test], ya[~test], ra[~test]), (fa[test], ra[test]))
+        print(f"\nrandom 80/20 split of the training windows (leaky: neighbours in time on both sides), "
+              f"10 nearest: {score(p, ya[test])} m; held-out sequences: "
+              f"{score(per_room(knn(10), (fa, ya, ra), (fb, rb)), yb)} m")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
