@@ -158,7 +158,7 @@ impl Browser {
                 "--disable-sync",
                 "--disable-default-apps",
                 "--hide-scrollbars",
-                "--window-size=1100,760",
+                "--window-size=1100,880",
                 "--remote-debugging-port=0",
             ])
             .arg(format!("--user-data-dir={}", profile.path().display()))

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""The web view's cost to the main job: end-to-end latency (p50/p99) and frames/s of
+dataflows/inference.yml as shipped, beside dataflows/inference-web.yml (the same nodes plus the
+web view) without a browser and with a headless Chromium showing the page, back to back in one
+invocation (rounds alternate the three so that a slower stretch of the machine hits all three).
+
+    .venv/bin/python nodes/web-view/bench/overhead.py [--seconds 60] [--rounds 2]
+
+Each run simulates `--seconds` of the living room in real time (100 packets/s, 20 frames/s
+offered), as the dataflows ship (camera frames rendered, pose-sink writing its pictures); the
+figures are the pose-sink's latency.json (latency trace: csi-preprocess received to pose-sink
+received). With a browser, the web view's stop line gives the states it sent and the frames a
+slow browser skipped. Needs the release binaries, the venv's dora CLI and /usr/bin/chromium.
+Writes out/bench/web-view.json and prints a Markdown table.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+DORA = os.path.join(ROOT, ".venv", "bin", "dora")
+CHROMIUM = "/usr/bin/chromium"
+
+
+def prepare(flow: str, work: str, seconds: float, out: str, tag: str) -> str:
+    """A copy of a real dataflow with absolute paths, a bounded simulation and its own output."""
+    src = os.path.join(ROOT, "dataflows", flow)
+    base = os.path.dirname(src)
+    with open(src) as f:
+        doc = yaml.safe_load(f)
+    for node in doc["nodes"]:
+        if str(node.get("path", "")).startswith("."):
+            node["path"] = os.path.normpath(os.path.join(base, node["path"]))
+        env = node.setdefault("env", {})
+        for k, v in list(env.items()):
+            if isinstance(v, str) and v.startswith("../"):
+                env[k] = os.path.normpath(os.path.join(base, v))
+        if node["id"] == "csi-source":
+            env["DURATION_S"] = str(seconds)
+        if node["id"] == "pose-sink":
+            env["OUT_DIR"] = out
+        if node["id"] == "web-view":
+            env["PORT"] = "0"
+    path = os.path.join(work, f"{tag}.yml")
+    with open(path, "w") as f:
+        yaml.safe_dump(doc, f)
+    return path
+
+
+def run(flow_path: str, seconds: float, browser: bool, work: str) -> str:
+    """Runs the dataflow to its end (the simulation's length); returns its log."""
+    log_path = flow_path + ".log"
+    env = {**os.environ, "PATH": os.path.dirname(DORA) + os.pathsep + os.environ.get("PATH", "")}
+    chromium = None
+    with open(log_path, "w") as log:
+        dora = subprocess.Popen([DORA, "run", flow_path, "--stop-after", f"{int(seconds) + 300}s"],
+                                stdout=log, stderr=subprocess.STDOUT, cwd=work, env=env)
+        try:
+            if browser:
+                url = None
+                while url is None and dora.poll() is None:
+                    with open(log_path) as f:
+                        m = re.search(r"web view: (http://\S+)", f.read())
+                    url = m.group(1) if m else None
+                    time.sleep(0.2)
+                if url is None:
+                    sys.exit(f"no web view address:\n{open(log_path).read()[-3000:]}")
+                profile = tempfile.mkdtemp(dir=work)
+                chromium = subprocess.Popen(
+                    [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--no-first-run", "--disable-background-networking",
+                     "--remote-debugging-port=0", f"--user-data-dir={profile}",
+                     "--window-size=1100,860", url],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            dora.wait(timeout=seconds + 600)
+        finally:
+            if chromium is not None:
+                chromium.kill()
+                chromium.wait()
+            if dora.poll() is None:
+                dora.kill()
+                dora.wait()
+    with open(log_path) as f:
+        text = f.read()
+    if dora.returncode != 0:
+        sys.exit(f"{flow_path} failed:\n{text[-3000:]}")
+    return text
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=60.0, help="simulated seconds per run")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--out", default=os.path.join(ROOT, "out", "bench", "web-view.json"))
+    args = ap.parse_args()
+    configs = [("off", "inference.yml", False), ("web view", "inference-web.yml", False),
+               ("web view + browser", "inference-web.yml", True)]
+    results = {name: [] for name, _, _ in configs}
+    with tempfile.TemporaryDirectory() as work:
+        for r in range(args.rounds):
+            for i, (name, flow, browser) in enumerate(configs):
+                tag = f"r{r}-c{i}"
+                out = os.path.join(work, f"out-{tag}")
+                path = prepare(flow, work, args.seconds, out, tag)
+                print(f"round {r + 1}: {name} ...", file=sys.stderr, flush=True)
+                log = run(path, args.seconds, browser, work)
+                with open(os.path.join(out, "latency.json")) as f:
+                    lat = json.load(f)
+                summary = next((l.strip() for l in log.splitlines()
+                                if "browser connections" in l), None)
+                results[name].append({"latency": lat, "web_view": summary})
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(results, f, indent=2)
+    print("| inference.yml | end to end p50 / p99 ms (per round) | frames/s at the sink | frames |")
+    print("| --- | --- | --- | ---: |")
+    for name, runs in results.items():
+        e2e = ", ".join(f"{x['latency']['end_to_end']['p50_ms']:.1f} / "
+                        f"{x['latency']['end_to_end']['p99_ms']:.1f}" for x in runs)
+        fps = ", ".join(f"{x['latency']['throughput_fps']:.1f}" for x in runs)
+        frames = ", ".join(str(x["latency"]["frames"]) for x in runs)
+        print(f"| {name} | {e2e} | {fps} | {frames} |")
+    for x in results["web view + browser"]:
+        print(x["web_view"])
+
+
+if __name__ == "__main__":
+    main()
