@@ -7,7 +7,9 @@
 //! - `wdp inspect CAPTURE [--json] [--packets A..B]` summarises a capture file of any format.
 //! - `wdp simulate --scene ROOM --out DIR` writes a simulated dataset.
 //! - `wdp sense CAPTURE [--json]` reports signal-level motion and presence per second.
+//! - `wdp building --rooms N --machines M` writes a building's dataflow over several machines.
 
+mod building;
 mod doctor;
 mod inspect;
 mod progress;
@@ -58,6 +60,9 @@ enum Command {
     /// Signal-level motion and presence over a capture file, one line per second of capture
     /// time (no trained model; calibrates on the first seconds, which should be quiet).
     Sense(sense::Args),
+    /// Write the dataflow of a building: N rooms on M room machines and a compute machine,
+    /// merged by room-fusion (`wdp building --help`).
+    Building(building::Args),
     /// Train, fine-tune or adapt a model on dataset folders (`wdp train --help`).
     #[command(disable_help_flag = true)]
     Train {
@@ -86,6 +91,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::inspect(&args),
         Command::Simulate(args) => simulate::simulate(&args),
         Command::Sense(args) => sense::sense(&args),
+        Command::Building(args) => building::building(&args),
         Command::Train { args } => train::run("train", &args),
         Command::Eval { args } => train::run("eval", &args),
     };
