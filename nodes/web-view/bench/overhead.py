@@ -9,8 +9,10 @@ invocation (rounds alternate the three so that a slower stretch of the machine h
 Each run simulates `--seconds` of the living room in real time (100 packets/s, 20 frames/s
 offered), as the dataflows ship (camera frames rendered, pose-sink writing its pictures); the
 figures are the pose-sink's latency.json (latency trace: csi-preprocess received to pose-sink
-received). With a browser, the web view's stop line gives the states it sent and the frames a
-slow browser skipped. Needs the release binaries, the venv's dora CLI and /usr/bin/chromium.
+received). The CPU time of the dataflow's processes (every node, and the browser's processes)
+is sampled from /proc while it runs: the web view's own cost, whatever else the machine is
+doing. With a browser, the web view's stop line gives the states it sent and the frames a slow
+browser skipped. Needs Linux, the release binaries, the venv's dora CLI and /usr/bin/chromium.
 Writes out/bench/web-view.json and prints a Markdown table.
 """
 
@@ -55,13 +57,50 @@ def prepare(flow: str, work: str, seconds: float, out: str, tag: str) -> str:
     return path
 
 
-def run(flow_path: str, seconds: float, browser: bool, work: str) -> str:
-    """Runs the dataflow to its end (the simulation's length); returns its log."""
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def processes() -> dict:
+    """pid -> (parent pid, command name, CPU seconds) of every process now."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[int(d)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / TICKS)
+    return out
+
+
+def sample(cpu: dict, roots: list) -> None:
+    """Notes the CPU time of every descendant of `roots` (by pid: the last value seen)."""
+    procs = processes()
+    children = {}
+    for pid, (ppid, _, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    todo = [r for r in roots if r in procs]
+    while todo:
+        pid = todo.pop()
+        ppid, name, seconds = procs[pid]
+        cpu[pid] = (name, seconds)
+        todo.extend(children.get(pid, []))
+
+
+def run(flow_path: str, seconds: float, browser: bool, work: str) -> tuple:
+    """Runs the dataflow to its end (the simulation's length); returns its log and the CPU
+    seconds of its processes by name (`browser` for Chromium's)."""
     log_path = flow_path + ".log"
     env = {**os.environ, "PATH": os.path.dirname(DORA) + os.pathsep + os.environ.get("PATH", "")}
     chromium = None
+    cpu, browser_cpu = {}, {}
     with open(log_path, "w") as log:
-        dora = subprocess.Popen([DORA, "run", flow_path, "--stop-after", f"{int(seconds) + 300}s"],
+        # A bound for a run that hangs: a loaded machine drains its queues slowly.
+        dora = subprocess.Popen([DORA, "run", flow_path, "--stop-after", f"{int(seconds) + 1800}s"],
                                 stdout=log, stderr=subprocess.STDOUT, cwd=work, env=env)
         try:
             if browser:
@@ -80,7 +119,11 @@ def run(flow_path: str, seconds: float, browser: bool, work: str) -> str:
                      "--remote-debugging-port=0", f"--user-data-dir={profile}",
                      "--window-size=1100,860", url],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            dora.wait(timeout=seconds + 600)
+            while dora.poll() is None:
+                sample(cpu, [dora.pid])
+                if chromium is not None:
+                    sample(browser_cpu, [chromium.pid])
+                time.sleep(0.5)
         finally:
             if chromium is not None:
                 chromium.kill()
@@ -92,7 +135,12 @@ def run(flow_path: str, seconds: float, browser: bool, work: str) -> str:
         text = f.read()
     if dora.returncode != 0:
         sys.exit(f"{flow_path} failed:\n{text[-3000:]}")
-    return text
+    by_name = {}
+    for name, secs in cpu.values():
+        by_name[name] = by_name.get(name, 0.0) + secs
+    if browser_cpu:
+        by_name["browser"] = sum(secs for _, secs in browser_cpu.values())
+    return text, by_name
 
 
 def main() -> None:
@@ -111,23 +159,28 @@ def main() -> None:
                 out = os.path.join(work, f"out-{tag}")
                 path = prepare(flow, work, args.seconds, out, tag)
                 print(f"round {r + 1}: {name} ...", file=sys.stderr, flush=True)
-                log = run(path, args.seconds, browser, work)
+                log, cpu = run(path, args.seconds, browser, work)
                 with open(os.path.join(out, "latency.json")) as f:
                     lat = json.load(f)
                 summary = next((l.strip() for l in log.splitlines()
                                 if "browser connections" in l), None)
-                results[name].append({"latency": lat, "web_view": summary})
+                results[name].append({"latency": lat, "web_view": summary, "cpu_s": cpu})
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=2)
-    print("| inference.yml | end to end p50 / p99 ms (per round) | frames/s at the sink | frames |")
-    print("| --- | --- | --- | ---: |")
+    print("| inference.yml | end to end p50 / p99 ms (per round) | frames/s at the sink | frames | "
+          "CPU s: all nodes | CPU s: web-view | CPU s: browser |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
     for name, runs in results.items():
         e2e = ", ".join(f"{x['latency']['end_to_end']['p50_ms']:.1f} / "
                         f"{x['latency']['end_to_end']['p99_ms']:.1f}" for x in runs)
         fps = ", ".join(f"{x['latency']['throughput_fps']:.1f}" for x in runs)
         frames = ", ".join(str(x["latency"]["frames"]) for x in runs)
-        print(f"| {name} | {e2e} | {fps} | {frames} |")
+        nodes = ", ".join(f"{sum(v for k, v in x['cpu_s'].items() if k != 'browser'):.1f}"
+                          for x in runs)
+        web = ", ".join(f"{x['cpu_s'].get('web-view', 0.0):.2f}" for x in runs)
+        brw = ", ".join(f"{x['cpu_s'].get('browser', 0.0):.1f}" for x in runs)
+        print(f"| {name} | {e2e} | {fps} | {frames} | {nodes} | {web} | {brw} |")
     for x in results["web view + browser"]:
         print(x["web_view"])
 
