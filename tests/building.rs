@@ -626,8 +626,9 @@ fn building_scenario(net: &Net) {
     let stale_after_ms = stale["t_ms"].as_i64().unwrap_or(0) - killed_ms;
     eprintln!("kitchen marked stale {stale_after_ms} ms after its daemon was killed");
     assert!(
-        stale_after_ms as f64 <= (STALE_AFTER_S + 1.5) * 1000.0,
-        "stale after {stale_after_ms} ms (timeout {STALE_AFTER_S} s, ticks 0.5 s)"
+        stale_after_ms as f64 <= (STALE_AFTER_S + 2.5) * 1000.0,
+        "stale after {stale_after_ms} ms (timeout {STALE_AFTER_S} s, ticks every 0.5 s, and up to \
+         2 s for a loaded machine to run the tick)"
     );
     // Keep it down a while, then look at the others meanwhile.
     std::thread::sleep(Duration::from_secs(3));
