@@ -234,7 +234,7 @@ fn a_resumed_run_continues_with_its_optimiser_state() {
     );
 
     // Starting from the same weights without the moments is a different run.
-    let mut restarted = Trainer::new(config, dims, cpu).unwrap();
+    let mut restarted = Trainer::new(config.clone(), dims, cpu).unwrap();
     restarted.init_from(&path).unwrap();
     restarted.step = 2;
     run(&mut restarted, 2..4);
@@ -243,6 +243,19 @@ fn a_resumed_run_continues_with_its_optimiser_state() {
         gap > 1e-5,
         "fresh moments move the weights differently ({gap})"
     );
+
+    // Weights trained on other windows are refused as an init (before any data would load),
+    // unless the run says it fine-tunes them onto its own preprocessing.
+    let mut other = config.clone();
+    other.preprocess.window.length += 1;
+    let err = wdp_train::trainer::same_preprocess(&other, &path).unwrap_err();
+    assert!(err.to_string().contains("--init-new-preprocess"), "{err}");
+    let mut refused = Trainer::new(other.clone(), dims, cpu).unwrap();
+    assert!(refused.init_from(&path).is_err());
+    let mut moved = Trainer::new(other, dims, cpu).unwrap();
+    moved.new_preprocess = true;
+    moved.init_from(&path).unwrap();
+    assert_eq!(gap_between(&moved, &first), 0.0, "the weights are taken");
 }
 
 #[test]

@@ -58,6 +58,10 @@ struct TrainArgs {
     /// starts from a lite teacher's CSI encoder and translation); default all.
     #[arg(long, value_delimiter = ',')]
     init_stages: Vec<String>,
+    /// `--init` was trained on windows made another way: fine-tune it onto this run's
+    /// preprocessing anyway (without it such an init is refused before the data loads).
+    #[arg(long)]
+    init_new_preprocess: bool,
     /// Continue the run in `--out` (weights, step count and optimiser moments).
     #[arg(long)]
     resume: bool,
@@ -437,6 +441,9 @@ fn run_train(args: &TrainArgs) -> Result<()> {
         tch::set_num_threads(n);
     }
     let load = wdp_train::LoadOptions::with(config.preprocess.clone(), args.every);
+    if let (Some(init), false, false) = (&args.init, args.init_new_preprocess, args.resume) {
+        wdp_train::trainer::same_preprocess(&config, init)?;
+    }
     let loading = bar("loading the datasets", 0, None, "");
     let samples = wdp_train::data::load_datasets(&args.data, &load)?;
     let target = wdp_train::data::load_datasets(&args.target, &load)?;
@@ -444,6 +451,7 @@ fn run_train(args: &TrainArgs) -> Result<()> {
     let dims = dims_of(&samples)?;
     let device = tch::Device::cuda_if_available();
     let mut trainer = Trainer::new(config, dims, device)?;
+    trainer.new_preprocess = args.init_new_preprocess;
     if args.resume {
         trainer.resume(&args.out)?;
         eprintln!("resuming {} at step {}", args.out.display(), trainer.step);

@@ -2,6 +2,7 @@
 //! sidecars, resuming, starting from other weights, and loading a trained model.
 
 use super::Trainer;
+use crate::TrainConfig;
 use eyre::{eyre, Context, Result};
 use std::path::{Path, PathBuf};
 use tch::{nn, Device, Tensor};
@@ -41,6 +42,23 @@ pub fn stages_in(path: &Path) -> Result<Vec<&'static str>> {
         stages.push(TEMPORAL_STAGE);
     }
     Ok(stages)
+}
+
+/// Weights learnt on windows made another way would be fine-tuned on inputs they never saw:
+/// refuse, unless the run says it means to (`Trainer::new_preprocess`), rather than quietly
+/// start from a model that cannot read its data. Cheap: callers check before loading datasets.
+pub fn same_preprocess(config: &TrainConfig, path: &Path) -> Result<()> {
+    let theirs = crate::preprocess::for_checkpoint(path)?;
+    if theirs != config.preprocess {
+        return Err(eyre!(
+            "{} was trained with other preprocessing ({}) than this run's `preprocess`: copy \
+             that file's settings into the training config, or pass --init-new-preprocess to \
+             fine-tune it onto this run's windows",
+            path.display(),
+            crate::preprocess::sidecar_path(path).display()
+        ));
+    }
+    Ok(())
 }
 
 impl Trainer {
@@ -93,16 +111,8 @@ impl Trainer {
                 "stage `{s}`: expected one of {TRAINED_STAGES:?} or {TEMPORAL_STAGE}"
             ));
         }
-        // Weights learnt on windows made another way would be fine-tuned on inputs they never
-        // saw: refuse rather than quietly start from a model that cannot read its data.
-        let theirs = crate::preprocess::for_checkpoint(path)?;
-        if theirs != self.config.preprocess {
-            return Err(eyre!(
-                "{} was trained with other preprocessing ({}) than this run's `preprocess`: \
-                 copy that file's settings into the training config",
-                path.display(),
-                crate::preprocess::sidecar_path(path).display()
-            ));
+        if !self.new_preprocess {
+            same_preprocess(&self.config, path)?;
         }
         let new = checkpoint::load_stages_keeping_new(&mut self.vs, path, stages)
             .wrap_err_with(|| format!("loading {}", path.display()))?;

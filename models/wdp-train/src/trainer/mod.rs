@@ -19,7 +19,8 @@ mod objective;
 mod step;
 
 pub use checkpoint::{
-    load_trained, optimizer_path, stages_in, state_path, TEMPORAL_STAGE, TRAINED_STAGES,
+    load_trained, optimizer_path, same_preprocess, stages_in, state_path, TEMPORAL_STAGE,
+    TRAINED_STAGES,
 };
 pub use config::{Augment, DomainMethod, TrainConfig, Weights};
 pub use step::{lr_at, StepLosses};
@@ -44,6 +45,9 @@ pub struct Trainer {
     pub geometry: TargetGeometry,
     /// Steps taken (continues after a resume).
     pub step: usize,
+    /// `--init` may come from a checkpoint trained on other windows (a change of preprocessing
+    /// that the whole model is fine-tuned onto).
+    pub new_preprocess: bool,
     opt: AdamW,
     scaler: Option<GradScaler>,
     groups: Vec<(usize, f64)>,
@@ -133,6 +137,7 @@ impl Trainer {
             model,
             geometry,
             step: 0,
+            new_preprocess: false,
             opt,
             scaler,
             groups,
