@@ -190,8 +190,9 @@ def main():
     ap.add_argument("--every-train", type=int, default=2)
     ap.add_argument("--every-test", type=int, default=4)
     ap.add_argument("--variants", action="store_true", help="also conjugate/full variants (4x the time)")
-    ap.add_argument("--curve", default="", help="training sequences per room for a learning curve, e.g. 2,5,10,25")
+    ap.add_argument("--curve", default="", help="one-person training sequences per room for a learning curve, e.g. 2,5,10")
     ap.add_argument("--leaky", action="store_true", help="also a random 80/20 split of the training frames")
+    ap.add_argument("--groups", action="store_true", help="also each feature group of the signature alone")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     rooms = []
@@ -217,7 +218,7 @@ def main():
                   flush=True)
     fa, ya, ra, sa, fb, yb, rb = keep
     if args.curve:
-        print("\n| training sequences per room | training windows | 10 nearest: median / p90 m |\n| --- | --- | --- |")
+        print("\n| one-person training sequences per room | training windows | 10 nearest: median / p90 m |\n| --- | --- | --- |")
         for n in [int(v) for v in args.curve.split(",")]:
             take = np.zeros(len(fa), bool)
             for r in np.unique(ra):
@@ -225,6 +226,24 @@ def main():
                 take |= (ra == r) & np.isin(sa, seqs)
             p = per_room(knn(10), (fa[take], ya[take], ra[take]), (fb, rb))
             print(f"| {n} | {take.sum()} | {score(p, yb)} |", flush=True)
+    if args.groups:
+        links = 9 if fa.shape[1] == 352 else None
+        if links is None:
+            print("\n--groups needs 3x3 links")
+        else:
+            per = links + links * (links - 1)
+            cov = np.arange(GROUPS * per)
+            parts = {
+                "the links' covariance": cov,
+                "its off-diagonal (phases between links)": np.concatenate([g * per + np.arange(links, per) for g in range(GROUPS)]),
+                "its diagonal (which links see the change)": np.concatenate([g * per + np.arange(links) for g in range(GROUPS)]),
+                "the change's delay against the static channel": np.arange(GROUPS * per, GROUPS * per + 16),
+                "each link's change-to-static power": np.arange(GROUPS * per + 16, GROUPS * per + 16 + links),
+            }
+            print("\n| aligned, signature: features | 10 nearest: median / p90 m |\n| --- | --- |")
+            for name, cols in parts.items():
+                p = per_room(knn(10), (fa[:, cols], ya, ra), (fb[:, cols], rb))
+                print(f"| {name} | {score(p, yb)} |", flush=True)
     if args.leaky:
         test = rng.random(len(fa)) < 0.2
         p = per_room(knn(10), (fa[~test], ya[~test], ra[~test]), (fa[test], ra[test]))
