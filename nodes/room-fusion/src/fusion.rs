@@ -105,6 +105,12 @@ pub struct RoomView {
     pub rejoins: u64,
     /// Pose frames received from it.
     pub frames: u64,
+    /// Frames that never came: gaps in the frames' `seq` (the window counter carried from
+    /// csi-preprocess), so a window lost on the way (a stage that died and was restarted, a
+    /// queue that dropped) is counted here rather than lost silently.
+    pub missed_frames: u64,
+    /// Times the room's `seq` started over (its chain restarted).
+    pub seq_restarts: u64,
     /// People of its newest frame (unheld).
     pub frame_people: Option<u32>,
     /// People with the room state's hold (`wdp_room`); null without fresh poses and while
@@ -202,6 +208,9 @@ struct RoomSlot {
     rejoins: u64,
     frames: u64,
     frame_people: Option<u32>,
+    last_seq: Option<u64>,
+    missed_frames: u64,
+    seq_restarts: u64,
     /// Building id and last position of each of its tracks.
     tracks: BTreeMap<u64, (u64, [f32; 2])>,
 }
@@ -239,6 +248,9 @@ impl Fusion {
                     rejoins: 0,
                     frames: 0,
                     frame_people: None,
+                    last_seq: None,
+                    missed_frames: 0,
+                    seq_restarts: 0,
                     tracks: BTreeMap::new(),
                 },
             );
@@ -273,6 +285,19 @@ impl Fusion {
         people: &[PoseObservation],
         now_ns: i64,
     ) -> Result<Vec<BuildingEvent>, String> {
+        self.push_frame_seq(room, None, t_ns, people, now_ns)
+    }
+
+    /// [`Fusion::push_frame`] with the frame's `seq`: a gap counts the frames missed, a `seq`
+    /// below the last one a restart of the room's chain.
+    pub fn push_frame_seq(
+        &mut self,
+        room: &str,
+        seq: Option<u64>,
+        t_ns: i64,
+        people: &[PoseObservation],
+        now_ns: i64,
+    ) -> Result<Vec<BuildingEvent>, String> {
         let slot = self
             .rooms
             .get_mut(room)
@@ -294,6 +319,14 @@ impl Fusion {
         slot.last_seen_ns = Some(now_ns);
         slot.capture_ns = slot.capture_ns.max(t_ns);
         slot.frames += 1;
+        if let Some(seq) = seq {
+            match slot.last_seq {
+                Some(last) if seq > last => slot.missed_frames += seq - last - 1,
+                Some(last) if seq < last => slot.seq_restarts += 1,
+                _ => {}
+            }
+            slot.last_seq = Some(seq);
+        }
         slot.frame_people = Some(u32::try_from(people.len()).unwrap_or(u32::MAX));
         let events = slot.room.push_pose(t_ns, people);
         let state = slot.room.state();
@@ -525,6 +558,8 @@ impl Fusion {
                 rejoined_at_ms: slot.rejoined_at_ns.map(ms),
                 rejoins: slot.rejoins,
                 frames: slot.frames,
+                missed_frames: slot.missed_frames,
+                seq_restarts: slot.seq_restarts,
                 frame_people: slot.frame_people,
                 people,
                 presence: usable && room_state.presence && room_state.source != Source::None,

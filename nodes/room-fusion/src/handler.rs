@@ -158,7 +158,7 @@ impl RoomFusionNode {
             .collect();
         let events = self
             .fusion
-            .push_frame(room, frame.t_ns(), &people, now_ns)
+            .push_frame_seq(room, Some(frame.meta.seq), frame.t_ns(), &people, now_ns)
             .map_err(|e| HandlerError::bad("room", e))?;
         self.send_events(ctx, &events)
     }

@@ -293,6 +293,21 @@ fn a_silent_room_goes_stale_its_people_are_not_handed_over_and_it_rejoins() {
 }
 
 #[test]
+fn gaps_in_seq_are_counted_as_missed_frames_and_a_restart_is_told_apart() {
+    let mut f = fusion();
+    let mut t = T0;
+    for seq in [0u64, 1, 2, 5, 6, 10, 0, 1, 3] {
+        f.push_frame_seq("hall", Some(seq), t - T0, &[], t).unwrap();
+        t += FRAME_NS;
+    }
+    let hall = &f.state(t).rooms[0];
+    assert_eq!(hall.frames, 9);
+    // 3, 4, then 7, 8, 9, then (after the restart at 0) 2.
+    assert_eq!(hall.missed_frames, 6);
+    assert_eq!(hall.seq_restarts, 1);
+}
+
+#[test]
 fn an_unknown_room_is_refused() {
     let mut f = fusion();
     assert!(f.push_frame("garage", 0, &[], T0).is_err());
