@@ -234,6 +234,9 @@ struct Plan<'a> {
 }
 
 fn deploy(s: &mut String, machine: Option<&str>, working_dir: &str) {
+    // A process that crashes is started again by its daemon (a node that finishes because its
+    // inputs closed, e.g. when a room's machine died, is not).
+    let _ = writeln!(s, "    restart_policy: on-failure");
     if let Some(m) = machine {
         let _ = writeln!(
             s,
