@@ -14,6 +14,26 @@ python="${PYTHON:-python3}"
 
 step() { printf '\n== %s\n' "$*"; }
 
+# apt_install_missing PACKAGE BINARY: installs a Debian package unless its command is on PATH
+# or at BINARY already; as root, or through sudo.
+apt_install_missing() {
+    if command -v "$1" > /dev/null 2>&1 || [ -x "$2" ]; then
+        echo "present"
+        return
+    fi
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo > /dev/null 2>&1; then
+            sudo="sudo"
+        else
+            echo "error: $1 is missing and installing it needs root or sudo: apt-get install -y $1" >&2
+            exit 1
+        fi
+    fi
+    # A fresh image may have no package lists yet.
+    $sudo apt-get install -y "$1" || { $sudo apt-get update && $sudo apt-get install -y "$1"; }
+}
+
 # Build output lives outside the clone when CARGO_TARGET_DIR says so (CI keeps one warm target
 # across clones); ./target always points at it, because the dataflows name the node binaries
 # relative to themselves (../target/release/NODE).
@@ -72,35 +92,10 @@ fi
 
 step "mosquitto (the MQTT broker the home dataflow's test starts)"
 # The Debian package puts it in /usr/sbin, which a user's PATH may lack.
-if command -v mosquitto > /dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then
-    echo "present"
-else
-    if [ "$(id -u)" -eq 0 ]; then
-        sudo=""
-    elif command -v sudo > /dev/null 2>&1; then
-        sudo="sudo"
-    else
-        echo "error: mosquitto is missing and installing it needs root or sudo: apt-get install -y mosquitto" >&2
-        exit 1
-    fi
-    # A fresh image may have no package lists yet.
-    $sudo apt-get install -y mosquitto || { $sudo apt-get update && $sudo apt-get install -y mosquitto; }
-fi
+apt_install_missing mosquitto /usr/sbin/mosquitto
 
 step "chromium (the headless browser the web view's test drives)"
-if command -v chromium > /dev/null 2>&1 || [ -x /usr/bin/chromium ]; then
-    echo "present"
-else
-    if [ "$(id -u)" -eq 0 ]; then
-        sudo=""
-    elif command -v sudo > /dev/null 2>&1; then
-        sudo="sudo"
-    else
-        echo "error: chromium is missing and installing it needs root or sudo: apt-get install -y chromium" >&2
-        exit 1
-    fi
-    $sudo apt-get install -y chromium || { $sudo apt-get update && $sudo apt-get install -y chromium; }
-fi
+apt_install_missing chromium /usr/bin/chromium
 
 step "release build"
 # tch finds libtorch inside the torch wheel (no download at build time).

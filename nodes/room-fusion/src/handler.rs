@@ -145,17 +145,7 @@ impl RoomFusionNode {
                 input.latency.record_ms(ms);
             }
         }
-        let people: Vec<PoseObservation> = frame
-            .people
-            .iter()
-            .map(|p| PoseObservation {
-                score: p.bbox[4],
-                floor_m: p.floor_m,
-                track_id: p.track_id.and_then(|id| u64::try_from(id).ok()),
-                box_xyxy: Some([p.bbox[0], p.bbox[1], p.bbox[2], p.bbox[3]]),
-                keypoints: Some(p.keypoints),
-            })
-            .collect();
+        let people: Vec<PoseObservation> = frame.people.iter().map(PoseObservation::from).collect();
         let events = self
             .fusion
             .push_frame_seq(room, Some(frame.meta.seq), frame.t_ns(), &people, now_ns)

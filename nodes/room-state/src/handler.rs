@@ -116,17 +116,7 @@ impl RoomStateNode {
         at: Instant,
     ) -> Result<(), HandlerError> {
         let name = self.room_name(&frame.meta.room);
-        let people: Vec<PoseObservation> = frame
-            .people
-            .iter()
-            .map(|p| PoseObservation {
-                score: p.bbox[4],
-                floor_m: p.floor_m,
-                track_id: p.track_id.and_then(|id| u64::try_from(id).ok()),
-                box_xyxy: Some([p.bbox[0], p.bbox[1], p.bbox[2], p.bbox[3]]),
-                keypoints: Some(p.keypoints),
-            })
-            .collect();
+        let people: Vec<PoseObservation> = frame.people.iter().map(PoseObservation::from).collect();
         let slot = self.slot(&name, frame.t_ns(), at)?;
         let events = slot.room.push_pose(frame.t_ns(), &people);
         self.send_events(ctx, &events)

@@ -23,6 +23,19 @@ pub struct PoseObservation {
     pub keypoints: Option<[[f32; 3]; 17]>,
 }
 
+impl From<&wdp_pose::Person> for PoseObservation {
+    /// What the room state reads of one person of a pose frame.
+    fn from(p: &wdp_pose::Person) -> Self {
+        Self {
+            score: p.bbox[4],
+            floor_m: p.floor_m,
+            track_id: p.track_id.and_then(|id| u64::try_from(id).ok()),
+            box_xyxy: Some([p.bbox[0], p.bbox[1], p.bbox[2], p.bbox[3]]),
+            keypoints: Some(p.keypoints),
+        }
+    }
+}
+
 /// One second of signal-level sensing of one radio link (what `wdp-sense` answers).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct SignalObservation {
