@@ -4,7 +4,7 @@ reference and which second-order features keep the position, how the answer grow
 training data, and how much a random frame split flatters it.
 
     scripts/probe_motion.py --train DIR... --test DIR... [--every-train 2] [--every-test 4]
-                            [--curve 10,20,40,100] [--leaky]
+                            [--curve 10,20,40,100] [--leaky] [--cells]
 
 DIRs are datasets written by `wdp simulate` (or `wdp record`); only their one-person rows are
 used, each with a window of the last `--rows` rows (20 rows of 5 packets: 1 s). Per window:
@@ -169,6 +169,45 @@ def mlp(a, y, b, seed=0):
         return net(xb).numpy()
 
 
+def cells(samples, batch=128, cell=0.25, grid=(32, 24), sigma=0.25, seed=0):
+    """The model's floor readout on these features: layer norm, 256 hidden, one logit per
+    0.25 m cell, cross-entropy against a Gaussian at the position, the best cell refined to the
+    probability-weighted centre of its 3x3 cells; fitted on `samples` training windows drawn in
+    batches of `batch` (one fit over all rooms, as the model's head is)."""
+    import torch
+
+    def fit(a, y, b):
+        torch.manual_seed(seed)
+        nx, ny = grid
+        gx, gy = np.meshgrid((np.arange(nx) + 0.5) * cell, (np.arange(ny) + 0.5) * cell)
+        q = np.exp(-((gx[None] - y[:, :1, None]) ** 2 + (gy[None] - y[:, 1:, None]) ** 2) / (2 * sigma ** 2))
+        q = torch.tensor((q / q.sum((1, 2), keepdims=True)).reshape(len(y), -1), dtype=torch.float32)
+        xa, xb = torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)
+        net = torch.nn.Sequential(torch.nn.LayerNorm(xa.shape[1]), torch.nn.Linear(xa.shape[1], 256),
+                                  torch.nn.ReLU(), torch.nn.Linear(256, nx * ny))
+        opt = torch.optim.AdamW(net.parameters(), 1e-3, weight_decay=1e-2)
+        seen = 0
+        while seen < samples:
+            for i in torch.randperm(len(xa)).split(batch):
+                loss = -(q[i] * net(xa[i]).log_softmax(1)).sum(1).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                seen += len(i)
+                if seen >= samples:
+                    break
+        with torch.no_grad():
+            p = net(xb).softmax(1).reshape(-1, ny, nx).numpy()
+        out = np.empty((len(p), 2))
+        for k, m in enumerate(p):
+            iy, ix = np.unravel_index(m.argmax(), m.shape)
+            ys, xs = slice(max(iy - 1, 0), iy + 2), slice(max(ix - 1, 0), ix + 2)
+            w = m[ys, xs]
+            out[k] = (w * gx[ys, xs]).sum() / w.sum(), (w * gy[ys, xs]).sum() / w.sum()
+        return out
+    return fit
+
+
 def shuffled(y, r, rng):
     y = y.copy()
     for room in np.unique(r):
@@ -193,6 +232,9 @@ def main():
     ap.add_argument("--curve", default="", help="one-person training sequences per room for a learning curve, e.g. 2,5,10")
     ap.add_argument("--leaky", action="store_true", help="also a random 80/20 split of the training frames")
     ap.add_argument("--groups", action="store_true", help="also each feature group of the signature alone")
+    ap.add_argument("--cells", action="store_true",
+                    help="also the model's floor readout (softmax over cells) on the signature, fitted over 60 "
+                         "passes and with a whole-model run's budget (12 000 windows in batches of 8)")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     rooms = []
@@ -217,6 +259,15 @@ def main():
             print(f"| {phase}, {second} ({len(fa)} / {len(fb)} windows) | {name} | {score(p, yb)} ({score(q, yb)}) |",
                   flush=True)
     fa, ya, ra, sa, fb, yb, rb = keep
+    if args.cells:
+        print("\n| aligned, signature: the model's floor readout | median / p90 m (fitted on shuffled positions) |"
+              "\n| --- | --- |")
+        one = (np.zeros(len(fa), int), np.zeros(len(fb), int))  # one fit for every room
+        for name, fit in [("60 passes, batches of 128", cells(60 * len(fa))),
+                          ("12 000 windows, batches of 8", cells(12000, batch=8))]:
+            p = per_room(fit, (fa, ya, one[0]), (fb, one[1]))
+            q = per_room(fit, (fa, shuffled(ya, ra, rng), one[0]), (fb, one[1]))
+            print(f"| {name} | {score(p, yb)} ({score(q, yb)}) |", flush=True)
     if args.curve:
         print("\n| one-person training sequences per room | training windows | 10 nearest: median / p90 m |\n| --- | --- | --- |")
         for n in [int(v) for v in args.curve.split(",")]:

@@ -184,7 +184,12 @@ impl CovarianceBranch {
     }
 
     fn forward_t(&self, window: &Tensor, dropout: f64, train: bool) -> Tensor {
-        let x = self.norm.forward_t(&self.features(window), train);
+        self.read_t(&self.features(window), dropout, train)
+    }
+
+    /// The branch's MLP on its input features (what [`Self::features`] gives).
+    fn read_t(&self, features: &Tensor, dropout: f64, train: bool) -> Tensor {
+        let x = self.norm.forward_t(features, train);
         let x = self.hidden.forward(&x).relu().dropout(dropout, train);
         self.out.forward(&x)
     }
@@ -365,7 +370,47 @@ impl CsiEncoder {
         Ok(self.encode_unchecked(window, train))
     }
 
+    /// The encoder in two parts, for fitting what reads the signature branch on features
+    /// computed once: the features without the signature branch (inference mode) and the
+    /// branch's input ([`signature_features`]); `None` for the latter without the branch.
+    /// [`Self::with_signature_t`] of the two is what [`Self::encode_t`] gives.
+    pub fn split_signature(&self, window: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        self.check_input(window)?;
+        let base = self.encode_base(window, false).features;
+        let input = self
+            .signature
+            .as_ref()
+            .map(|branch| branch.features(window));
+        Ok((base, input))
+    }
+
+    /// Adds the signature branch's output on its input `signature [B, W]` to `base [B, F]`
+    /// (both from [`Self::split_signature`]); `base` unchanged without the branch.
+    pub fn with_signature_t(
+        &self,
+        base: &Tensor,
+        signature: Option<&Tensor>,
+        train: bool,
+    ) -> Tensor {
+        match (&self.signature, signature) {
+            (Some(branch), Some(input)) => base + branch.read_t(input, self.cfg.dropout, train),
+            _ => base.shallow_clone(),
+        }
+    }
+
     fn encode_unchecked(&self, window: &Tensor, train: bool) -> EncoderOutput {
+        let out = self.encode_base(window, train);
+        match &self.signature {
+            Some(branch) => EncoderOutput {
+                features: out.features + branch.forward_t(window, self.cfg.dropout, train),
+                branch_weights: out.branch_weights,
+            },
+            None => out,
+        }
+    }
+
+    /// Everything but the signature branch.
+    fn encode_base(&self, window: &Tensor, train: bool) -> EncoderOutput {
         let d = self.dims;
         let b = window.size()[0];
         let branch = |channel: i64, norm: &nn::BatchNorm, enc: &Branch| {
@@ -417,10 +462,6 @@ impl CsiEncoder {
             None => features,
         };
         let features = match &self.covariance {
-            Some(branch) => features + branch.forward_t(window, self.cfg.dropout, train),
-            None => features,
-        };
-        let features = match &self.signature {
             Some(branch) => features + branch.forward_t(window, self.cfg.dropout, train),
             None => features,
         };
@@ -536,6 +577,34 @@ mod tests {
         };
         let err = CsiEncoder::new(vs.root(), &cfg, InputDims::new(3, 8, 40)).unwrap_err();
         assert!(err.to_string().contains("signature_groups"), "{err}");
+    }
+
+    /// The encoder split at its signature branch gives what it gives whole (inference mode),
+    /// and without the branch the split has no signature input.
+    #[test]
+    fn the_split_at_the_signature_branch_is_the_whole_encoder() {
+        tch::manual_seed(0);
+        let dims = InputDims::new(4, 8, 40);
+        for groups in [2, 0] {
+            let vs = nn::VarStore::new(Device::Cpu);
+            let cfg = EncoderConfig {
+                feature_dim: 32,
+                signature_groups: groups,
+                ..EncoderConfig::default()
+            };
+            let enc = CsiEncoder::new(vs.root(), &cfg, dims).unwrap();
+            let x = Tensor::randn([3, 2, 4, 8, 40], (Kind::Float, Device::Cpu));
+            let whole = enc.encode_t(&x, false).unwrap().features;
+            let (base, sig) = enc.split_signature(&x).unwrap();
+            assert_eq!(sig.is_some(), groups > 0);
+            let joined = enc.with_signature_t(&base, sig.as_ref(), false);
+            let diff = (whole - joined).abs().max().double_value(&[]);
+            assert!(diff < 1e-5, "groups {groups}: {diff}");
+        }
+        let vs = nn::VarStore::new(Device::Cpu);
+        let enc = CsiEncoder::new(vs.root(), &EncoderConfig::default(), dims).unwrap();
+        let wrong = Tensor::zeros([1, 2, 4, 7, 40], (Kind::Float, Device::Cpu));
+        assert!(enc.split_signature(&wrong).is_err());
     }
 
     /// A random walk per window, the same on every stream, and its last value: what the window

@@ -268,7 +268,7 @@ impl SpatialUpsampler {
             spatial,
             locator,
             count: self.count_logits(features),
-            floor: self.floor.as_ref().map(|f| f.logits(features)),
+            floor: self.floor_logits(features),
         })
     }
 
@@ -307,6 +307,11 @@ impl SpatialUpsampler {
                 (Tensor::cat(&[foreground, rest], 1), Some(logits))
             }
         }
+    }
+
+    /// The floor head's logits `[B, ny, nx]` of `features [B, F]`, when it has one.
+    pub fn floor_logits(&self, features: &Tensor) -> Option<Tensor> {
+        self.floor.as_ref().map(|f| f.logits(features))
     }
 
     /// The count head's logits `[B, count_classes]` of `features [B, F]`, when it has one.

@@ -10,6 +10,8 @@
 //! - [`sequence`]: consecutive frames for training the temporal module
 //! - [`trainer`]: the optimisation loop of seed 000 (per-module learning rates, SGDR,
 //!   augmentations, clipping, distillation, domain alignment), atomic checkpoints
+//! - [`heads`]: the floor and count heads (and the signature branch) fitted on features
+//!   computed once
 //! - [`predict`]: inference back to camera pixels
 //! - [`evaluate`]: COCO keypoint AP, PCK, part mIoU, UV error, people count, floor position
 //!   error in metres, per room
@@ -18,6 +20,7 @@
 pub mod baseline;
 pub mod data;
 pub mod evaluate;
+pub mod heads;
 pub mod live;
 pub mod optim;
 pub mod predict;

@@ -363,3 +363,86 @@ fn the_floor_head_trains_on_positions() {
         assert!(d.floor_m.is_some(), "{d:?}");
     }
 }
+
+/// `train --heads-only` (`wdp_train::heads`): the floor and count heads and the encoder's
+/// signature branch fit on features computed once (their terms fall), and nothing else moves.
+#[test]
+fn fitting_the_heads_moves_only_the_heads() {
+    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let text = std::fs::read_to_string(root.join("models/train/lite-floor-sig.yaml")).unwrap();
+    let mut config: TrainConfig = serde_yaml::from_str(&text).unwrap();
+    config.preset = root.join(&config.preset).to_string_lossy().into_owned();
+    config.lr = 3e-3;
+    config.warmup_steps = 0;
+    let tmp = tempfile::tempdir().unwrap();
+    let scene = wdp_sim::Scene::preset("lab").unwrap();
+    let options = wdp_sim::DatasetOptions {
+        duration_s: 2.5,
+        include_rgb: false,
+        ..wdp_sim::DatasetOptions::default()
+    };
+    wdp_sim::write_dataset(&scene, tmp.path(), &options).unwrap();
+    let samples = load_dataset(tmp.path(), &LoadOptions::with(config.preprocess.clone(), 1))
+        .unwrap()
+        .0;
+    let w = samples[0].window_shape.map(|d| d as i64);
+    let dims = wdp_models::InputDims::from_window_shape(&w).unwrap();
+    tch::manual_seed(0);
+    let mut t = Trainer::new(config, dims, tch::Device::Cpu).unwrap();
+    let before: Vec<(String, tch::Tensor)> =
+        t.vs.variables()
+            .into_iter()
+            .map(|(n, v)| (n, v.detach().copy()))
+            .collect();
+    let mut losses = Vec::new();
+    let options = wdp_train::heads::HeadsOptions {
+        steps: 60,
+        batch: 16,
+        validate_every: 20,
+    };
+    // The last frames stand in for other sequences: the kept step is one of the checks.
+    let (fit, validation) = samples.split_at(samples.len() - 4);
+    let summary =
+        wdp_train::heads::fit_heads(&mut t, fit, validation, &options, |_, floor, count| {
+            losses.push((floor, count))
+        })
+        .unwrap();
+    assert_eq!(summary.frames, fit.len());
+    assert!(
+        matches!(summary.best_step, Some(20 | 40 | 60)),
+        "{summary:?}"
+    );
+    assert!(summary.validation_floor_loss.is_some_and(f64::is_finite));
+    assert!(summary.frames_with_people > 0);
+    let (first, last) = (losses[0], summary.floor_loss);
+    assert!(last < first.0 * 0.8, "floor term {} -> {last}", first.0);
+    assert!(
+        summary.count_loss < first.1,
+        "count term {} -> {}",
+        first.1,
+        summary.count_loss
+    );
+    let now = t.vs.variables();
+    let mut moved = Vec::new();
+    for (name, old) in &before {
+        if !now[name].equal(old) {
+            moved.push(name.clone());
+        }
+    }
+    assert!(!moved.is_empty());
+    for name in &moved {
+        assert!(
+            wdp_train::heads::HEAD_MODULES
+                .iter()
+                .any(|m| name.starts_with(m)),
+            "{name} moved"
+        );
+    }
+    for m in wdp_train::heads::HEAD_MODULES {
+        assert!(
+            moved.iter().any(|n| n.starts_with(m)),
+            "nothing of {m} moved"
+        );
+    }
+}

@@ -74,6 +74,20 @@ struct TrainArgs {
     /// Freeze these modules (encoder, upsampler, backbone, head), e.g. to fine-tune only the head.
     #[arg(long, value_delimiter = ',')]
     freeze: Vec<String>,
+    /// Fit only the heads that read the feature vector (floor, count) and the encoder's
+    /// signature branch, on features computed once per frame: `--steps` steps of
+    /// `--heads-batch` frames (`wdp_train::heads`). Start from a trained `--init`.
+    #[arg(long)]
+    heads_only: bool,
+    /// Frames per step with `--heads-only`.
+    #[arg(long, default_value_t = 256)]
+    heads_batch: usize,
+    /// With `--heads-only`: datasets of other sequences whose loss picks the step kept.
+    #[arg(long)]
+    heads_validation: Vec<PathBuf>,
+    /// With `--heads-only` and `--heads-validation`: steps between checks.
+    #[arg(long, default_value_t = 250)]
+    heads_validate_every: usize,
     /// Distil from this trained checkpoint ...
     #[arg(long)]
     teacher: Option<PathBuf>,
@@ -466,6 +480,9 @@ fn run_train(args: &TrainArgs) -> Result<()> {
     if let Some(t) = &args.teacher {
         trainer.set_teacher(&args.teacher_preset, t, dims)?;
     }
+    if args.heads_only {
+        return fit_heads(args, &mut trainer, &samples);
+    }
     let metrics = args
         .metrics
         .clone()
@@ -492,6 +509,41 @@ fn run_train(args: &TrainArgs) -> Result<()> {
         },
     )?;
     steps.finish_and_clear();
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(())
+}
+
+/// `train --heads-only`: the heads on features computed once, then the checkpoint saved as a
+/// training run saves it.
+fn fit_heads(args: &TrainArgs, trainer: &mut Trainer, samples: &[Sample]) -> Result<()> {
+    if args.init.is_none() && !args.resume {
+        return Err(eyre!(
+            "--heads-only fits heads on a trained encoder: give --init (or --resume)"
+        ));
+    }
+    let options = wdp_train::heads::HeadsOptions {
+        steps: trainer.config.steps,
+        batch: args.heads_batch,
+        validate_every: args.heads_validate_every,
+    };
+    let load = wdp_train::LoadOptions::with(trainer.config.preprocess.clone(), args.every);
+    let validation = wdp_train::data::load_datasets(&args.heads_validation, &load)?;
+    let steps = bar("fitting the heads", 0, Some(options.steps), "steps");
+    let log_every = args.log_every.max(1);
+    let summary = wdp_train::heads::fit_heads(
+        trainer,
+        samples,
+        &validation,
+        &options,
+        |step, floor, count| {
+            steps.inc(1);
+            if step % log_every == 0 {
+                steps.set_message(format!("floor {floor:.3} count {count:.3}"));
+            }
+        },
+    )?;
+    steps.finish_and_clear();
+    trainer.save(&args.out)?;
     println!("{}", serde_json::to_string(&summary)?);
     Ok(())
 }
