@@ -14,6 +14,11 @@ use wdp_train::{
 static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn room(name: &str, dir: &std::path::Path) -> Vec<Sample> {
+    room_with(name, dir, &LoadOptions::default())
+}
+
+/// 2.5 s of the preset room `name` written to `dir`, every frame loaded with `load`.
+fn room_with(name: &str, dir: &std::path::Path, load: &LoadOptions) -> Vec<Sample> {
     let scene = wdp_sim::Scene::preset(name).unwrap();
     let options = wdp_sim::DatasetOptions {
         duration_s: 2.5,
@@ -21,7 +26,16 @@ fn room(name: &str, dir: &std::path::Path) -> Vec<Sample> {
         ..wdp_sim::DatasetOptions::default()
     };
     wdp_sim::write_dataset(&scene, dir, &options).unwrap();
-    load_dataset(dir, &LoadOptions::default()).unwrap().0
+    load_dataset(dir, load).unwrap().0
+}
+
+/// A shipped training configuration (`models/train/NAME`), its preset path made absolute.
+fn shipped_config(name: &str) -> TrainConfig {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let text = std::fs::read_to_string(root.join("models/train").join(name)).unwrap();
+    let mut config: TrainConfig = serde_yaml::from_str(&text).unwrap();
+    config.preset = root.join(&config.preset).to_string_lossy().into_owned();
+    config
 }
 
 #[test]
@@ -319,25 +333,14 @@ fn sequence_training_trains_and_saves_the_temporal_module() {
 #[test]
 fn the_floor_head_trains_on_positions() {
     let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let text = std::fs::read_to_string(root.join("models/train/lite-floor.yaml")).unwrap();
-    let mut config: TrainConfig = serde_yaml::from_str(&text).unwrap();
-    config.preset = root.join(&config.preset).to_string_lossy().into_owned();
+    let mut config = shipped_config("lite-floor.yaml");
     config.batch_size = 4;
     config.augment = None;
     config.lr = 1e-3;
     config.warmup_steps = 0;
     let tmp = tempfile::tempdir().unwrap();
-    let scene = wdp_sim::Scene::preset("lab").unwrap();
-    let options = wdp_sim::DatasetOptions {
-        duration_s: 2.5,
-        include_rgb: false,
-        ..wdp_sim::DatasetOptions::default()
-    };
-    wdp_sim::write_dataset(&scene, tmp.path(), &options).unwrap();
-    let samples = load_dataset(tmp.path(), &LoadOptions::with(config.preprocess.clone(), 1))
-        .unwrap()
-        .0;
+    let load = LoadOptions::with(config.preprocess.clone(), 1);
+    let samples = room_with("lab", tmp.path(), &load);
     let picked: Vec<&Sample> = samples.iter().rev().take(4).collect();
     assert!(picked
         .iter()
@@ -369,23 +372,12 @@ fn the_floor_head_trains_on_positions() {
 #[test]
 fn fitting_the_heads_moves_only_the_heads() {
     let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let text = std::fs::read_to_string(root.join("models/train/lite-floor-sig.yaml")).unwrap();
-    let mut config: TrainConfig = serde_yaml::from_str(&text).unwrap();
-    config.preset = root.join(&config.preset).to_string_lossy().into_owned();
+    let mut config = shipped_config("lite-floor-sig.yaml");
     config.lr = 3e-3;
     config.warmup_steps = 0;
     let tmp = tempfile::tempdir().unwrap();
-    let scene = wdp_sim::Scene::preset("lab").unwrap();
-    let options = wdp_sim::DatasetOptions {
-        duration_s: 2.5,
-        include_rgb: false,
-        ..wdp_sim::DatasetOptions::default()
-    };
-    wdp_sim::write_dataset(&scene, tmp.path(), &options).unwrap();
-    let samples = load_dataset(tmp.path(), &LoadOptions::with(config.preprocess.clone(), 1))
-        .unwrap()
-        .0;
+    let load = LoadOptions::with(config.preprocess.clone(), 1);
+    let samples = room_with("lab", tmp.path(), &load);
     let w = samples[0].window_shape.map(|d| d as i64);
     let dims = wdp_models::InputDims::from_window_shape(&w).unwrap();
     tch::manual_seed(0);
