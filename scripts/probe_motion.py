@@ -4,7 +4,7 @@ reference and which second-order features keep the position, how the answer grow
 training data, and how much a random frame split flatters it.
 
     scripts/probe_motion.py --train DIR... --test DIR... [--every-train 2] [--every-test 4]
-                            [--curve 10,20,40,100] [--leaky] [--cells]
+                            [--curve 10,20,40,100] [--leaky] [--cells] [--backprojection]
 
 DIRs are datasets written by `wdp simulate` (or `wdp record`); only their one-person rows are
 used, each with a window of the last `--rows` rows (20 rows of 5 packets: 1 s). Per window:
@@ -208,6 +208,65 @@ def cells(samples, batch=128, cell=0.25, grid=(32, 24), sigma=0.25, seed=0):
     return fit
 
 
+C_MPS = 299792458.0
+
+
+def antenna_positions(array, wavelength):
+    """Elements of a scene's uniform linear array (the simulator's `antenna_positions`)."""
+    spacing = array.get("spacing_m") or wavelength / 2
+    axis = np.deg2rad(array.get("axis_deg", 0.0))
+    n = array.get("antennas", 3)
+    u = np.array([np.cos(axis), np.sin(axis), 0.0])
+    return np.array([np.array(array["position_m"]) + u * ((k - (n - 1) / 2) * spacing) for k in range(n)])
+
+
+def backprojection(dirs, every, rows, step=0.1, height=1.0):
+    """Where the window's dominant change comes from, from the scene's antenna geometry alone
+    (no training): per floor point p (at `height`), the path length L_l(p) = |p - tx_i| +
+    |p - rx_j| of each link, and the power sum over subcarriers k of |sum_l v_lk exp(+j 2 pi
+    f_k L_l(p) / c)|^2 of the aligned packets' dominant signature v; its best point. Returns,
+    per one-person window, the room, the error (m) and the error of the point found for
+    another window of the same room (the same answer fed the wrong CSI)."""
+    found = []
+    for s in dirs:
+        meta = json.load(open(os.path.join(s, "dataset.json")))
+        scene = meta.get("scene")
+        if not isinstance(scene, dict) or "tx" not in scene:
+            raise SystemExit(f"{s}: dataset.json has no scene geometry (tx, rx arrays)")
+        fc = scene["radio"]["carrier_hz"]
+        f = fc + np.array(meta["subcarriers"], np.float64) * 312.5e3
+        tx, rx = (antenna_positions(scene[k], C_MPS / fc) for k in ("tx", "rx"))
+        w, h = scene["room"]["size_m"][:2]
+        gx, gy = np.meshgrid(np.arange(step / 2, w, step), np.arange(step / 2, h, step))
+        g = np.stack([gx.ravel(), gy.ravel(), np.full(gx.size, height)], 1)
+        dist = lambda a: np.linalg.norm(g[:, None, :] - a[None], axis=2)
+        length = (dist(tx)[:, :, None] + dist(rx)[:, None, :]).reshape(len(g), -1)  # links tx-major
+        steer = np.exp(2j * np.pi * f[None, None, :] * length[:, :, None] / C_MPS)
+        d = read(s)
+        sig, pos = [], []
+        for r in range(rows - 1, len(d["n"]), every):
+            if d["n"][r] != 1 or np.isnan(d["pos"][r, 0]):
+                continue
+            x = align(d["x"][(r - rows + 1) * d["pk"]:(r + 1) * d["pk"]], d["sub"])
+            dz = x - x.mean(0)[None]
+            _, _, vh = np.linalg.svd(dz.reshape(len(dz), -1), full_matrices=False)
+            sig.append(vh[0].reshape(dz.shape[1], dz.shape[2]))
+            pos.append(d["pos"][r])
+        if not sig:
+            continue
+        sig, pos = np.array(sig), np.array(pos)
+        best = g[(np.abs(np.einsum("glk,wlk->wgk", steer, sig)) ** 2).sum(2).argmax(1), :2]
+        found += [(meta["room"], b, p) for b, p in zip(best, pos)]
+    rng = np.random.default_rng(0)
+    out = []
+    for room in sorted({r for r, _, _ in found}):
+        b = np.array([b for r, b, _ in found if r == room])
+        p = np.array([p for r, _, p in found if r == room])
+        o = b[rng.permutation(len(b))]
+        out += [(room, e, f) for e, f in zip(np.linalg.norm(b - p, axis=1), np.linalg.norm(o - p, axis=1))]
+    return out
+
+
 def shuffled(y, r, rng):
     y = y.copy()
     for room in np.unique(r):
@@ -232,6 +291,8 @@ def main():
     ap.add_argument("--curve", default="", help="one-person training sequences per room for a learning curve, e.g. 2,5,10")
     ap.add_argument("--leaky", action="store_true", help="also a random 80/20 split of the training frames")
     ap.add_argument("--groups", action="store_true", help="also each feature group of the signature alone")
+    ap.add_argument("--backprojection", action="store_true",
+                    help="also the test windows located by back-projection on the scenes' antenna geometry (no training)")
     ap.add_argument("--cells", action="store_true",
                     help="also the model's floor readout (softmax over cells) on the signature, fitted over 60 "
                          "passes and with a whole-model run's budget (12 000 windows in batches of 8)")
@@ -259,6 +320,14 @@ def main():
             print(f"| {phase}, {second} ({len(fa)} / {len(fb)} windows) | {name} | {score(p, yb)} ({score(q, yb)}) |",
                   flush=True)
     fa, ya, ra, sa, fb, yb, rb = keep
+    if args.backprojection:
+        found = backprojection(args.test, args.every_test, args.rows)
+        print("\n| room | back-projection, no training: median / p90 m | another window's point | windows |"
+              "\n| --- | --- | --- | --- |")
+        for room in sorted({r for r, _, _ in found}) + ["all"]:
+            e = np.array([(a, b) for r, a, b in found if room in (r, "all")])
+            print(f"| {room} | {np.median(e[:, 0]):.2f} / {np.quantile(e[:, 0], 0.9):.2f} | "
+                  f"{np.median(e[:, 1]):.2f} / {np.quantile(e[:, 1], 0.9):.2f} | {len(e)} |", flush=True)
     if args.cells:
         print("\n| aligned, signature: the model's floor readout | median / p90 m (fitted on shuffled positions) |"
               "\n| --- | --- |")
