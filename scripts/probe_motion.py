@@ -220,14 +220,15 @@ def antenna_positions(array, wavelength):
     return np.array([np.array(array["position_m"]) + u * ((k - (n - 1) / 2) * spacing) for k in range(n)])
 
 
-def backprojection(dirs, every, rows, step=0.1, height=1.0):
+def backprojection(dirs, every, rows, step=0.1, height=1.0, frame=(8.0, 6.0), pool=5):
     """Where the window's dominant change comes from, from the scene's antenna geometry alone
-    (no training): per floor point p (at `height`), the path length L_l(p) = |p - tx_i| +
-    |p - rx_j| of each link, and the power sum over subcarriers k of |sum_l v_lk exp(+j 2 pi
-    f_k L_l(p) / c)|^2 of the aligned packets' dominant signature v; its best point. Returns,
-    per one-person window, the room, the error (m) and the error of the point found for
-    another window of the same room (the same answer fed the wrong CSI)."""
-    found = []
+    (no training): per floor point p (at `height`, on a `step` grid of a fixed `frame` of the
+    room's coordinates, points outside the room left out), the path length L_l(p) = |p - tx_i|
+    + |p - rx_j| of each link, and the power summed over subcarriers k of |sum_l v_lk exp(+j 2
+    pi f_k L_l(p) / c)|^2 of the aligned packets' dominant signature v. Per one-person window:
+    the room, the best point, the map normalised to its peak and pooled `pool` x `pool` (for a
+    readout fitted on it), and the true position."""
+    rooms, best, maps, pos = [], [], [], []
     for s in dirs:
         meta = json.load(open(os.path.join(s, "dataset.json")))
         scene = meta.get("scene")
@@ -236,14 +237,16 @@ def backprojection(dirs, every, rows, step=0.1, height=1.0):
         fc = scene["radio"]["carrier_hz"]
         f = fc + np.array(meta["subcarriers"], np.float64) * 312.5e3
         tx, rx = (antenna_positions(scene[k], C_MPS / fc) for k in ("tx", "rx"))
-        w, h = scene["room"]["size_m"][:2]
-        gx, gy = np.meshgrid(np.arange(step / 2, w, step), np.arange(step / 2, h, step))
+        nx, ny = int(round(frame[0] / step)), int(round(frame[1] / step))
+        gx, gy = np.meshgrid((np.arange(nx) + 0.5) * step, (np.arange(ny) + 0.5) * step)
         g = np.stack([gx.ravel(), gy.ravel(), np.full(gx.size, height)], 1)
+        w, h = scene["room"]["size_m"][:2]
+        inside = (g[:, 0] < w) & (g[:, 1] < h)
         dist = lambda a: np.linalg.norm(g[:, None, :] - a[None], axis=2)
         length = (dist(tx)[:, :, None] + dist(rx)[:, None, :]).reshape(len(g), -1)  # links tx-major
         steer = np.exp(2j * np.pi * f[None, None, :] * length[:, :, None] / C_MPS)
         d = read(s)
-        sig, pos = [], []
+        sig = []
         for r in range(rows - 1, len(d["n"]), every):
             if d["n"][r] != 1 or np.isnan(d["pos"][r, 0]):
                 continue
@@ -252,19 +255,14 @@ def backprojection(dirs, every, rows, step=0.1, height=1.0):
             _, _, vh = np.linalg.svd(dz.reshape(len(dz), -1), full_matrices=False)
             sig.append(vh[0].reshape(dz.shape[1], dz.shape[2]))
             pos.append(d["pos"][r])
+            rooms.append(meta["room"])
         if not sig:
             continue
-        sig, pos = np.array(sig), np.array(pos)
-        best = g[(np.abs(np.einsum("glk,wlk->wgk", steer, sig)) ** 2).sum(2).argmax(1), :2]
-        found += [(meta["room"], b, p) for b, p in zip(best, pos)]
-    rng = np.random.default_rng(0)
-    out = []
-    for room in sorted({r for r, _, _ in found}):
-        b = np.array([b for r, b, _ in found if r == room])
-        p = np.array([p for r, _, p in found if r == room])
-        o = b[rng.permutation(len(b))]
-        out += [(room, e, f) for e, f in zip(np.linalg.norm(b - p, axis=1), np.linalg.norm(o - p, axis=1))]
-    return out
+        m = (np.abs(np.einsum("glk,wlk->wgk", steer, np.array(sig))) ** 2).sum(2) * inside[None]
+        best.append(g[m.argmax(1), :2])
+        m = (m / m.max(1, keepdims=True)).reshape(len(m), ny // pool, pool, nx // pool, pool)
+        maps.append(m.mean((2, 4)).reshape(len(m), -1))
+    return np.array(rooms), np.concatenate(best), np.concatenate(maps), np.array(pos)
 
 
 def shuffled(y, r, rng):
@@ -321,13 +319,24 @@ def main():
                   flush=True)
     fa, ya, ra, sa, fb, yb, rb = keep
     if args.backprojection:
-        found = backprojection(args.test, args.every_test, args.rows)
-        print("\n| room | back-projection, no training: median / p90 m | another window's point | windows |"
-              "\n| --- | --- | --- | --- |")
-        for room in sorted({r for r, _, _ in found}) + ["all"]:
-            e = np.array([(a, b) for r, a, b in found if room in (r, "all")])
-            print(f"| {room} | {np.median(e[:, 0]):.2f} / {np.quantile(e[:, 0], 0.9):.2f} | "
-                  f"{np.median(e[:, 1]):.2f} / {np.quantile(e[:, 1], 0.9):.2f} | {len(e)} |", flush=True)
+        rng_bp = np.random.default_rng(0)
+        room_b, best_b, map_b, pos_b = backprojection(args.test, args.every_test, args.rows)
+        print("\n| room | back-projection, no training: median / p90 m | scored against another window's person |"
+              " windows |\n| --- | --- | --- | --- |")
+        for room in sorted(set(room_b)) + ["all"]:
+            i = np.where((room_b == room) | (room == "all"))[0]
+            other = best_b[i][rng_bp.permutation(len(i))] if room != "all" else best_b[shuffled(
+                np.arange(len(best_b)), np.unique(room_b, return_inverse=True)[1], rng_bp)]
+            print(f"| {room} | {score(best_b[i], pos_b[i])} | {score(other, pos_b[i])} | {len(i)} |", flush=True)
+        room_a, best_a, map_a, pos_a = backprojection(args.train, args.every_train, args.rows)
+        names = sorted(set(room_a) | set(room_b))
+        ra_bp, rb_bp = (np.array([names.index(r) for r in x]) for x in (room_a, room_b))
+        print("\n| back-projection map (0.5 m cells) and its best point | median / p90 m (fitted on shuffled positions) |"
+              "\n| --- | --- |")
+        fa_bp, fb_bp = np.c_[map_a, best_a], np.c_[map_b, best_b]
+        p = per_room(mlp, (fa_bp, pos_a, ra_bp), (fb_bp, rb_bp))
+        q = per_room(mlp, (fa_bp, shuffled(pos_a, ra_bp, rng_bp), ra_bp), (fb_bp, rb_bp))
+        print(f"| MLP per room | {score(p, pos_b)} ({score(q, pos_b)}) |", flush=True)
     if args.cells:
         print("\n| aligned, signature: the model's floor readout | median / p90 m (fitted on shuffled positions) |"
               "\n| --- | --- |")
