@@ -140,38 +140,44 @@ pub fn floor_loss(logits: &Tensor, targets: &[Option<Vec<f32>>]) -> Result<Tenso
         });
     }
     let cells = s[1] * s[2];
-    let (rows, q): (Vec<i64>, Vec<f32>) = {
-        let mut rows = Vec::new();
-        let mut q = Vec::new();
-        for (i, t) in targets.iter().enumerate() {
-            if let Some(t) = t {
-                if t.len() as i64 != cells {
-                    return Err(ModelError::Invalid(format!(
-                        "floor target of frame {i} has {} cells, the head {cells}",
-                        t.len()
-                    )));
-                }
-                rows.push(i as i64);
+    let mut q = Vec::with_capacity(targets.len() * cells as usize);
+    let mut has = Vec::with_capacity(targets.len());
+    for (i, t) in targets.iter().enumerate() {
+        match t {
+            Some(t) if t.len() as i64 != cells => {
+                return Err(ModelError::Invalid(format!(
+                    "floor target of frame {i} has {} cells, the head {cells}",
+                    t.len()
+                )))
+            }
+            Some(t) => {
                 q.extend_from_slice(t);
+                has.push(1f32);
+            }
+            None => {
+                q.extend(std::iter::repeat_n(0f32, cells as usize));
+                has.push(0f32);
             }
         }
-        (rows, q)
-    };
-    if rows.is_empty() {
-        return Ok(logits.sum(Kind::Float) * 0.0);
     }
     let device = logits.device();
-    let idx = Tensor::from_slice(&rows).to_device(device);
     let q = Tensor::from_slice(&q)
-        .view([rows.len() as i64, cells])
+        .view([targets.len() as i64, cells])
         .to_device(device);
-    let logp = logits
-        .flatten(1, -1)
-        .index_select(0, &idx)
-        .log_softmax(-1, Kind::Float);
-    Ok(-(q * logp)
-        .sum_dim_intlist(1, false, Kind::Float)
-        .mean(Kind::Float))
+    Ok(masked_floor_loss(
+        logits,
+        &q,
+        &Tensor::from_slice(&has).to_device(device),
+    ))
+}
+
+/// [`floor_loss`] on dense targets: `q [B, cells]` the frames' target distributions, `has [B]`
+/// 1 for the frames with people (the others' rows are ignored); the mean cross-entropy over
+/// those frames, 0 when there are none.
+pub fn masked_floor_loss(logits: &Tensor, q: &Tensor, has: &Tensor) -> Tensor {
+    let logp = logits.flatten(1, -1).log_softmax(-1, Kind::Float);
+    let per_frame = -(q * logp).sum_dim_intlist(1, false, Kind::Float);
+    (per_frame * has).sum(Kind::Float) / has.sum(Kind::Float).clamp_min(1.0)
 }
 
 /// The `n` best local maxima of one frame's `logits [ny, nx]` as floor points (metres), best

@@ -16,8 +16,9 @@ use tch::{Device, Kind, Tensor};
 
 use crate::data::Sample;
 use crate::optim::{AdamW, AdamWConfig};
-use crate::targets::{sample_windows, target_people};
+use crate::targets::{floor_points, sample_windows, target_people};
 use crate::trainer::{lr_at, Trainer};
+use wdp_models::floor::masked_floor_loss;
 
 /// The modules fitted here; everything else keeps its weights.
 pub const HEAD_MODULES: [&str; 3] = ["encoder.signature.", "upsampler.floor.", "upsampler.count."];
@@ -92,11 +93,10 @@ fn cache(trainer: &Trainer, samples: &[Sample], device: Device) -> Result<Cache>
             // The people the trainer supervises, as whole-model training picks them.
             let people = target_people(sample, &trainer.geometry);
             count.push((people.len() as i64).min(last_class));
-            let xy: Vec<[f32; 2]> = people
-                .iter()
-                .filter_map(|(i, _)| sample.people[*i].position_m.map(|p| [p[0], p[1]]))
-                .collect();
-            match grid.as_ref().and_then(|g| g.target(&xy)) {
+            match grid
+                .as_ref()
+                .and_then(|g| g.target(&floor_points(sample, &people)))
+            {
                 Some(q) => {
                     floor.extend_from_slice(&q);
                     has_floor.push(1f32);
@@ -129,13 +129,11 @@ fn losses(trainer: &Trainer, c: &Cache, idx: &Tensor, train: bool) -> (Tensor, T
             .with_signature_t(&c.base.index_select(0, idx), sig.as_ref(), train);
     let zero = || features.sum(Kind::Float) * 0.0;
     let floor = match model.upsampler.floor_logits(&features) {
-        Some(logits) => {
-            let q = c.floor.index_select(0, idx);
-            let has = c.has_floor.index_select(0, idx);
-            let logp = logits.flatten(1, -1).log_softmax(-1, Kind::Float);
-            let per_frame = -(q * logp).sum_dim_intlist(1, false, Kind::Float);
-            (per_frame * &has).sum(Kind::Float) / has.sum(Kind::Float).clamp_min(1.0)
-        }
+        Some(logits) => masked_floor_loss(
+            &logits,
+            &c.floor.index_select(0, idx),
+            &c.has_floor.index_select(0, idx),
+        ),
         None => zero(),
     };
     let count = match model.upsampler.count_logits(&features) {

@@ -100,6 +100,15 @@ pub fn stack_windows<'w>(
         .to_device(device))
 }
 
+/// The floor points (metres) of the supervised `people` of `sample` (from [`target_people`])
+/// that have a position: the floor head's targets.
+pub fn floor_points(sample: &Sample, people: &[(usize, [f32; 4])]) -> Vec<[f32; 2]> {
+    people
+        .iter()
+        .filter_map(|(i, _)| sample.people[*i].position_m.map(|p| [p[0], p[1]]))
+        .collect()
+}
+
 /// The windows of `samples` stacked on `device`.
 pub fn sample_windows(samples: &[&Sample], device: Device) -> Result<Tensor> {
     stack_windows(
@@ -126,12 +135,7 @@ pub fn make_batch(samples: &[&Sample], geo: &TargetGeometry, device: Device) -> 
     for (b, s) in samples.iter().enumerate() {
         let targets = target_people(s, geo);
         people.push(targets.len());
-        floor_xy.push(
-            targets
-                .iter()
-                .filter_map(|(pi, _)| s.people[*pi].position_m.map(|p| [p[0], p[1]]))
-                .collect(),
-        );
+        floor_xy.push(floor_points(s, &targets));
         let mut flat = Vec::new();
         let (_, mh, mw) = s.part_index.dim();
         let (iw, ih) = (s.image_wh[0] as f32, s.image_wh[1] as f32);
