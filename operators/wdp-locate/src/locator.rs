@@ -1,0 +1,157 @@
+//! The locator on a packet stream: its own preprocessing (aligned, complex, not normalised
+//! windows), then the back-projection of every window.
+
+use crate::{BackProjector, FloorMap, LocateError, LocatorConfig, RadioGeometry};
+use serde::{Deserialize, Serialize};
+use wdp_csi::dsp::normalize::WindowNormalize;
+use wdp_csi::dsp::{
+    Output, Packet, Pipeline, PipelineConfig, PipelineStats, StepConfig, WindowChannels,
+};
+
+/// The default windows imaged: the gain undone, every packet brought to one phase (`align`),
+/// on a 100 Hz grid, 0.3 s long (a walking person moves 0.3 m in it: longer windows smear the
+/// image, shorter ones are noisier; 0.2, 0.3, 0.5, 1 and 2 s measured, 0.3 best), one every 5
+/// packets (the model's windows), left as complex values and not normalised (z-scoring each
+/// part would bend the phases the image reads).
+const DEFAULT_PREPROCESS: &str = "
+steps:
+  - amplitude: {agc: true}
+  - align: {}
+  - resample: {rate_hz: 100}
+window: {length: 30, hop: 5}
+normalize: none
+channels: complex
+";
+
+/// The locator's settings: the windows it images and the grid it images them on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocatorSettings {
+    /// Preprocessing of the packets into windows: must align the packets and leave complex,
+    /// unnormalised windows.
+    pub preprocess: PipelineConfig,
+    /// The floor grid and the image's settings.
+    pub grid: LocatorConfig,
+}
+
+impl Default for LocatorSettings {
+    fn default() -> Self {
+        Self {
+            preprocess: serde_yaml::from_str(DEFAULT_PREPROCESS)
+                .expect("the default locator preprocessing is valid YAML"),
+            grid: LocatorConfig::default(),
+        }
+    }
+}
+
+impl LocatorSettings {
+    /// Reads settings from YAML (every field optional), checked.
+    pub fn from_yaml_str(text: &str) -> Result<Self, LocateError> {
+        let s: Self = serde_yaml::from_str(text)
+            .map_err(|e| LocateError::config("locator settings", e.to_string()))?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Checks that the windows are what the image reads.
+    pub fn validate(&self) -> Result<(), LocateError> {
+        self.grid.validate()?;
+        let p = &self.preprocess;
+        if p.channels != WindowChannels::Complex {
+            return Err(LocateError::config(
+                "locator.preprocess.channels",
+                "must be `complex`: the image reads the phases",
+            ));
+        }
+        if p.normalize != WindowNormalize::None {
+            return Err(LocateError::config(
+                "locator.preprocess.normalize",
+                "must be `none`: z-scoring the real and imaginary parts apart bends the phases",
+            ));
+        }
+        if !p.steps.iter().any(|s| matches!(s, StepConfig::Align(_))) {
+            return Err(LocateError::config(
+                "locator.preprocess.steps",
+                "needs an `align` step: without it every packet has its own random phase",
+            ));
+        }
+        Pipeline::new(p.clone())
+            .map(|_| ())
+            .map_err(|e| LocateError::config("locator.preprocess", e.to_string()))
+    }
+}
+
+/// One imaged window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    /// Capture time of the window's newest packet, ns.
+    pub t_ns: i64,
+    /// Window counter of the locator's pipeline.
+    pub seq: u64,
+    /// The image; `None` when nothing changed in the window.
+    pub map: Option<FloorMap>,
+}
+
+/// Packets in, floor images out.
+#[derive(Debug)]
+pub struct Locator {
+    pipeline: Pipeline,
+    projector: BackProjector,
+}
+
+impl Locator {
+    /// A locator for a radio of `geometry` reporting `subcarriers` (indices).
+    pub fn new(
+        geometry: &RadioGeometry,
+        subcarriers: &[i32],
+        settings: &LocatorSettings,
+    ) -> Result<Self, LocateError> {
+        settings.validate()?;
+        let pipeline = Pipeline::new(settings.preprocess.clone())
+            .map_err(|e| LocateError::config("locator.preprocess", e.to_string()))?;
+        let projector = BackProjector::new(geometry, subcarriers, settings.grid.clone())?;
+        Ok(Self {
+            pipeline,
+            projector,
+        })
+    }
+
+    /// The projector (its grid and layout).
+    pub fn projector(&self) -> &BackProjector {
+        &self.projector
+    }
+
+    /// The preprocessing's counters (packets dropped and why).
+    pub fn stats(&self) -> PipelineStats {
+        self.pipeline.stats()
+    }
+
+    /// Feeds one packet; the newest window it completed, imaged, if it completed one. A packet
+    /// the preprocessing refuses (NaN, zeros, out of order) is counted in [`Self::stats`] and
+    /// yields nothing; a window of another layout than the geometry's is an error naming the
+    /// mismatch, and the locator keeps going with the next packet.
+    pub fn push(&mut self, packet: &Packet<'_>) -> Result<Option<Located>, LocateError> {
+        let _ = self.pipeline.push(packet);
+        let mut newest = None;
+        while let Some(out) = self.pipeline.pop() {
+            if let Output::Window(w) = out {
+                newest = Some(w);
+            }
+        }
+        let Some(w) = newest else {
+            return Ok(None);
+        };
+        let s = w.data.shape();
+        let shape = [s[0], s[1], s[2], s[3]];
+        let data = w
+            .data
+            .as_slice()
+            .map(<[f32]>::to_vec)
+            .unwrap_or_else(|| w.data.iter().copied().collect());
+        Ok(Some(Located {
+            t_ns: w.t_ns,
+            seq: w.seq,
+            map: self.projector.locate(&data, shape)?,
+        }))
+    }
+}
