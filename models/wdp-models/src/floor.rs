@@ -32,6 +32,25 @@ pub struct FloorConfig {
     /// Standard deviation of each person's target Gaussian, metres.
     #[serde(default = "default_sigma")]
     pub sigma_m: f64,
+    /// Weight of the radio's own floor image (`wdp_locate`'s back-projection through the room's
+    /// antenna geometry, as `ln` of the map on this grid) added to the logits before the
+    /// people are placed: [`fuse_radio_map`]. 0 places them from the head alone; a frame
+    /// without an image (no geometry, a still window) is placed from the head alone too.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub radio_map_weight: f64,
+    /// The smallest image value the fusion takes the log of: a cell the radio rules out costs
+    /// at most `radio_map_weight * ln(1 / radio_map_floor)` against the image's peak, so the
+    /// head keeps its say where the image has nothing (a second person the image misses).
+    #[serde(default = "default_map_floor")]
+    pub radio_map_floor: f64,
+}
+
+fn default_map_floor() -> f64 {
+    1e-3
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 fn default_sigma() -> f64 {
@@ -43,6 +62,10 @@ impl FloorConfig {
     pub fn validate(&self) -> Result<()> {
         let ok = self.cell_m > 0.0
             && self.cell_m.is_finite()
+            && self.radio_map_weight >= 0.0
+            && self.radio_map_weight.is_finite()
+            && self.radio_map_floor > 0.0
+            && self.radio_map_floor <= 1.0
             && self.cells.iter().all(|&c| c >= 1)
             && self.hidden >= 1
             && self.sigma_m > 0.0;
@@ -50,7 +73,7 @@ impl FloorConfig {
             Ok(())
         } else {
             Err(ModelError::Invalid(format!(
-                "upsampler.floor {self:?}: cell_m, cells, hidden and sigma_m must be positive"
+                "upsampler.floor {self:?}: cell_m, cells, hidden and sigma_m must be positive, radio_map_weight at least 0, radio_map_floor in (0, 1]"
             )))
         }
     }
@@ -126,6 +149,52 @@ impl FloorHead {
             .forward(&self.hidden.forward(&self.norm.forward(features)).relu())
             .view([b, ny, nx])
     }
+}
+
+/// `logits [B, ny, nx]` plus `weight * ln(max(map, floor))` of each frame's radio image
+/// (`[ny * nx]` values in `[0, 1]`): the product of the head's distribution and the radio's
+/// likelihood, sharpened or flattened by `weight`; a frame whose image is `None` keeps its
+/// logits.
+pub fn fuse_radio_map(
+    logits: &Tensor,
+    maps: &[Option<&[f32]>],
+    weight: f64,
+    floor: f64,
+) -> Result<Tensor> {
+    let s = logits.size();
+    if s.len() != 3 || s[0] != maps.len() as i64 {
+        return Err(ModelError::InputShape {
+            stage: "floor radio map".into(),
+            expected: format!("logits [{}, ny, nx]", maps.len()),
+            found: s,
+        });
+    }
+    if weight == 0.0 || maps.iter().all(Option::is_none) {
+        return Ok(logits.shallow_clone());
+    }
+    let cells = (s[1] * s[2]) as usize;
+    let mut add = Vec::with_capacity(maps.len() * cells);
+    for (i, m) in maps.iter().enumerate() {
+        match m {
+            Some(m) if m.len() != cells => {
+                return Err(ModelError::InputShape {
+                    stage: format!("floor radio map of frame {i}"),
+                    expected: format!("{cells} cells"),
+                    found: vec![m.len() as i64],
+                })
+            }
+            Some(m) => add.extend(
+                m.iter()
+                    .map(|v| (weight * f64::from(*v).max(floor).ln()) as f32),
+            ),
+            None => add.extend(std::iter::repeat_n(0f32, cells)),
+        }
+    }
+    let add = Tensor::from_slice(&add)
+        .view([s[0], s[1], s[2]])
+        .to_device(logits.device())
+        .to_kind(logits.kind());
+    Ok(logits + add)
 }
 
 /// Cross-entropy of `logits [B, ny, nx]` against each frame's target distribution (`None`:
@@ -251,6 +320,8 @@ mod tests {
             cells: [8, 6],
             hidden: 4,
             sigma_m: 0.25,
+            radio_map_weight: 0.0,
+            radio_map_floor: 1e-3,
         }
     }
 
@@ -307,5 +378,29 @@ mod tests {
         let none = floor_loss(&head.logits(&x), &[None, None]).unwrap();
         assert_eq!(none.double_value(&[]), 0.0);
         assert!(floor_loss(&head.logits(&x), &[None]).is_err());
+    }
+
+    /// The radio image multiplies in: its peak wins with a large weight, its floor caps what a
+    /// ruled-out cell costs, a frame without an image keeps its logits, a wrong size is named.
+    #[test]
+    fn the_radio_image_is_weighed_in_with_a_floor() {
+        let logits =
+            Tensor::from_slice(&[0.0f32, 1.0, 2.0, 3.0, 0.0, 0.0, 4.0, 0.0]).view([2, 2, 2]);
+        let map = [1.0f32, 0.0, 0.5, 0.0];
+        let fused = fuse_radio_map(&logits, &[Some(&map), None], 2.0, 0.01).unwrap();
+        let v = Vec::<f32>::try_from(fused.flatten(0, -1)).unwrap();
+        let ln = |x: f32| x.ln();
+        let want = [
+            0.0,
+            1.0 + 2.0 * ln(0.01),
+            2.0 + 2.0 * ln(0.5),
+            3.0 + 2.0 * ln(0.01),
+        ];
+        for (a, b) in v[..4].iter().zip(want) {
+            assert!((a - b).abs() < 1e-5, "{v:?}");
+        }
+        assert_eq!(&v[4..], &[0.0, 0.0, 4.0, 0.0], "no image: the logits");
+        let e = fuse_radio_map(&logits, &[Some(&map[..3]), None], 2.0, 0.01).unwrap_err();
+        assert!(e.to_string().contains("frame 0"), "{e}");
     }
 }

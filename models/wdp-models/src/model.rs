@@ -453,6 +453,17 @@ impl WifiDensePose {
     /// Inference on `window [2, A, S, T]` (one frame) or `[B, 2, A, S, T]`: one
     /// [`PoseOutput`] per frame.
     pub fn infer(&self, window: &Tensor) -> Result<Vec<PoseOutput>> {
+        self.infer_with_radio(window, &[])
+    }
+
+    /// [`Self::infer`] with each frame's radio floor image (values in `[0, 1]` on the floor
+    /// head's grid, `None` or absent: none) weighed into its floor logits as the preset says
+    /// (`upsampler.floor.radio_map_weight`).
+    pub fn infer_with_radio(
+        &self,
+        window: &Tensor,
+        maps: &[Option<&[f32]>],
+    ) -> Result<Vec<PoseOutput>> {
         let window = if window.dim() == 4 {
             window.unsqueeze(0)
         } else {
@@ -460,7 +471,10 @@ impl WifiDensePose {
         };
         tch::no_grad(|| {
             let features = self.encoder.encode_t(&window, false)?.features;
-            let up = self.upsampler.forward_located_checked(&features, false)?;
+            let mut up = self.upsampler.forward_located_checked(&features, false)?;
+            if !maps.is_empty() {
+                up.weigh_radio_map(self.preset.upsampler.floor.as_ref(), maps)?;
+            }
             self.stage.infer_located(&up.spatial, up.located())
         })
     }

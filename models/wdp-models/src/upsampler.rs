@@ -109,6 +109,28 @@ pub struct Translated {
 }
 
 impl Translated {
+    /// Weighs each frame's radio floor image (values in `[0, 1]`, `None`: it has none) into the
+    /// floor logits as the floor head's `radio_map_weight` and `radio_map_floor` say
+    /// ([`crate::floor::fuse_radio_map`]); nothing without a floor head, logits or weight.
+    pub fn weigh_radio_map(
+        &mut self,
+        floor: Option<&FloorConfig>,
+        maps: &[Option<&[f32]>],
+    ) -> crate::error::Result<()> {
+        let Some(floor) = floor.filter(|f| f.radio_map_weight > 0.0) else {
+            return Ok(());
+        };
+        if let Some(logits) = &self.floor {
+            self.floor = Some(crate::floor::fuse_radio_map(
+                logits,
+                maps,
+                floor.radio_map_weight,
+                floor.radio_map_floor,
+            )?);
+        }
+        Ok(())
+    }
+
     /// The location-first heads' outputs, for [`crate::DensePoseStage::forward_located_t`].
     pub fn located(&self) -> crate::Located<'_> {
         crate::Located {

@@ -159,6 +159,8 @@ fn each_counted_person_gets_a_floor_point() {
         cells: [10, 8],
         hidden: 8,
         sigma_m: 0.25,
+        radio_map_weight: 0.0,
+        radio_map_floor: 1e-3,
     });
     let (vs, model) = pointing_model(&preset, (10, 20));
     answer(&vs, "upsampler.count.out", 4, 2);

@@ -47,8 +47,9 @@ pub fn blind_inputs(samples: &[&Sample], blind: Blind, seed: u64) -> Vec<Sample>
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let window = match blind {
-                Blind::Zero => vec![0.0; s.window.len()],
+            // The radio's floor image is radio too: it goes with the window.
+            let (window, radio_map) = match blind {
+                Blind::Zero => (vec![0.0; s.window.len()], None),
                 Blind::Shuffle => {
                     let room = &by_room[s.room.as_str()];
                     // Another frame of the room when there is one.
@@ -61,7 +62,7 @@ pub fn blind_inputs(samples: &[&Sample], blind: Blind, seed: u64) -> Vec<Sample>
                     } else {
                         i
                     };
-                    samples[j].window.clone()
+                    (samples[j].window.clone(), samples[j].radio_map.clone())
                 }
             };
             Sample {
@@ -76,6 +77,7 @@ pub fn blind_inputs(samples: &[&Sample], blind: Blind, seed: u64) -> Vec<Sample>
                 image_wh: s.image_wh,
                 teacher_features: None,
                 camera: s.camera.clone(),
+                radio_map,
             }
         })
         .collect()
@@ -368,6 +370,7 @@ mod tests {
             image_wh: [320, 240],
             teacher_features: None,
             camera: None,
+            radio_map: None,
         }
     }
 

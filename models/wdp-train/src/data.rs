@@ -59,6 +59,10 @@ pub struct Sample {
     /// The camera the keypoints were labelled in (intrinsics for `image_wh`), when known: the
     /// simulator's scene camera; `None` for teacher recordings.
     pub camera: Option<Arc<wdp_sim::camera::PinholeCamera>>,
+    /// The radio's own floor image of this moment (`wdp_locate`: the back-projection of the
+    /// newest window's change through the room's antenna geometry), `[ny * nx]` values in
+    /// `[0, 1]` on the floor head's grid, when loaded with a locator and the window changed.
+    pub radio_map: Option<Vec<f32>>,
 }
 
 /// What loading a dataset folder found.
@@ -91,6 +95,9 @@ pub struct LoadOptions {
     /// baseline that ignores the radio needs, at a small part of the memory (100 sequences of
     /// every frame with masks and windows need more than 24 GB).
     pub labels_only: bool,
+    /// Image every frame's window on the floor too ([`Sample::radio_map`]), from the dataset's
+    /// scene geometry (a dataset without one is an error).
+    pub locator: Option<wdp_locate::LocatorSettings>,
 }
 
 impl Default for LoadOptions {
@@ -104,6 +111,7 @@ impl Default for LoadOptions {
             max_lag_ns: 100_000_000,
             mask_stride: 2,
             labels_only: false,
+            locator: None,
         }
     }
 }
@@ -141,6 +149,18 @@ impl LoadOptions {
     }
 }
 
+/// The locator a model with `preset` reads the radio's floor image from: on its floor head's
+/// grid, when the preset weighs that image (`upsampler.floor.radio_map_weight` above 0).
+pub fn locator_for(preset: &wdp_models::Preset) -> Option<wdp_locate::LocatorSettings> {
+    let floor = preset.upsampler.floor.as_ref()?;
+    (floor.radio_map_weight > 0.0).then(|| {
+        let mut settings = wdp_locate::LocatorSettings::default();
+        settings.grid.cell_m = floor.cell_m;
+        settings.grid.cells = floor.cells.map(|c| c as usize);
+        settings
+    })
+}
+
 /// Loads every shard of a dataset folder (`dataset.json` lists them in order).
 pub fn load_dataset(dir: &Path, options: &LoadOptions) -> Result<(Vec<Sample>, LoadReport)> {
     let info_path = dir.join("dataset.json");
@@ -158,6 +178,21 @@ pub fn load_dataset(dir: &Path, options: &LoadOptions) -> Result<(Vec<Sample>, L
     let scene = scene_of(&info, &info_path);
     let mut pipeline = Pipeline::new(options.pipeline.clone()).wrap_err("pipeline config")?;
     let mut state = Replay::default();
+    if let Some(settings) = &options.locator {
+        let scene = scene.as_ref().ok_or_else(|| {
+            eyre!(
+                "{}: no scene, so no antenna geometry for the locator",
+                info_path.display()
+            )
+        })?;
+        let subcarriers: Vec<i32> = serde_json::from_value(info["subcarriers"].clone())
+            .wrap_err_with(|| format!("{}: `subcarriers`", info_path.display()))?;
+        let geometry = wdp_locate::RadioGeometry::from_scene(scene);
+        state.locator = Some(
+            wdp_locate::Locator::new(&geometry, &subcarriers, settings)
+                .wrap_err_with(|| format!("{}: locator", info_path.display()))?,
+        );
+    }
     let mut samples = Vec::new();
     let mut report = LoadReport::default();
     for shard in &shards {
@@ -250,6 +285,9 @@ struct Replay {
     last_packet_ns: Option<i64>,
     latest: Option<(i64, Vec<f32>, [usize; 4])>,
     paired: usize,
+    locator: Option<wdp_locate::Locator>,
+    /// The locator's newest image, `None` inside when its window was still.
+    latest_map: Option<Option<Vec<f32>>>,
 }
 
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array> {
@@ -331,6 +369,14 @@ fn read_batch(
             };
             // A packet the pipeline refuses (NaN, zeros) is counted in its stats, as live.
             let _ = pipeline.push(&packet);
+            if let Some(locator) = state.locator.as_mut() {
+                if let Some(l) = locator
+                    .push(&packet)
+                    .wrap_err_with(|| format!("row {row}: locator"))?
+                {
+                    state.latest_map = Some(l.map.map(|m| m.values));
+                }
+            }
             while let Some(out) = pipeline.pop() {
                 if let Output::Window(w) = out {
                     let s = w.data.shape();
@@ -401,6 +447,7 @@ fn read_batch(
                 image_wh: layout.image_wh,
                 teacher_features: None,
                 camera: layout.camera.clone(),
+                radio_map: None,
             });
             continue;
         }
@@ -438,6 +485,7 @@ fn read_batch(
             image_wh: layout.image_wh,
             teacher_features: None,
             camera: layout.camera.clone(),
+            radio_map: state.latest_map.clone().flatten(),
         });
     }
     Ok(())

@@ -98,7 +98,10 @@ pub fn predict_with_progress(
                     Tensor::stack(&refined, 0)
                 }
             };
-            let up = model.upsampler.forward_located_checked(&features, false)?;
+            let mut up = model.upsampler.forward_located_checked(&features, false)?;
+            // The radio's floor image, where the preset weighs it and the frames have one.
+            let maps: Vec<Option<&[f32]>> = chunk.iter().map(|s| s.radio_map.as_deref()).collect();
+            up.weigh_radio_map(p.upsampler.floor.as_ref(), &maps)?;
             Ok(model.stage.infer_located(&up.spatial, up.located())?)
         })?;
         for (s, pose) in chunk.iter().zip(poses) {

@@ -159,6 +159,19 @@ struct EvalArgs {
     /// Floor position matching gate, metres: a farther pair is a miss plus a false positive.
     #[arg(long, default_value_t = wdp_eval::floor::DEFAULT_GATE_M)]
     floor_gate_m: f64,
+    /// Weight of the radio's own floor image (back-projection through the dataset scene's
+    /// antenna geometry) in placing people on the floor (default: the preset's
+    /// `upsampler.floor.radio_map_weight`); 0 places them from the floor head alone.
+    #[arg(long)]
+    radio_map_weight: Option<f64>,
+    /// The smallest image value the fusion takes the log of (default: the preset's
+    /// `upsampler.floor.radio_map_floor`).
+    #[arg(long)]
+    radio_map_floor: Option<f64>,
+    /// The locator's settings (YAML, `wdp_locate::LocatorSettings`: its preprocessing, the
+    /// changes imaged per window, ...; the grid is the floor head's).
+    #[arg(long)]
+    locator: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -179,7 +192,7 @@ enum Command {
     /// Train (or fine-tune / adapt) a model.
     Train(Box<TrainArgs>),
     /// Evaluate a checkpoint: COCO keypoint AP, PCK, part mIoU, UV error, per room.
-    Eval(EvalArgs),
+    Eval(Box<EvalArgs>),
     /// Copy a checkpoint, optionally in half precision, for shipping.
     Export(ExportArgs),
 }
@@ -292,14 +305,34 @@ fn run_eval(args: &EvalArgs) -> Result<()> {
     if let Some(t) = args.score_threshold {
         preset.person.score_threshold = t.min(person_threshold);
     }
+    if args.radio_map_weight.is_some() || args.radio_map_floor.is_some() {
+        let floor = preset.upsampler.floor.as_mut().ok_or_else(|| {
+            eyre!(
+                "--radio-map-weight/--radio-map-floor: preset {} has no floor head",
+                args.preset
+            )
+        })?;
+        floor.radio_map_weight = args.radio_map_weight.unwrap_or(floor.radio_map_weight);
+        floor.radio_map_floor = args.radio_map_floor.unwrap_or(floor.radio_map_floor);
+        floor.validate()?;
+    }
     let started = std::time::Instant::now();
     let (samples, detections, baseline) = match &args.checkpoint {
         Some(checkpoint) if args.prior.is_empty() => {
             // The checkpoint's own preprocessing (saved beside it by training).
-            let load = wdp_train::LoadOptions::with(
+            let mut load = wdp_train::LoadOptions::with(
                 wdp_train::preprocess::for_checkpoint(checkpoint)?,
                 args.every,
             );
+            load.locator = wdp_train::data::locator_for(&preset);
+            if let (Some(settings), Some(path)) = (load.locator.as_mut(), &args.locator) {
+                let text = std::fs::read_to_string(path)
+                    .wrap_err_with(|| format!("--locator {}", path.display()))?;
+                let grid = settings.grid.clone();
+                *settings = wdp_locate::LocatorSettings::from_yaml_str(&text)
+                    .wrap_err_with(|| format!("--locator {}", path.display()))?;
+                (settings.grid.cell_m, settings.grid.cells) = (grid.cell_m, grid.cells);
+            }
             let loading = bar("loading the datasets", 0, None, "");
             let samples = wdp_train::data::load_datasets(&args.data, &load)?;
             loading.finish_and_clear();

@@ -33,6 +33,7 @@ pub fn sample(window: &LiveWindow, labels: Labels) -> Sample {
         image_wh: labels.image_wh,
         teacher_features: None,
         camera: None,
+        radio_map: None,
     }
 }
 
