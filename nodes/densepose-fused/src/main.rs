@@ -12,6 +12,9 @@
 //! - `window`: Float32 `[2, antennas, subcarriers, time]` (csi-preprocess). The model is built
 //!   for the dims of the first window; a window of other dims, type or rank is reported and
 //!   dropped, and the node keeps running.
+//! - `radio_map` (optional): Float32 `[ny, nx]` from `csi-locate`, read when the preset weighs
+//!   the radio's floor image (`upsampler.floor.radio_map_weight`), as the `upsampler` node
+//!   reads it (nearest in time within `RADIO_MAP_LAG_MS`, default 50; nothing waits for it).
 //!
 //! ## Outputs
 //! The same four as the `densepose` node (`keypoints`, `boxes`, `parts`, `uv`, with `model`,
@@ -20,7 +23,8 @@
 //!
 //! ## Configuration
 //! `PRESET`, `CHECKPOINT`, `SEED`, `THREADS`, `MAX_BATCH`, `DEVICE`: see the `wdp-stage` crate
-//! (a TorchScript module replaces one stage, so it belongs on the split nodes).
+//! (a TorchScript module replaces one stage, so it belongs on the split nodes);
+//! `RADIO_MAP_LAG_MS`: above.
 
 use dora_node_api::DoraNode;
 use eyre::{eyre, Result};
@@ -51,22 +55,36 @@ fn build(config: &StageConfig, shape: &[i64]) -> Result<(nn::VarStore, WifiDense
 }
 
 /// The node's handler: windows in, the dense pose of every person out.
-fn stage(config: &StageConfig) -> impl Handler + '_ {
-    Stage::new(
+fn stage(config: &StageConfig, radio_map_lag_ns: i64) -> impl Handler + '_ {
+    let stage = Stage::new(
         config,
         "window",
         &["feature", "antenna", "subcarrier", "time"],
         |shape| build(config, shape),
         |(_, net), node, x, frames| {
-            let poses = net.infer(x)?;
+            let maps: Vec<Option<Vec<f32>>> = frames
+                .iter()
+                .map(|f| f.companion("radio_map").map(|m| m.values.clone()))
+                .collect();
+            let maps: Vec<Option<&[f32]>> = maps.iter().map(Option::as_deref).collect();
+            let poses = net.infer_with_radio(x, &maps)?;
             wdp_stage::send_poses(node, config, &poses, frames)
         },
-    )
+    );
+    match &config.preset.upsampler.floor {
+        Some(floor) if floor.radio_map_weight > 0.0 => {
+            let [nx, ny] = floor.cells.map(|c| c as usize);
+            stage.with_side_input("radio_map", &["y", "x"], &[ny, nx], radio_map_lag_ns)
+        }
+        _ => stage,
+    }
 }
 
 fn main() -> Result<()> {
     let config = StageConfig::from_env("densepose-fused")?;
+    let lag_ms = wdp_node::env::parse_or("RADIO_MAP_LAG_MS", 50u64)?;
     let (node, events) = DoraNode::init_from_env()?;
-    wdp_node::run(&config.stage, node, events, &mut stage(&config))?;
+    let mut handler = stage(&config, lag_ms as i64 * 1_000_000);
+    wdp_node::run(&config.stage, node, events, &mut handler)?;
     Ok(())
 }

@@ -7,6 +7,12 @@
 //!
 //! ## Inputs
 //! - `features`: Float32 `[feature_dim]` (encoder, or the learned temporal node).
+//! - `radio_map` (optional): Float32 `[ny, nx]`, dims `y, x`, values in `[0, 1]`: the radio's
+//!   own floor image from the `csi-locate` node, on the floor head's grid. Read when the preset
+//!   weighs it (`upsampler.floor.radio_map_weight` above 0): each frame takes the image nearest
+//!   to it in capture time, at most `RADIO_MAP_LAG_MS` away (default 50), and its floor logits
+//!   become `logits + weight * ln(max(map, 0.001))` before they are sent. Nothing waits for it:
+//!   a frame with no image near it keeps the head's logits (counted, reported at stop).
 //!
 //! ## Outputs
 //! - `spatial`: Float32 `[3, H, W]` (H x W from the preset), dims `channel,height,width`.
@@ -18,12 +24,13 @@
 //!   metadata) when the preset has one (`upsampler.count_classes > 0`); the densepose node
 //!   counts the people by them when the preset says `person.count: head`.
 //! - `floor`: Float32 `[ny, nx]`, dims `y, x`: the floor head's logits over the room's floor
-//!   cells, sent (same metadata) when the preset has one (`upsampler.floor`); the densepose
-//!   node gives each person the floor point of one of its best peaks.
+//!   cells (with the radio's image weighed in, when read), sent (same metadata) when the preset
+//!   has one (`upsampler.floor`); the densepose node gives each person the floor point of one
+//!   of its best peaks.
 //!
 //! ## Configuration
 //! `PRESET`, `CHECKPOINT`, `TORCHSCRIPT` (a module `[B, F] -> [B, 3, H, W]`), `SEED`,
-//! `THREADS`, `MAX_BATCH`, `DEVICE`: see the `wdp-stage` crate.
+//! `THREADS`, `MAX_BATCH`, `DEVICE`: see the `wdp-stage` crate; `RADIO_MAP_LAG_MS`: above.
 
 use dora_node_api::DoraNode;
 use eyre::{eyre, Result};
@@ -73,16 +80,35 @@ fn build(config: &StageConfig, shape: &[i64]) -> Result<Upsampler> {
     })
 }
 
+/// The floor head's weight of the radio's image; 0 without a floor head.
+fn radio_map_weight(config: &StageConfig) -> f64 {
+    config
+        .preset
+        .upsampler
+        .floor
+        .as_ref()
+        .map_or(0.0, |f| f.radio_map_weight)
+}
+
+/// Each frame's radio floor image (`ln` map), when it has one.
+fn radio_maps(frames: &[wdp_stage::Frame]) -> Vec<Option<Vec<f32>>> {
+    frames
+        .iter()
+        .map(|f| f.companion("radio_map").map(|m| m.values.clone()))
+        .collect()
+}
+
 /// The node's handler: feature vectors in, one image-like tensor per vector out.
-fn stage(config: &StageConfig) -> impl Handler + '_ {
+fn stage(config: &StageConfig, radio_map_lag_ns: i64) -> impl Handler + '_ {
     let untrained = config.untrained();
-    Stage::new(
+    let weight = radio_map_weight(config);
+    let stage = Stage::new(
         config,
         "features",
         &["feature"],
         |shape| build(config, shape),
         move |upsampler, node, x, frames| {
-            let up = tch::no_grad(|| match upsampler {
+            let mut up = tch::no_grad(|| match upsampler {
                 Upsampler::Native { net, .. } => net.forward_located_checked(x, false),
                 Upsampler::Script(m) => m.forward(x).map(|spatial| Translated {
                     spatial,
@@ -91,6 +117,11 @@ fn stage(config: &StageConfig) -> impl Handler + '_ {
                     floor: None,
                 }),
             })?;
+            if weight > 0.0 {
+                let maps = radio_maps(frames);
+                let maps: Vec<Option<&[f32]>> = maps.iter().map(Option::as_deref).collect();
+                up.weigh_radio_map(config.preset.upsampler.floor.as_ref(), &maps)?;
+            }
             let dims = ["channel", "height", "width"];
             for (i, frame) in frames.iter().enumerate() {
                 let i = i as i64;
@@ -110,12 +141,21 @@ fn stage(config: &StageConfig) -> impl Handler + '_ {
             }
             Ok(())
         },
-    )
+    );
+    match &config.preset.upsampler.floor {
+        Some(floor) if weight > 0.0 => {
+            let [nx, ny] = floor.cells.map(|c| c as usize);
+            stage.with_side_input("radio_map", &["y", "x"], &[ny, nx], radio_map_lag_ns)
+        }
+        _ => stage,
+    }
 }
 
 fn main() -> Result<()> {
     let config = StageConfig::from_env("upsampler")?;
+    let lag_ms = wdp_node::env::parse_or("RADIO_MAP_LAG_MS", 50u64)?;
     let (node, events) = DoraNode::init_from_env()?;
-    wdp_node::run(&config.stage, node, events, &mut stage(&config))?;
+    let mut handler = stage(&config, lag_ms as i64 * 1_000_000);
+    wdp_node::run(&config.stage, node, events, &mut handler)?;
     Ok(())
 }

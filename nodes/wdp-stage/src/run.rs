@@ -3,7 +3,9 @@
 //! batches of one with no added latency, and one that falls behind catches up at batch
 //! throughput); the stage's module is built for the first input's shape. A stage may also read
 //! companion inputs paired with the main one by `seq` (the upsampler's locator and count logits
-//! beside its picture): a frame then runs once its companions are there.
+//! beside its picture): a frame then runs once its companions are there. A side input is looser:
+//! its newest messages are kept and each frame gets the one nearest to it in time, if one is
+//! near enough, without waiting (the radio's floor image beside the upsampler's features).
 
 use dora_node_api::{DoraNode, EventStream};
 use eyre::{eyre, Result};
@@ -26,7 +28,8 @@ pub struct Frame {
     pub received_ns: i64,
     /// When it was received (for the node's own latency figures).
     pub received: Instant,
-    /// The companion inputs' frames of the same `seq`, by input id, when the stage reads some.
+    /// The companion inputs' frames of the same `seq`, and the side inputs' frames nearest in
+    /// time, by input id, when the stage reads some.
     pub companions: BTreeMap<String, Frame>,
 }
 
@@ -45,7 +48,7 @@ impl Frame {
         })
     }
 
-    /// The frame of companion input `id` paired with this one.
+    /// The frame of companion or side input `id` paired with this one.
     pub fn companion(&self, id: &str) -> Option<&Frame> {
         self.companions.get(id)
     }
@@ -112,6 +115,19 @@ struct Companion {
 /// Companions kept waiting for their main frame at most (the oldest go first, counted).
 const COMPANIONS_WAITING: usize = 64;
 
+/// A side input: its newest frames by time; each main frame takes the nearest one within a lag.
+struct Side {
+    input: String,
+    dims: Vec<String>,
+    shape: Vec<usize>,
+    recent: wdp_timepair::TimeBuffer<Frame>,
+    /// Main frames that found none near enough.
+    unpaired: u64,
+}
+
+/// Side frames kept at most: a few seconds of windows; the oldest go first.
+const SIDE_KEPT: usize = 64;
+
 /// The handler of a stage node: `build` makes the module for the first frame's shape (without
 /// the batch axis); `process` runs it on a stacked batch and sends the outputs of every frame.
 /// A frame of another dims, type, or of a shape other than the one the module was built for,
@@ -122,6 +138,7 @@ pub struct Stage<'c, S, B, P> {
     dims: Vec<String>,
     pending: VecDeque<Frame>,
     companions: Vec<Companion>,
+    sides: Vec<Side>,
     module: Option<(Vec<i64>, S)>,
     build: B,
     process: P,
@@ -140,6 +157,7 @@ where
             dims: dims.iter().map(|d| (*d).to_owned()).collect(),
             pending: VecDeque::new(),
             companions: Vec::new(),
+            sides: Vec::new(),
             module: None,
             build,
             process,
@@ -159,6 +177,46 @@ where
             newest: None,
         });
         self
+    }
+
+    /// Also reads `input` (dims `dims`, shape `shape`; empty: any) as a side input: its newest
+    /// frames are kept (one of another shape is a bad message), and each
+    /// main frame, when it runs, gets the one nearest to it in capture time (`t_ns`) at most
+    /// `max_lag_ns` away (in [`Frame::companion`]), or none. Nothing waits for it; main frames
+    /// that ran without one are counted and reported at stop.
+    pub fn with_side_input(
+        mut self,
+        input: &str,
+        dims: &[&str],
+        shape: &[usize],
+        max_lag_ns: i64,
+    ) -> Self {
+        let config = wdp_timepair::Config::new(wdp_timepair::Policy::Nearest { max_lag_ns })
+            .capacity(SIDE_KEPT)
+            // A side stream's clock that steps back (its source restarted) starts over.
+            .reorder_ns(Some(max_lag_ns));
+        self.sides.push(Side {
+            input: input.to_owned(),
+            dims: dims.iter().map(|d| (*d).to_owned()).collect(),
+            shape: shape.to_vec(),
+            recent: wdp_timepair::TimeBuffer::new(config),
+            unpaired: 0,
+        });
+        self
+    }
+
+    /// Gives each frame of `batch` its side inputs' nearest frames.
+    fn attach_sides(&mut self, batch: &mut [Frame]) {
+        for side in &mut self.sides {
+            for f in batch.iter_mut() {
+                match side.recent.pair(f.meta.t_ns) {
+                    Some((_, frame)) => {
+                        f.companions.insert(side.input.clone(), frame.clone());
+                    }
+                    None => side.unpaired += 1,
+                }
+            }
+        }
     }
 
     /// Pairs the pending frames with the companions that arrived; drops (counted) the frames
@@ -237,10 +295,24 @@ where
     P: FnMut(&mut S, &mut DoraNode, &Tensor, &[Frame]) -> Result<()>,
 {
     fn accepts(&self, id: &str) -> bool {
-        id == self.input || self.companions.iter().any(|c| c.input == id)
+        id == self.input
+            || self.companions.iter().any(|c| c.input == id)
+            || self.sides.iter().any(|c| c.input == id)
     }
 
     fn on_input(&mut self, _ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
+        if let Some(side) = self.sides.iter_mut().find(|c| c.input == input.id) {
+            let dims: Vec<&str> = side.dims.iter().map(String::as_str).collect();
+            let frame = Frame::decode(&input, &dims)?;
+            if !side.shape.is_empty() && frame.meta.shape != side.shape {
+                return Err(HandlerError::bad(
+                    "shape",
+                    format!("{:?}, expected {:?}", frame.meta.shape, side.shape),
+                ));
+            }
+            side.recent.push(frame.meta.t_ns, frame);
+            return Ok(());
+        }
         if let Some(c) = self.companions.iter_mut().find(|c| c.input == input.id) {
             let dims: Vec<&str> = c.dims.iter().map(String::as_str).collect();
             let frame = Frame::decode(&input, &dims)?;
@@ -271,6 +343,7 @@ where
                 }
             }
             ctx.batch();
+            self.attach_sides(&mut batch);
             match self.run_batch(&mut ctx.node, &batch) {
                 Ok(()) => {
                     ctx.handled(batch.len());
@@ -286,6 +359,16 @@ where
     fn finish(&mut self, ctx: &mut Context) -> Result<()> {
         // Frames still waiting for a companion at the end will not get one: counted.
         self.pair(ctx, true);
+        for side in &self.sides {
+            if side.unpaired > 0 {
+                ctx.announce(&format!(
+                    "{} frames ran without a `{}` near them in time ({} received)",
+                    side.unpaired,
+                    side.input,
+                    side.recent.stats().pushed
+                ));
+            }
+        }
         if self.config.untrained() {
             self.config.announce_untrained();
         }
