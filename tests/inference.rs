@@ -109,17 +109,21 @@ fn check_pipeline_of(
     ];
     overrides.extend_from_slice(extra);
     // The split pipeline's intermediate outputs, recorded beside it.
-    let taps: &[(&str, &str)] = if stages.contains(&"encoder") {
-        &[
-            ("window", "csi-preprocess/window"),
+    let mut taps = vec![("window", "csi-preprocess/window")];
+    if stages.contains(&"encoder") {
+        taps.extend([
             ("features", "encoder/features"),
             ("spatial", "upsampler/spatial"),
-        ]
-    } else {
-        &[("window", "csi-preprocess/window")]
-    };
+        ]);
+    }
+    let source =
+        std::fs::read_to_string(common::root().join("dataflows").join(dataflow)).expect("dataflow");
+    let locates = source.contains("csi-locate/radio_map");
+    if locates {
+        taps.push(("radio_map", "csi-locate/radio_map"));
+    }
     let tapped = dir.path().join("taps");
-    let flow = common::prepare_with_taps(dataflow, dir.path(), &overrides, taps, &tapped);
+    let flow = common::prepare_with_taps(dataflow, dir.path(), &overrides, &taps, &tapped);
     let run = common::run_dataflow(&flow, Duration::from_secs(240));
     assert!(run.success, "dataflow failed:\n{}", run.log);
     assert_eq!(
@@ -227,6 +231,28 @@ fn check_pipeline_of(
             l["t_ns"].as_i64().unwrap_or(-1),
             "t_ns window -> sink"
         );
+    }
+    if locates {
+        // The radio's floor image: its windows end on the same packets as the model's (same
+        // hop), so every model window finds the image of its own moment.
+        let maps = wdp_record::read_dir(tapped.join("radio_map")).expect("radio maps");
+        let times: std::collections::HashSet<i64> = maps.iter().map(|m| m.meta.t_ns).collect();
+        for m in &maps {
+            assert_eq!(m.meta.shape, [24, 32]);
+            assert_eq!(m.meta.dims, ["y", "x"]);
+            let v = wdp_tensor::view::<f32>(m.values.as_ref(), &m.meta).expect("radio map");
+            assert!(
+                v.iter().all(|x| (0.0..=1.0).contains(x)),
+                "an image in [0, 1]"
+            );
+        }
+        for w in &windows {
+            assert!(
+                times.contains(&w.meta.t_ns),
+                "no image at window t_ns {}",
+                w.meta.t_ns
+            );
+        }
     }
     if stages.contains(&"encoder") {
         let features = wdp_record::read_dir(tapped.join("features")).expect("features");
