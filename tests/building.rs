@@ -24,8 +24,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const ROOMS: [&str; 3] = ["living-room", "kitchen", "office"];
 const HOSTS: [&str; 4] = ["compute", "room-host-1", "room-host-2", "room-host-3"];
-/// room-fusion's stale timeout in this test (s).
-const STALE_AFTER_S: f64 = 3.0;
+/// room-fusion's stale timeout in this test (s): a live room's frames reach fusion up to about
+/// 3 s apart when three rooms' models share two cores with a busy process (2.7 s measured), so
+/// a shorter timeout marks live rooms stale on a busy machine.
+const STALE_AFTER_S: f64 = 5.0;
 
 fn free_ports(n: usize) -> Vec<u16> {
     let listeners: Vec<TcpListener> = (0..n)
