@@ -143,15 +143,13 @@ impl Locator {
         };
         let s = w.data.shape();
         let shape = [s[0], s[1], s[2], s[3]];
-        let data = w
-            .data
-            .as_slice()
-            .map(<[f32]>::to_vec)
-            .unwrap_or_else(|| w.data.iter().copied().collect());
+        // The pipeline's windows are standard layout: imaged in place, copied only if not.
+        let data = w.data.as_standard_layout();
+        let values = data.as_slice().unwrap_or_default();
         Ok(Some(Located {
             t_ns: w.t_ns,
             seq: w.seq,
-            map: self.projector.locate(&data, shape)?,
+            map: self.projector.locate(values, shape)?,
         }))
     }
 }
