@@ -59,9 +59,10 @@ pub struct Sample {
     /// The camera the keypoints were labelled in (intrinsics for `image_wh`), when known: the
     /// simulator's scene camera; `None` for teacher recordings.
     pub camera: Option<Arc<wdp_sim::camera::PinholeCamera>>,
-    /// The radio's own floor image of this moment (`wdp_locate`: the back-projection of the
-    /// newest window's change through the room's antenna geometry), `[ny * nx]` values in
-    /// `[0, 1]` on the floor head's grid, when loaded with a locator and the window changed.
+    /// The radio's own floor image of this moment (`wdp_locate::Located::map`: the
+    /// back-projection of the newest window's change, and of what it holds beyond the empty
+    /// room, through the room's antenna geometry), `[ny * nx]` values in `[0, 1]` on the floor
+    /// head's grid, when loaded with a locator and the window had something to image.
     pub radio_map: Option<Vec<f32>>,
 }
 
@@ -188,10 +189,14 @@ pub fn load_dataset(dir: &Path, options: &LoadOptions) -> Result<(Vec<Sample>, L
         let subcarriers: Vec<i32> = serde_json::from_value(info["subcarriers"].clone())
             .wrap_err_with(|| format!("{}: `subcarriers`", info_path.display()))?;
         let geometry = wdp_locate::RadioGeometry::from_scene(scene);
-        state.locator = Some(
-            wdp_locate::Locator::new(&geometry, &subcarriers, settings)
-                .wrap_err_with(|| format!("{}: locator", info_path.display()))?,
-        );
+        let mut locator = wdp_locate::Locator::new(&geometry, &subcarriers, settings)
+            .wrap_err_with(|| format!("{}: locator", info_path.display()))?;
+        if let Some(bg) = wdp_locate::simulated_background(scene, settings)
+            .wrap_err_with(|| format!("{}: the empty room's background", info_path.display()))?
+        {
+            locator.set_background(bg)?;
+        }
+        state.locator = Some(locator);
     }
     let mut samples = Vec::new();
     let mut report = LoadReport::default();
@@ -447,7 +452,7 @@ fn read_batch(
                 image_wh: layout.image_wh,
                 teacher_features: None,
                 camera: layout.camera.clone(),
-                radio_map: None,
+                radio_map: state.latest_map.clone().flatten(),
             });
             continue;
         }

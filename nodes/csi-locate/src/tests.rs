@@ -4,7 +4,7 @@
 
 use super::Locate;
 use serde_json::{json, Value};
-use wdp_locate::{LocatorSettings, RadioGeometry};
+use wdp_locate::{simulated_background, LocatorSettings, RadioGeometry};
 use wdp_node::testing::run_test;
 use wdp_sim::{Scene, SimEvent, Simulator};
 
@@ -58,7 +58,7 @@ fn csi_event(t_ns: i64, id: &str, shape: Value, sub: &[i32], values: &[f32]) -> 
 fn floor_images_out_near_the_person_bad_messages_dropped() {
     let scene = scene();
     let geometry = RadioGeometry::from_scene(&scene);
-    let mut sim = Simulator::new(scene).expect("simulator");
+    let mut sim = Simulator::new(scene.clone()).expect("simulator");
     let (mut events, mut truth, mut packets) = (Vec::new(), Vec::new(), 0);
     let mut span = (i64::MAX, i64::MIN);
     while let Some(event) = sim.next_event() {
@@ -116,7 +116,14 @@ fn floor_images_out_near_the_person_bad_messages_dropped() {
     let cell = settings.grid.cell_m as f32;
     let length = settings.preprocess.window.length;
     let hop = settings.preprocess.window.hop;
-    let mut handler = Locate::new(geometry, settings);
+    // The room's own calibration: the still image weighs in beside the moving one.
+    let background = simulated_background(&scene, &settings).expect("background");
+    assert!(background.is_some());
+    let mut handler = Locate::new(super::config::Config {
+        geometry,
+        settings,
+        background,
+    });
     let run = run_test("csi-locate", events, &mut handler).expect("run");
     let maps = run.on("radio_map");
     // One image per hop of the 100 Hz grid (lost packets are resampled over) once the first

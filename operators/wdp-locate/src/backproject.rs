@@ -1,7 +1,7 @@
 //! The back-projection image of a window's dominant change over a floor grid.
 
 use crate::signature::signatures;
-use crate::{LocateError, RadioGeometry};
+use crate::{Background, LocateError, RadioGeometry};
 use num_complex::Complex32;
 use serde::{Deserialize, Serialize};
 use wdp_sim::geom::Vec3;
@@ -82,6 +82,21 @@ pub struct FloorMap {
     pub best_m: [f32; 2],
     /// The imaged changes' share of the window's change power.
     pub share: f32,
+}
+
+impl FloorMap {
+    /// The cell-wise larger of two maps of one grid, keeping this one's best point and share.
+    pub fn max_with(&self, other: &FloorMap) -> FloorMap {
+        FloorMap {
+            values: self
+                .values
+                .iter()
+                .zip(&other.values)
+                .map(|(a, b)| a.max(*b))
+                .collect(),
+            ..self.clone()
+        }
+    }
 }
 
 /// A back-projector for one radio geometry, subcarrier layout and grid: the predicted phase of
@@ -183,6 +198,59 @@ impl BackProjector {
         window: &[f32],
         shape: [usize; 4],
     ) -> Result<Option<FloorMap>, LocateError> {
+        let (x, t) = self.window_values(window, shape)?;
+        let sig = signatures(&x, t, self.config.signatures);
+        let Some(first) = sig.first() else {
+            return Ok(None);
+        };
+        let top = first.share;
+        let weighted: Vec<(&[Complex32], f32)> = sig
+            .iter()
+            .map(|s| (s.vector.as_slice(), s.share / top))
+            .collect();
+        Ok(self.image(&weighted, sig.iter().map(|s| s.share).sum()))
+    }
+
+    /// Images what a window holds that the empty room does not: the window's mean against the
+    /// room's `background`, brought to its phase and gain ([`Background::residual`]). Unlike
+    /// [`Self::locate`] this sees people who stand still. `None` when the window equals the
+    /// background (nobody there).
+    pub fn locate_still(
+        &self,
+        window: &[f32],
+        shape: [usize; 4],
+        background: &Background,
+    ) -> Result<Option<FloorMap>, LocateError> {
+        let mean = self.window_mean(window, shape)?;
+        let Some((residual, share)) = background.residual(&mean)? else {
+            return Ok(None);
+        };
+        Ok(self.image(&[(residual.as_slice(), 1.0)], share))
+    }
+
+    /// A window's mean over time, `link * n_sub + k` (what [`Background`] compares).
+    pub fn window_mean(
+        &self,
+        window: &[f32],
+        shape: [usize; 4],
+    ) -> Result<Vec<Complex32>, LocateError> {
+        let (x, t) = self.window_values(window, shape)?;
+        let m = self.n_links * self.n_sub;
+        let mut mean = vec![Complex32::new(0.0, 0.0); m];
+        for row in x.chunks_exact(m) {
+            mean.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+        }
+        mean.iter_mut().for_each(|a| *a /= t as f32);
+        Ok(mean)
+    }
+
+    /// Checks a window `[2, links, subcarriers, time]` and returns it as `[time][link * sub + k]`
+    /// complex values, with its length in time.
+    fn window_values(
+        &self,
+        window: &[f32],
+        shape: [usize; 4],
+    ) -> Result<(Vec<Complex32>, usize), LocateError> {
         let [planes, links, sub, t] = shape;
         let check = |field: &'static str, want: usize, got: usize| {
             if want == got {
@@ -204,7 +272,6 @@ impl BackProjector {
                 reason: format!("value {i} is not finite"),
             });
         }
-        // [time][link * sub + k], complex.
         let m = links * sub;
         let (re, im) = window.split_at(m * t);
         let mut x = vec![Complex32::new(0.0, 0.0); t * m];
@@ -213,19 +280,21 @@ impl BackProjector {
                 x[ti * m + j] = Complex32::new(re[j * t + ti], im[j * t + ti]);
             }
         }
-        let sig = signatures(&x, t, self.config.signatures);
-        let Some(first) = sig.first() else {
-            return Ok(None);
-        };
-        let top = first.share;
+        Ok((x, t))
+    }
+
+    /// The matched power of `vectors` (each over `link * sub + k`, with its weight) at every
+    /// candidate point, coherent over the links and summed in power over the subcarriers, as a
+    /// map normalised to its peak cell. `None` when every point has zero power.
+    fn image(&self, vectors: &[(&[Complex32], f32)], share: f32) -> Option<FloorMap> {
+        let (m, sub) = (self.n_links * self.n_sub, self.n_sub);
         let mut power = vec![0f32; self.points.len()];
         let mut acc = vec![Complex32::new(0.0, 0.0); sub];
-        for s in &sig {
-            let weight = s.share / top;
+        for (vector, weight) in vectors {
             for (pi, p) in power.iter_mut().enumerate() {
                 let steer = &self.steer[pi * m..(pi + 1) * m];
                 acc.iter_mut().for_each(|a| *a = Complex32::new(0.0, 0.0));
-                for (v, st) in s.vector.chunks_exact(sub).zip(steer.chunks_exact(sub)) {
+                for (v, st) in vector.chunks_exact(sub).zip(steer.chunks_exact(sub)) {
                     for ((a, vk), sk) in acc.iter_mut().zip(v).zip(st) {
                         *a += vk * sk;
                     }
@@ -248,16 +317,17 @@ impl BackProjector {
             }
         }
         let peak = values.iter().copied().fold(0f32, f32::max);
-        if peak > 0.0 {
-            values.iter_mut().for_each(|v| *v /= peak);
+        if !(peak > 0.0 && peak.is_finite()) {
+            return None;
         }
-        Ok(Some(FloorMap {
+        values.iter_mut().for_each(|v| *v /= peak);
+        Some(FloorMap {
             cells: self.config.cells,
             cell_m: self.config.cell_m,
             values,
             best_m: self.points[best.0].0,
-            share: sig.iter().map(|s| s.share).sum(),
-        }))
+            share,
+        })
     }
 }
 

@@ -16,12 +16,16 @@
 //! positions ([`RadioGeometry`], the simulator scene's `tx`/`rx` form, so a scene and a real
 //! deployment describe their radios the same way) and the window's subcarrier indices.
 
+mod background;
 mod backproject;
+mod calibrate;
 mod geometry;
 mod locator;
 mod signature;
 
+pub use background::{Background, BackgroundBuilder};
 pub use backproject::{BackProjector, FloorMap, LocatorConfig};
+pub use calibrate::simulated_background;
 pub use geometry::RadioGeometry;
 pub use locator::{Located, Locator, LocatorSettings};
 pub use signature::{signatures, Signature};

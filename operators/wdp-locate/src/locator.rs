@@ -1,7 +1,10 @@
 //! The locator on a packet stream: its own preprocessing (aligned, complex, not normalised
 //! windows), then the back-projection of every window.
 
-use crate::{BackProjector, FloorMap, LocateError, LocatorConfig, RadioGeometry};
+use crate::{
+    BackProjector, Background, BackgroundBuilder, FloorMap, LocateError, LocatorConfig,
+    RadioGeometry,
+};
 use serde::{Deserialize, Serialize};
 use wdp_csi::dsp::normalize::WindowNormalize;
 use wdp_csi::dsp::{
@@ -32,6 +35,11 @@ pub struct LocatorSettings {
     pub preprocess: PipelineConfig,
     /// The floor grid and the image's settings.
     pub grid: LocatorConfig,
+    /// Seconds of the empty room averaged into the background of a simulated room (a scene:
+    /// [`crate::simulated_background`]), which lets the still image see people who do not
+    /// move; 0 leaves a simulated room without one. A real room's background is recorded from
+    /// its radio with nobody in it ([`Locator::calibrate`]) and given as a file.
+    pub empty_room_s: f64,
 }
 
 impl Default for LocatorSettings {
@@ -40,6 +48,8 @@ impl Default for LocatorSettings {
             preprocess: serde_yaml::from_str(DEFAULT_PREPROCESS)
                 .expect("the default locator preprocessing is valid YAML"),
             grid: LocatorConfig::default(),
+            // 200 windows: their average's noise is far below a person's paths.
+            empty_room_s: 10.0,
         }
     }
 }
@@ -56,6 +66,12 @@ impl LocatorSettings {
     /// Checks that the windows are what the image reads.
     pub fn validate(&self) -> Result<(), LocateError> {
         self.grid.validate()?;
+        if !(self.empty_room_s >= 0.0 && self.empty_room_s.is_finite()) {
+            return Err(LocateError::config(
+                "locator.empty_room_s",
+                format!("must be 0 or more seconds, got {}", self.empty_room_s),
+            ));
+        }
         let p = &self.preprocess;
         if p.channels != WindowChannels::Complex {
             return Err(LocateError::config(
@@ -88,8 +104,15 @@ pub struct Located {
     pub t_ns: i64,
     /// Window counter of the locator's pipeline.
     pub seq: u64,
-    /// The image; `None` when nothing changed in the window.
+    /// What the locator says: the cell-wise larger of [`Self::moving`] and [`Self::still`]
+    /// (each normalised to its peak: the two see different people, a mover and someone
+    /// standing); `None` when neither has anything.
     pub map: Option<FloorMap>,
+    /// The image of what changed in the window; `None` when nothing did.
+    pub moving: Option<FloorMap>,
+    /// The image of what the window holds beyond the empty room (people moving or not); `None`
+    /// without a background or when the window matches it.
+    pub still: Option<FloorMap>,
 }
 
 /// Packets in, floor images out.
@@ -97,6 +120,8 @@ pub struct Located {
 pub struct Locator {
     pipeline: Pipeline,
     projector: BackProjector,
+    subcarriers: Vec<i32>,
+    background: Option<Background>,
 }
 
 impl Locator {
@@ -113,7 +138,61 @@ impl Locator {
         Ok(Self {
             pipeline,
             projector,
+            subcarriers: subcarriers.to_vec(),
+            background: None,
         })
+    }
+
+    /// The locator comparing every window with the empty room's `background` too
+    /// ([`Located::still`]); refused when it was recorded with another layout.
+    pub fn set_background(&mut self, background: Background) -> Result<(), LocateError> {
+        background.validate()?;
+        let (links, sub) = (self.projector.links(), self.projector.subcarriers());
+        if background.links != links || background.subcarriers.len() != sub {
+            return Err(LocateError::config(
+                "background",
+                format!(
+                    "recorded for {} links x {} subcarriers, the radio has {links} x {sub}",
+                    background.links,
+                    background.subcarriers.len()
+                ),
+            ));
+        }
+        self.background = Some(background);
+        Ok(())
+    }
+
+    /// The empty room's background this locator compares with, if any.
+    pub fn background(&self) -> Option<&Background> {
+        self.background.as_ref()
+    }
+
+    /// Records the empty room: feeds one packet of a calibration stream (nobody in the room)
+    /// through the locator's preprocessing into `builder`, one window mean per window.
+    pub fn calibrate(
+        &mut self,
+        packet: &Packet<'_>,
+        builder: &mut BackgroundBuilder,
+    ) -> Result<(), LocateError> {
+        let _ = self.pipeline.push(packet);
+        while let Some(out) = self.pipeline.pop() {
+            if let Output::Window(w) = out {
+                let s = w.data.shape();
+                let data = w.data.as_standard_layout();
+                let values = data.as_slice().unwrap_or_default();
+                builder.add(
+                    &self
+                        .projector
+                        .window_mean(values, [s[0], s[1], s[2], s[3]])?,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A builder of this locator's layout for [`Self::calibrate`].
+    pub fn background_builder(&self) -> BackgroundBuilder {
+        BackgroundBuilder::new(self.projector.links(), &self.subcarriers)
     }
 
     /// The projector (its grid and layout).
@@ -146,10 +225,21 @@ impl Locator {
         // The pipeline's windows are standard layout: imaged in place, copied only if not.
         let data = w.data.as_standard_layout();
         let values = data.as_slice().unwrap_or_default();
+        let still = match &self.background {
+            Some(b) => self.projector.locate_still(values, shape, b)?,
+            None => None,
+        };
+        let moving = self.projector.locate(values, shape)?;
+        let map = match (&moving, &still) {
+            (Some(m), Some(s)) => Some(m.max_with(s)),
+            (m, s) => m.clone().or_else(|| s.clone()),
+        };
         Ok(Some(Located {
             t_ns: w.t_ns,
             seq: w.seq,
-            map: self.projector.locate(values, shape)?,
+            map,
+            moving,
+            still,
         }))
     }
 }

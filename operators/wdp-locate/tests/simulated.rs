@@ -6,7 +6,7 @@
 
 use wdp_csi::dsp::{CsiValues, Packet};
 use wdp_csi::MetaValue;
-use wdp_locate::{Locator, LocatorSettings, RadioGeometry};
+use wdp_locate::{simulated_background, Locator, LocatorSettings, RadioGeometry};
 use wdp_sim::{Scene, SimEvent, Simulator};
 
 fn scene(walking: bool) -> Scene {
@@ -18,6 +18,10 @@ people:
     } else {
         "people: []"
     };
+    scene_with(people, if walking { 12.0 } else { 4.0 })
+}
+
+fn scene_with(people: &str, duration_s: f64) -> Scene {
     let yaml = format!(
         r#"
 name: locate-test
@@ -38,8 +42,24 @@ seed: 5
 "#
     );
     let mut s = Scene::from_yaml_str(&yaml).unwrap();
-    s.duration_s = Some(if walking { 12.0 } else { 4.0 });
+    s.duration_s = Some(duration_s);
     s
+}
+
+fn packet_of(f: &wdp_csi::CsiFrame) -> Packet<'_> {
+    let agc_db = match f.meta.get("agc_db") {
+        Some(MetaValue::Float(v)) => Some(*v as f32),
+        _ => None,
+    };
+    Packet {
+        n_tx: f.n_tx,
+        n_rx: f.n_rx,
+        subcarriers: &f.subcarriers,
+        csi: CsiValues::Complex(&f.csi),
+        t_ns: f.timestamp_ns,
+        agc_db,
+        rssi_dbm: None,
+    }
 }
 
 /// Every imaged window's best point against the person's position at the camera frame nearest
@@ -60,19 +80,7 @@ fn run(scene: Scene) -> (Vec<f64>, Vec<f64>, usize) {
                 }
             }
             SimEvent::Packet(f) => {
-                let agc_db = match f.meta.get("agc_db") {
-                    Some(MetaValue::Float(v)) => Some(*v as f32),
-                    _ => None,
-                };
-                let packet = Packet {
-                    n_tx: f.n_tx,
-                    n_rx: f.n_rx,
-                    subcarriers: &f.subcarriers,
-                    csi: CsiValues::Complex(&f.csi),
-                    t_ns: f.timestamp_ns,
-                    agc_db,
-                    rssi_dbm: None,
-                };
+                let packet = packet_of(&f);
                 if let Some(l) = locator.push(&packet).unwrap() {
                     windows += 1;
                     if let Some(map) = l.map {
@@ -131,4 +139,69 @@ fn a_still_room_leaves_little_to_image() {
     let (now, _, windows) = run(scene(false));
     // No person: nothing is scored, and the windows are still imaged or refused, never an error.
     assert!(now.is_empty() && windows > 0);
+}
+
+/// Best points of the still and the moving image of every window of `scene`, with the empty
+/// room's background of the same room.
+fn images(scene: Scene) -> (Vec<[f32; 2]>, Vec<[f32; 2]>) {
+    let settings = LocatorSettings::default();
+    let background = simulated_background(&scene, &settings).unwrap().unwrap();
+    let geometry = RadioGeometry::from_scene(&scene);
+    let mut sim = Simulator::new(scene).unwrap();
+    let mut locator = Locator::new(&geometry, sim.subcarriers(), &settings).unwrap();
+    locator.set_background(background).unwrap();
+    let (mut still, mut moving) = (Vec::new(), Vec::new());
+    while let Some(f) = sim.next_packet() {
+        if let Some(l) = locator.push(&packet_of(&f)).unwrap() {
+            still.extend(l.still.map(|m| m.best_m));
+            moving.extend(l.moving.map(|m| m.best_m));
+        }
+    }
+    (still, moving)
+}
+
+#[test]
+fn a_person_standing_still_is_imaged_against_the_empty_room() {
+    let at = [3.3f32, 1.3];
+    let people = format!(
+        "people:\n  - height_m: 1.7\n    motion: {{ kind: stand, position_m: [{}, {}], facing_deg: 30 }}",
+        at[0], at[1]
+    );
+    let (still, moving) = images(scene_with(&people, 5.0));
+    assert!(still.len() >= 50, "{} still images", still.len());
+    let err = |v: &[[f32; 2]]| {
+        median(
+            v.iter()
+                .map(|b| f64::from((b[0] - at[0]).hypot(b[1] - at[1])))
+                .collect(),
+        )
+    };
+    let (s, m) = (err(&still), err(&moving));
+    eprintln!("standing person: still image {s:.2} m, moving image {m:.2} m");
+    // The still image finds them; what moves (breathing, noise) places them far worse.
+    assert!(s < 0.4, "still image {s:.2} m (moving image {m:.2} m)");
+    assert!(m > 1.5 * s, "still image {s:.2} m, moving image {m:.2} m");
+}
+
+#[test]
+fn the_empty_room_against_its_own_background_leaves_almost_nothing() {
+    let scene = scene(false);
+    let settings = LocatorSettings::default();
+    let background = simulated_background(&scene, &settings).unwrap().unwrap();
+    assert!(background.windows >= 100, "{} windows", background.windows);
+    let geometry = RadioGeometry::from_scene(&scene);
+    let mut sim = Simulator::new(scene).unwrap();
+    let mut locator = Locator::new(&geometry, sim.subcarriers(), &settings).unwrap();
+    locator.set_background(background).unwrap();
+    let mut shares = Vec::new();
+    while let Some(f) = sim.next_packet() {
+        if let Some(l) = locator.push(&packet_of(&f)).unwrap() {
+            shares.extend(l.still.map(|m| f64::from(m.share)));
+        }
+    }
+    // What is left is the noise of a 0.3 s mean: a tiny share of the channel's power (a person
+    // leaves around a percent, `a_person_standing_still_...`).
+    let m = median(shares);
+    eprintln!("empty room: residual share {m:.2e}");
+    assert!(m < 1e-3, "residual share {m:.2e}");
 }
