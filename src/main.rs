@@ -8,9 +8,12 @@
 //! - `wdp simulate --scene ROOM --out DIR` writes a simulated dataset.
 //! - `wdp sense CAPTURE [--json]` reports signal-level motion and presence per second.
 //! - `wdp building --rooms N --machines M` writes a building's dataflow over several machines.
+//! - `wdp empty-room CAPTURE --geometry G --out F` records the empty room's background for
+//!   csi-locate's still image.
 
 mod building;
 mod doctor;
+mod empty_room;
 mod inspect;
 mod progress;
 mod project;
@@ -60,6 +63,9 @@ enum Command {
     /// Signal-level motion and presence over a capture file, one line per second of capture
     /// time (no trained model; calibrates on the first seconds, which should be quiet).
     Sense(sense::Args),
+    /// Record the empty room's background (csi-locate's `EMPTY_ROOM`) from a capture of the
+    /// room with nobody in it.
+    EmptyRoom(empty_room::Args),
     /// Write the dataflow of a building: N rooms on M room machines and a compute machine,
     /// merged by room-fusion (`wdp building --help`).
     Building(building::Args),
@@ -91,6 +97,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::inspect(&args),
         Command::Simulate(args) => simulate::simulate(&args),
         Command::Sense(args) => sense::sense(&args),
+        Command::EmptyRoom(args) => empty_room::empty_room(&args),
         Command::Building(args) => building::building(&args),
         Command::Train { args } => train::run("train", &args),
         Command::Eval { args } => train::run("eval", &args),

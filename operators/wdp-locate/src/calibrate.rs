@@ -2,9 +2,21 @@
 //! in the room, made by the simulator from the scene.
 
 use crate::{Background, LocateError, Locator, LocatorSettings, RadioGeometry};
-use wdp_csi::dsp::{CsiValues, Packet};
-use wdp_csi::MetaValue;
+use wdp_csi::dsp::Packet;
+use wdp_csi::{CsiFrame, MetaValue};
 use wdp_sim::{Scene, Simulator};
+
+/// A frame as the locator's preprocessing reads it, with its AGC gain whether the radio reports
+/// it as an integer (`agc`, Intel 5300) or the simulator as a float (`agc_db`).
+pub fn packet_of(frame: &CsiFrame) -> Packet<'_> {
+    let mut packet = Packet::from(frame);
+    if packet.agc_db.is_none() {
+        if let Some(MetaValue::Float(v)) = frame.meta.get("agc_db") {
+            packet.agc_db = Some(*v as f32);
+        }
+    }
+    packet
+}
 
 /// Seed offset of the calibration recording: its own noise, phases and gain steps, never the
 /// sequence's (the room's static channel comes from `room.seed`, which is kept).
@@ -32,19 +44,7 @@ pub fn simulated_background(
     let mut locator = Locator::new(&geometry, sim.subcarriers(), settings)?;
     let mut builder = locator.background_builder();
     while let Some(f) = sim.next_packet() {
-        let agc_db = match f.meta.get("agc_db") {
-            Some(MetaValue::Float(v)) => Some(*v as f32),
-            _ => None,
-        };
-        let packet = Packet {
-            n_tx: f.n_tx,
-            n_rx: f.n_rx,
-            subcarriers: &f.subcarriers,
-            csi: CsiValues::Complex(&f.csi),
-            t_ns: f.timestamp_ns,
-            agc_db,
-            rssi_dbm: None,
-        };
+        let packet = packet_of(&f);
         locator.calibrate(&packet, &mut builder)?;
     }
     builder.finish().map(Some).ok_or_else(|| {

@@ -25,7 +25,7 @@ mod signature;
 
 pub use background::{Background, BackgroundBuilder};
 pub use backproject::{BackProjector, FloorMap, LocatorConfig};
-pub use calibrate::simulated_background;
+pub use calibrate::{packet_of, simulated_background};
 pub use geometry::RadioGeometry;
 pub use locator::{Located, Locator, LocatorSettings};
 pub use signature::{signatures, Signature};

@@ -4,9 +4,7 @@
 //! the wrong moment is far worse.
 #![allow(clippy::unwrap_used)]
 
-use wdp_csi::dsp::{CsiValues, Packet};
-use wdp_csi::MetaValue;
-use wdp_locate::{simulated_background, Locator, LocatorSettings, RadioGeometry};
+use wdp_locate::{packet_of, simulated_background, Locator, LocatorSettings, RadioGeometry};
 use wdp_sim::{Scene, SimEvent, Simulator};
 
 fn scene(walking: bool) -> Scene {
@@ -44,22 +42,6 @@ seed: 5
     let mut s = Scene::from_yaml_str(&yaml).unwrap();
     s.duration_s = Some(duration_s);
     s
-}
-
-fn packet_of(f: &wdp_csi::CsiFrame) -> Packet<'_> {
-    let agc_db = match f.meta.get("agc_db") {
-        Some(MetaValue::Float(v)) => Some(*v as f32),
-        _ => None,
-    };
-    Packet {
-        n_tx: f.n_tx,
-        n_rx: f.n_rx,
-        subcarriers: &f.subcarriers,
-        csi: CsiValues::Complex(&f.csi),
-        t_ns: f.timestamp_ns,
-        agc_db,
-        rssi_dbm: None,
-    }
 }
 
 /// Every imaged window's best point against the person's position at the camera frame nearest
