@@ -43,7 +43,6 @@ mod tests;
 
 use dora_node_api::DoraNode;
 use eyre::Result;
-use wdp_csi::dsp::{CsiValues, Packet};
 use wdp_locate::Locator;
 use wdp_node::{Context, Handler, HandlerError, Input, Latency};
 use wdp_tensor::{MetaValue, TensorMeta};
@@ -117,21 +116,13 @@ impl Handler for Locate {
             }
             self.locator = Some((layout.subcarriers.clone(), locator));
         }
-        let Some((subcarriers, locator)) = self.locator.as_mut() else {
+        let Some((_, locator)) = self.locator.as_mut() else {
             return Ok(());
         };
         let Some(values) = csi.data.as_slice() else {
             return Err(HandlerError::bad("values", "not contiguous"));
         };
-        let packet = Packet {
-            n_tx: layout.n_tx,
-            n_rx: layout.n_rx,
-            subcarriers,
-            csi: CsiValues::Interleaved(values),
-            t_ns: csi.meta.t_ns,
-            agc_db: csi.meta.int("agc").map(|v| v as f32),
-            rssi_dbm: csi.meta.float("rssi_dbm").map(|v| v as f32),
-        };
+        let packet = wdp_csi::packet_from_tensor(values, &csi.meta, &layout);
         let located = locator
             .push(&packet)
             .map_err(|e| HandlerError::bad("window", e.to_string()))?;

@@ -82,8 +82,16 @@ impl Handler for Preprocess {
     fn on_input(&mut self, ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
         let csi = input.tensor::<f32>(&[])?;
         wdp_node::finite("values", csi.data.iter())?;
-        let packet = wire::packet(&csi.data, &csi.meta, &mut self.subcarriers)
+        let layout = wdp_csi::csi_layout(&csi.meta)
             .map_err(|e| HandlerError::bad("layout", format!("{e:#}")))?;
+        let values = csi
+            .data
+            .as_slice()
+            .ok_or_else(|| HandlerError::bad("values", "not contiguous"))?;
+        let packet = wdp_csi::packet_from_tensor(values, &csi.meta, &layout);
+        if self.subcarriers != layout.subcarriers {
+            self.subcarriers.clone_from(&layout.subcarriers);
+        }
         match self.pipeline.push(&packet) {
             Ok(PushReport { reset: Some(c), .. }) => {
                 tracing::warn!(

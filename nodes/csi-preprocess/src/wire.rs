@@ -1,34 +1,10 @@
-//! Messages to and from the pipeline's types: a `csi` tensor as a [`Packet`] over the received
-//! buffer, and windows/spectrograms as contract tensors.
+//! The pipeline's windows and spectrograms as contract tensors (a received `csi` tensor becomes a
+//! packet through `wdp_csi::packet_from_tensor`).
 
 use dora_node_api::DoraNode;
-use eyre::{bail, Context, Result};
-use wdp_csi::dsp::{CsiValues, Output, Packet};
-use wdp_tensor::ndarray::ArrayViewD;
+use eyre::{Context, Result};
+use wdp_csi::dsp::Output;
 use wdp_tensor::{MetaValue, Tensor, TensorMeta};
-
-/// A packet over the received buffer (no copy of the values).
-pub fn packet<'a>(
-    data: &'a ArrayViewD<'_, f32>,
-    meta: &TensorMeta,
-    subcarriers: &'a mut Vec<i32>,
-) -> Result<Packet<'a>> {
-    let layout = wdp_csi::csi_layout(meta)?;
-    subcarriers.clear();
-    subcarriers.extend_from_slice(&layout.subcarriers);
-    let Some(values) = data.as_slice() else {
-        bail!("csi values are not contiguous");
-    };
-    Ok(Packet {
-        n_tx: layout.n_tx,
-        n_rx: layout.n_rx,
-        subcarriers,
-        csi: CsiValues::Interleaved(values),
-        t_ns: meta.t_ns,
-        agc_db: meta.int("agc").map(|v| v as f32),
-        rssi_dbm: meta.float("rssi_dbm").map(|v| v as f32),
-    })
-}
 
 pub fn send(
     node: &mut DoraNode,

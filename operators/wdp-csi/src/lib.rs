@@ -37,4 +37,6 @@ pub use reader::{
     detect_format, open, open_stream, Endian, FrameReader, NexmonChip, ReadOptions, SNIFF_BYTES,
 };
 pub use stats::ReadStats;
-pub use tensor::{csi_layout, frame_from_tensor, frame_to_tensor, CsiLayout, CSI_DIMS};
+pub use tensor::{
+    csi_layout, frame_from_tensor, frame_to_tensor, packet_from_tensor, CsiLayout, CSI_DIMS,
+};

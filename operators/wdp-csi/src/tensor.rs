@@ -98,6 +98,25 @@ pub fn csi_layout(meta: &TensorMeta) -> Result<CsiLayout, TensorError> {
     })
 }
 
+/// A packet over a received `csi` tensor's values `[tx, rx, subcarrier, (re, im)]` (no copy),
+/// with the `layout` [`csi_layout`] read from its metadata, the AGC gain (`agc`, dB) and RSSI
+/// (`rssi_dbm`) when the metadata has them.
+pub fn packet_from_tensor<'a>(
+    values: &'a [f32],
+    meta: &TensorMeta,
+    layout: &'a CsiLayout,
+) -> crate::dsp::Packet<'a> {
+    crate::dsp::Packet {
+        n_tx: layout.n_tx,
+        n_rx: layout.n_rx,
+        subcarriers: &layout.subcarriers,
+        csi: crate::dsp::CsiValues::Interleaved(values),
+        t_ns: meta.t_ns,
+        agc_db: meta.int("agc").map(|v| v as f32),
+        rssi_dbm: meta.float("rssi_dbm").map(|v| v as f32),
+    }
+}
+
 /// A frame back from a received `csi` tensor: checks the layout and reads `subcarriers` (indices
 /// default to 0..n when absent) and `t_ns`.
 pub fn frame_from_tensor(
