@@ -18,7 +18,7 @@ use crate::data::Sample;
 use crate::optim::{AdamW, AdamWConfig};
 use crate::targets::{floor_points, sample_windows, target_people};
 use crate::trainer::{lr_at, Trainer};
-use wdp_models::floor::masked_floor_loss;
+use wdp_models::floor::{fuse_radio_map, masked_floor_loss};
 
 /// The modules fitted here; everything else keeps its weights.
 pub const HEAD_MODULES: [&str; 3] = ["encoder.signature.", "upsampler.floor.", "upsampler.count."];
@@ -72,6 +72,10 @@ struct Cache {
     has_floor: Tensor,
     /// `[N]` people, capped at the count head's last class.
     count: Tensor,
+    /// `[N, ny, nx]` what the radio's floor image adds to the floor logits
+    /// ([`fuse_radio_map`]), when the preset weighs it: the head is fitted through the fusion
+    /// it runs with, so it learns what the image does not say.
+    radio: Option<Tensor>,
 }
 
 fn cache(trainer: &Trainer, samples: &[Sample], device: Device) -> Result<Cache> {
@@ -79,6 +83,8 @@ fn cache(trainer: &Trainer, samples: &[Sample], device: Device) -> Result<Cache>
     let grid = model.preset().upsampler.floor.clone();
     let last_class = (model.preset().upsampler.count_classes - 1).max(0);
     let cells = grid.as_ref().map(|g| g.cells[0] * g.cells[1]).unwrap_or(1);
+    let weighed = grid.as_ref().filter(|g| g.radio_map_weight > 0.0);
+    let mut radio = Vec::new();
     let (mut base, mut sig) = (Vec::new(), Vec::new());
     let (mut floor, mut has_floor, mut count) = (Vec::new(), Vec::new(), Vec::new());
     for chunk in samples.chunks(64) {
@@ -88,6 +94,19 @@ fn cache(trainer: &Trainer, samples: &[Sample], device: Device) -> Result<Cache>
         base.push(b);
         if let Some(s) = s {
             sig.push(s);
+        }
+        if let Some(g) = weighed {
+            let maps: Vec<Option<&[f32]>> = chunk.iter().map(|s| s.radio_map.as_deref()).collect();
+            let zeros = Tensor::zeros(
+                [chunk.len() as i64, g.cells[1], g.cells[0]],
+                (Kind::Float, device),
+            );
+            radio.push(fuse_radio_map(
+                &zeros,
+                &maps,
+                g.radio_map_weight,
+                g.radio_map_floor,
+            )?);
         }
         for sample in chunk {
             // The people the trainer supervises, as whole-model training picks them.
@@ -116,6 +135,7 @@ fn cache(trainer: &Trainer, samples: &[Sample], device: Device) -> Result<Cache>
             .to_device(device),
         has_floor: Tensor::from_slice(&has_floor).to_device(device),
         count: Tensor::from_slice(&count).to_device(device),
+        radio: (!radio.is_empty()).then(|| Tensor::cat(&radio, 0)),
     })
 }
 
@@ -130,7 +150,10 @@ fn losses(trainer: &Trainer, c: &Cache, idx: &Tensor, train: bool) -> (Tensor, T
     let zero = || features.sum(Kind::Float) * 0.0;
     let floor = match model.upsampler.floor_logits(&features) {
         Some(logits) => masked_floor_loss(
-            &logits,
+            &match &c.radio {
+                Some(r) => logits + r.index_select(0, idx),
+                None => logits,
+            },
             &c.floor.index_select(0, idx),
             &c.has_floor.index_select(0, idx),
         ),

@@ -438,3 +438,44 @@ fn fitting_the_heads_moves_only_the_heads() {
         );
     }
 }
+
+/// With a preset that weighs the radio's floor image, `--heads-only` fits the floor head through
+/// the fusion it runs with: on the same untrained head, the first step's floor term is lower
+/// with the frames' images than without them (the lab's images point at its person).
+#[test]
+fn the_heads_are_fitted_through_the_radio_image() {
+    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let config = shipped_config("lite-floor.yaml");
+    let preset = wdp_models::Preset::load(&config.preset).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut load = LoadOptions::with(config.preprocess.clone(), 1);
+    load.locator = wdp_train::data::locator_for(&preset);
+    assert!(load.locator.is_some(), "lite-floor weighs the image");
+    let with = room_with("lab", tmp.path(), &load);
+    assert!(with.iter().filter(|s| s.radio_map.is_some()).count() * 2 > with.len());
+    let without: Vec<Sample> = with
+        .iter()
+        .cloned()
+        .map(|mut s| {
+            s.radio_map = None;
+            s
+        })
+        .collect();
+    let w = with[0].window_shape.map(|d| d as i64);
+    let dims = wdp_models::InputDims::from_window_shape(&w).unwrap();
+    let first_floor = |samples: &[Sample]| {
+        tch::manual_seed(0);
+        let mut t = Trainer::new(config.clone(), dims, tch::Device::Cpu).unwrap();
+        let options = wdp_train::heads::HeadsOptions {
+            steps: 1,
+            batch: 256,
+            validate_every: 1,
+        };
+        let mut first = f64::NAN;
+        wdp_train::heads::fit_heads(&mut t, samples, &[], &options, |_, floor, _| first = floor)
+            .unwrap();
+        first
+    };
+    let (a, b) = (first_floor(&with), first_floor(&without));
+    assert!(a < b, "floor term with the images {a}, without {b}");
+}

@@ -487,7 +487,11 @@ fn run_train(args: &TrainArgs) -> Result<()> {
     if let Some(n) = args.threads {
         tch::set_num_threads(n);
     }
-    let load = wdp_train::LoadOptions::with(config.preprocess.clone(), args.every);
+    let mut load = wdp_train::LoadOptions::with(config.preprocess.clone(), args.every);
+    if args.heads_only {
+        // The floor head is fitted through the radio's image it runs with.
+        load.locator = wdp_train::data::locator_for(&wdp_models::Preset::load(&config.preset)?);
+    }
     if let (Some(init), false, false) = (&args.init, args.init_new_preprocess, args.resume) {
         wdp_train::trainer::same_preprocess(&config, init)?;
     }
@@ -559,7 +563,8 @@ fn fit_heads(args: &TrainArgs, trainer: &mut Trainer, samples: &[Sample]) -> Res
         batch: args.heads_batch,
         validate_every: args.heads_validate_every,
     };
-    let load = wdp_train::LoadOptions::with(trainer.config.preprocess.clone(), args.every);
+    let mut load = wdp_train::LoadOptions::with(trainer.config.preprocess.clone(), args.every);
+    load.locator = wdp_train::data::locator_for(trainer.model.preset());
     let validation = wdp_train::data::load_datasets(&args.heads_validation, &load)?;
     let steps = bar("fitting the heads", 0, Some(options.steps), "steps");
     let log_every = args.log_every.max(1);
