@@ -46,12 +46,8 @@ pub struct Args {
 }
 
 fn load_scene(name: &str) -> Result<Scene> {
-    let scene = if name.ends_with(".yml") || name.ends_with(".yaml") {
-        Scene::from_file(std::path::Path::new(name))
-    } else {
-        Scene::preset(name)
-    };
-    scene.wrap_err_with(|| format!("--scene {name}"))
+    Scene::load(name, |p: &str| std::path::PathBuf::from(p))
+        .wrap_err_with(|| format!("--scene {name}"))
 }
 
 pub fn simulate(args: &Args) -> Result<ExitCode> {

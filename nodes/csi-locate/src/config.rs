@@ -36,7 +36,8 @@ pub fn from_env() -> Result<Config> {
             recorded,
         ),
         (None, Some(name)) => {
-            let scene = scene(&name)?;
+            let scene = wdp_sim::Scene::load(&name, dataflow_path)
+                .wrap_err_with(|| format!("SCENE={name}"))?;
             let background = match recorded {
                 Some(b) => Some(b),
                 None => simulated_background(&scene, &settings)
@@ -54,14 +55,4 @@ pub fn from_env() -> Result<Config> {
         settings,
         background,
     })
-}
-
-/// A scene preset by name, or a scene file (relative to the dataflow folder).
-fn scene(name: &str) -> Result<wdp_sim::Scene> {
-    if name.ends_with(".yml") || name.ends_with(".yaml") {
-        wdp_sim::Scene::from_file(&dataflow_path(name))
-    } else {
-        wdp_sim::Scene::preset(name)
-    }
-    .wrap_err_with(|| format!("SCENE={name}"))
 }

@@ -176,12 +176,8 @@ impl Config {
 /// `DURATION_S` and `RGB` override the scene's own settings.
 fn scene_from_env() -> Result<wdp_sim::Scene> {
     let name = var("SCENE").unwrap_or_else(|| "lab".into());
-    let mut scene = if name.ends_with(".yml") || name.ends_with(".yaml") {
-        wdp_sim::Scene::from_file(std::path::Path::new(&name))
-    } else {
-        wdp_sim::Scene::preset(&name)
-    }
-    .map_err(|e| eyre!("SCENE={name}: {e}"))?;
+    let mut scene = wdp_sim::Scene::load(&name, wdp_node::env::dataflow_path)
+        .map_err(|e| eyre!("SCENE={name}: {e}"))?;
     if let Some(seed) = parse("SEED")? {
         scene.seed = seed;
     }

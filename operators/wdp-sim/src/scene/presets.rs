@@ -10,6 +10,19 @@ pub const TRAIN_PRESETS: [&str; 4] = ["lab", "office", "living-room", "kitchen"]
 pub const HELD_OUT_PRESETS: [&str; 2] = ["corridor", "bedroom"];
 
 impl Scene {
+    /// A named preset, or a scene file when `name` ends in `.yml` or `.yaml`, read from
+    /// `path(name)` (e.g. relative to a dataflow's folder).
+    pub fn load(
+        name: &str,
+        path: impl FnOnce(&str) -> std::path::PathBuf,
+    ) -> Result<Scene, SimError> {
+        if name.ends_with(".yml") || name.ends_with(".yaml") {
+            Scene::from_file(&path(name))
+        } else {
+            Scene::preset(name)
+        }
+    }
+
     /// All preset names: training rooms then held-out rooms.
     pub fn preset_names() -> Vec<&'static str> {
         TRAIN_PRESETS
