@@ -22,25 +22,42 @@ const GEOMETRY: &str = "tx: { position_m: [0.5, 2.0, 1.0], antennas: 1 }\n\
                         rx: { position_m: [4.5, 2.0, 1.0], antennas: 1 }\n\
                         carrier_hz: 2.437e9\nroom_m: [5.0, 4.0]\n";
 
-#[test]
-fn the_quiet_room_is_the_background_and_movement_is_far_from_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let geometry = dir.path().join("geometry.yaml");
-    std::fs::write(&geometry, GEOMETRY).expect("write");
-    let out = dir.path().join("empty-room.yaml");
+/// `wdp empty-room` on the quiet recording with `geometry` written to `dir`, writing to `out`;
+/// `(success, stderr)`.
+fn empty_room(
+    dir: &std::path::Path,
+    geometry: &str,
+    out: &std::path::Path,
+    extra: &[std::ffi::OsString],
+) -> (bool, String) {
+    let path = dir.join("geometry.yaml");
+    std::fs::write(&path, geometry).expect("write");
     let run = Command::new(env!("CARGO_BIN_EXE_wdp"))
         .arg("empty-room")
         .arg(espectre("baseline_s3_64sc_"))
         .arg("--geometry")
-        .arg(&geometry)
+        .arg(&path)
         .arg("--out")
-        .arg(&out)
-        .arg("--compare")
-        .arg(espectre("movement_s3_64sc_"))
+        .arg(out)
+        .args(extra)
         .output()
         .expect("wdp runs");
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "{stderr}");
+    (
+        run.status.success(),
+        String::from_utf8_lossy(&run.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_quiet_room_is_the_background_and_movement_is_far_from_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("empty-room.yaml");
+    let compare = [
+        "--compare".into(),
+        espectre("movement_s3_64sc_").into_os_string(),
+    ];
+    let (ok, stderr) = empty_room(dir.path(), GEOMETRY, &out, &compare);
+    assert!(ok, "{stderr}");
     let background =
         wdp_locate::Background::from_yaml_str(&std::fs::read_to_string(&out).expect("written"))
             .expect("reads back");
@@ -60,19 +77,9 @@ fn the_quiet_room_is_the_background_and_movement_is_far_from_it() {
 #[test]
 fn a_bad_geometry_is_named() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let geometry = dir.path().join("geometry.yaml");
-    std::fs::write(&geometry, GEOMETRY.replace("2.437e9", "-1")).expect("write");
-    let run = Command::new(env!("CARGO_BIN_EXE_wdp"))
-        .arg("empty-room")
-        .arg(espectre("baseline_s3_64sc_"))
-        .arg("--geometry")
-        .arg(&geometry)
-        .arg("--out")
-        .arg(dir.path().join("out.yaml"))
-        .output()
-        .expect("wdp runs");
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(!run.status.success());
+    let bad = GEOMETRY.replace("2.437e9", "-1");
+    let (ok, stderr) = empty_room(dir.path(), &bad, &dir.path().join("out.yaml"), &[]);
+    assert!(!ok);
     assert!(
         stderr.contains("geometry.yaml") && stderr.contains("carrier_hz"),
         "{stderr}"
