@@ -565,6 +565,7 @@ fn building_scenario(net: &Net) {
         ],
     );
     let state_file = dir.join("building.jsonl");
+    let deployed = Instant::now();
     let mut d = deploy(net, &dir, &HOSTS, &flow);
 
     // 1. Every room live, its frames arriving (the simulator offers 20 frames/s).
@@ -595,13 +596,21 @@ fn building_scenario(net: &Net) {
     for r in ROOMS {
         let rate = (frames(&second, r) - frames(&first, r)) as f64 / span_s;
         eprintln!("{r}: {rate:.1} frames/s at room-fusion");
-        // Frames keep flowing from every room, and none is counted twice. How many of the 20
-        // offered the compute keeps up with is a benchmark figure (docs/BENCHMARKS.md,
-        // "Building"), not a test's: three rooms' models on two cores with one of them busy
-        // measured 11.8 frames/s.
+        // Frames keep flowing from every room. How many of the 20 offered the compute keeps up
+        // with is a benchmark figure (docs/BENCHMARKS.md, "Building"), not a test's: three
+        // rooms' models on two cores with one of them busy measured 11.8 frames/s, and a
+        // backlog drained after a stall arrives faster than 20 (29.8 over 5 s was seen).
         assert!(
-            (3.0..=28.0).contains(&rate),
+            rate >= 3.0,
             "{r}: {rate:.1} frames/s across daemons (20 offered)"
+        );
+        // None is counted twice: no room has more frames than its simulator can have offered
+        // since the deployment started.
+        let offered = 20.0 * deployed.elapsed().as_secs_f64() + 20.0;
+        let counted = frames(&second, r) as f64;
+        assert!(
+            counted <= offered,
+            "{r}: {counted} frames counted, at most {offered:.0} offered"
         );
         let view = room(&second, r);
         // Each room's people: its own frames' count, and its tracked people with
