@@ -199,16 +199,33 @@ impl BackProjector {
         shape: [usize; 4],
     ) -> Result<Option<FloorMap>, LocateError> {
         let (x, t) = self.window_values(window, shape)?;
-        let sig = signatures(&x, t, self.config.signatures);
-        let Some(first) = sig.first() else {
-            return Ok(None);
+        Ok(self.moving_image(&x, t))
+    }
+
+    /// Both images of one window, read once: what changed ([`Self::locate`]) and, with a
+    /// `background`, what it holds beyond the empty room ([`Self::locate_still`]).
+    pub fn locate_both(
+        &self,
+        window: &[f32],
+        shape: [usize; 4],
+        background: Option<&Background>,
+    ) -> Result<(Option<FloorMap>, Option<FloorMap>), LocateError> {
+        let (x, t) = self.window_values(window, shape)?;
+        let still = match background {
+            Some(b) => self.still_image(&self.mean_of(&x, t), b)?,
+            None => None,
         };
-        let top = first.share;
+        Ok((self.moving_image(&x, t), still))
+    }
+
+    fn moving_image(&self, x: &[Complex32], t: usize) -> Option<FloorMap> {
+        let sig = signatures(x, t, self.config.signatures);
+        let top = sig.first()?.share;
         let weighted: Vec<(&[Complex32], f32)> = sig
             .iter()
             .map(|s| (s.vector.as_slice(), s.share / top))
             .collect();
-        Ok(self.image(&weighted, sig.iter().map(|s| s.share).sum()))
+        self.image(&weighted, sig.iter().map(|s| s.share).sum())
     }
 
     /// Images what a window holds that the empty room does not: the window's mean against the
@@ -222,7 +239,15 @@ impl BackProjector {
         background: &Background,
     ) -> Result<Option<FloorMap>, LocateError> {
         let mean = self.window_mean(window, shape)?;
-        let Some((residual, share)) = background.residual(&mean)? else {
+        self.still_image(&mean, background)
+    }
+
+    fn still_image(
+        &self,
+        mean: &[Complex32],
+        background: &Background,
+    ) -> Result<Option<FloorMap>, LocateError> {
+        let Some((residual, share)) = background.residual(mean)? else {
             return Ok(None);
         };
         Ok(self.image(&[(residual.as_slice(), 1.0)], share))
@@ -235,13 +260,17 @@ impl BackProjector {
         shape: [usize; 4],
     ) -> Result<Vec<Complex32>, LocateError> {
         let (x, t) = self.window_values(window, shape)?;
+        Ok(self.mean_of(&x, t))
+    }
+
+    fn mean_of(&self, x: &[Complex32], t: usize) -> Vec<Complex32> {
         let m = self.n_links * self.n_sub;
         let mut mean = vec![Complex32::new(0.0, 0.0); m];
         for row in x.chunks_exact(m) {
             mean.iter_mut().zip(row).for_each(|(a, v)| *a += v);
         }
         mean.iter_mut().for_each(|a| *a /= t as f32);
-        Ok(mean)
+        mean
     }
 
     /// Checks a window `[2, links, subcarriers, time]` and returns it as `[time][link * sub + k]`

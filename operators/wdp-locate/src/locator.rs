@@ -225,11 +225,10 @@ impl Locator {
         // The pipeline's windows are standard layout: imaged in place, copied only if not.
         let data = w.data.as_standard_layout();
         let values = data.as_slice().unwrap_or_default();
-        let still = match &self.background {
-            Some(b) => self.projector.locate_still(values, shape, b)?,
-            None => None,
-        };
-        let moving = self.projector.locate(values, shape)?;
+        // The window is read once for both images.
+        let (moving, still) =
+            self.projector
+                .locate_both(values, shape, self.background.as_ref())?;
         let map = match (&moving, &still) {
             (Some(m), Some(s)) => Some(m.max_with(s)),
             (m, s) => m.clone().or_else(|| s.clone()),
