@@ -12,6 +12,7 @@
 use crate::LocateError;
 use num_complex::Complex32;
 use serde::{Deserialize, Serialize};
+use wdp_csi::dsp::phase::phase_line;
 
 /// The empty room's mean aligned channel over links x subcarriers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,7 +123,7 @@ fn fit_onto(from: &[Complex32], onto: &[Complex32], subcarriers: &[i32]) -> Vec<
             *c += ok * fk.conj();
         }
     }
-    let slope = phase_slope(&cross, subcarriers);
+    let (_, slope) = phase_line(cross.iter().zip(subcarriers).map(|(c, &k)| (*c, k as f32)));
     let rotated: Vec<Complex32> = from
         .chunks_exact(n_sub)
         .flat_map(|f| {
@@ -139,41 +140,6 @@ fn fit_onto(from: &[Complex32], onto: &[Complex32], subcarriers: &[i32]) -> Vec<
         Complex32::new(0.0, 0.0)
     };
     rotated.into_iter().map(|r| r * gain).collect()
-}
-
-/// The magnitude-weighted least-squares slope of the unwrapped phase of `z` against the
-/// subcarrier index.
-fn phase_slope(z: &[Complex32], subcarriers: &[i32]) -> f32 {
-    let (mut sw, mut sx, mut sy, mut sxx, mut sxy) = (0.0f64, 0.0, 0.0, 0.0, 0.0);
-    let mut prev: Option<(f32, f64)> = None;
-    for (c, &k) in z.iter().zip(subcarriers) {
-        let w = c.norm();
-        if !(w > 0.0 && w.is_finite()) {
-            continue;
-        }
-        let p = c.arg();
-        let unwrapped = match prev {
-            None => p as f64,
-            Some((q, u)) => {
-                let mut d = p - q;
-                d -= std::f32::consts::TAU * (d / std::f32::consts::TAU).round();
-                u + d as f64
-            }
-        };
-        prev = Some((p, unwrapped));
-        let (w, x) = (w as f64, k as f64);
-        sw += w;
-        sx += w * x;
-        sy += w * unwrapped;
-        sxx += w * x * x;
-        sxy += w * x * unwrapped;
-    }
-    let den = sw * sxx - sx * sx;
-    if sw > 0.0 && den.abs() > 1e-12 {
-        ((sw * sxy - sx * sy) / den) as f32
-    } else {
-        0.0
-    }
 }
 
 /// Averages window means of an empty room into a [`Background`], each brought to the first's

@@ -7,6 +7,7 @@
 //! over the real indices (Intel's 30 grouped subcarriers are not evenly spaced and every layout
 //! has a gap at DC, so `0..N` would fit the wrong line).
 
+use num_complex::Complex32;
 use serde::{Deserialize, Serialize};
 use std::f32::consts::PI;
 
@@ -405,6 +406,45 @@ pub mod layouts {
     pub fn esp32_64() -> Vec<i32> {
         (-32..=31).collect()
     }
+}
+
+/// Weighted least-squares line `offset + slope * x` through the phase of complex values,
+/// unwrapped in the order given, each point weighted by its magnitude; points of zero or
+/// non-finite magnitude are skipped. `(0, 0)` when nothing is left. The `align` step fits a
+/// packet against the room's reference with it, and the locator an empty room's channel
+/// against a window's.
+pub fn phase_line(points: impl IntoIterator<Item = (Complex32, f32)>) -> (f32, f32) {
+    let (mut sw, mut sx, mut sy, mut sxx, mut sxy) = (0.0f64, 0.0, 0.0, 0.0, 0.0);
+    let mut prev: Option<f32> = None;
+    let mut unwrapped = 0.0f32;
+    for (c, xi) in points {
+        let w = c.norm();
+        if !(w > 0.0 && w.is_finite()) {
+            continue;
+        }
+        let p = c.im.atan2(c.re);
+        unwrapped = match prev {
+            None => p,
+            Some(q) => unwrapped + wrap(p - q),
+        };
+        prev = Some(p);
+        let (w, xi, yi) = (w as f64, xi as f64, unwrapped as f64);
+        sw += w;
+        sx += w * xi;
+        sy += w * yi;
+        sxx += w * xi * xi;
+        sxy += w * xi * yi;
+    }
+    if sw <= 0.0 {
+        return (0.0, 0.0);
+    }
+    let den = sw * sxx - sx * sx;
+    let slope = if den.abs() > 1e-12 {
+        (sw * sxy - sx * sy) / den
+    } else {
+        0.0
+    };
+    (((sy - slope * sx) / sw) as f32, slope as f32)
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@
 //! room).
 
 use super::{Flow, Layout, Need, Run, Sample, Step, StepSpec, Upstream};
+use crate::dsp::phase::phase_line;
 use crate::dsp::{ConfigError, Shape};
+use num_complex::Complex32;
 use serde::{Deserialize, Serialize};
 
 /// Settings of the `align` step.
@@ -75,44 +77,13 @@ impl Align {
     }
 }
 
-/// Weighted least-squares line through the unwrapped phase of the complex values `z`
-/// (interleaved) against `x`, each point weighted by its magnitude: `(offset, slope)`.
-fn phase_line(z: &[f32], x: &[f32]) -> (f32, f32) {
-    let (mut sw, mut sx, mut sy, mut sxx, mut sxy) = (0.0f64, 0.0, 0.0, 0.0, 0.0);
-    let mut prev: Option<f32> = None;
-    let mut unwrapped = 0.0f32;
-    for (c, &xi) in z.chunks_exact(2).zip(x) {
-        let w = c[0].hypot(c[1]);
-        if w <= 0.0 || !w.is_finite() {
-            continue;
-        }
-        let p = c[1].atan2(c[0]);
-        unwrapped = match prev {
-            None => p,
-            Some(q) => {
-                let mut d = p - q;
-                d -= std::f32::consts::TAU * (d / std::f32::consts::TAU).round();
-                unwrapped + d
-            }
-        };
-        prev = Some(p);
-        let (w, xi, yi) = (w as f64, xi as f64, unwrapped as f64);
-        sw += w;
-        sx += w * xi;
-        sy += w * yi;
-        sxx += w * xi * xi;
-        sxy += w * xi * yi;
-    }
-    if sw <= 0.0 {
-        return (0.0, 0.0);
-    }
-    let den = sw * sxx - sx * sx;
-    let slope = if den.abs() > 1e-12 {
-        (sw * sxy - sx * sy) / den
-    } else {
-        0.0
-    };
-    (((sy - slope * sx) / sw) as f32, slope as f32)
+/// [`phase_line`] of interleaved complex values `z` against `x`: `(offset, slope)`.
+fn phase_line_of(z: &[f32], x: &[f32]) -> (f32, f32) {
+    phase_line(
+        z.chunks_exact(2)
+            .zip(x)
+            .map(|(c, &xi)| (Complex32::new(c[0], c[1]), xi)),
+    )
 }
 
 /// Rotates every link of `values` by `-(offset + slope * x)` per subcarrier.
@@ -137,7 +108,7 @@ impl Step for Align {
             // Every stream starts where its first packet's first link has no linear phase. Only
             // once: a rotation that followed the reference would move the static channel in time.
             self.reference = s.values.clone();
-            let line = phase_line(&self.reference[..2 * n_sub], &self.sub);
+            let line = phase_line_of(&self.reference[..2 * n_sub], &self.sub);
             rotate(&mut self.reference, n_sub, &self.sub, line);
         }
         // The packet against the reference, summed over links: its phase is the packet's own
@@ -157,7 +128,7 @@ impl Step for Align {
                 acc[1] += a[1] * r[0] - a[0] * r[1];
             }
         }
-        let line = phase_line(&self.sum, &self.sub);
+        let line = phase_line_of(&self.sum, &self.sub);
         rotate(&mut s.values, n_sub, &self.sub, line);
         let a = self.rate;
         for (r, v) in self.reference.iter_mut().zip(&s.values) {
@@ -187,12 +158,12 @@ mod tests {
                 [2.0 * p.cos(), 2.0 * p.sin()]
             })
             .collect();
-        let (o, s) = phase_line(&z, &x);
+        let (o, s) = phase_line_of(&z, &x);
         assert!((s - 0.3).abs() < 1e-4, "slope {s}");
         let o = (o - 2.5 + std::f32::consts::PI).rem_euclid(std::f32::consts::TAU)
             - std::f32::consts::PI;
         assert!(o.abs() < 1e-3, "offset {o}");
-        assert_eq!(phase_line(&[0.0; 8], &x[..4]), (0.0, 0.0));
+        assert_eq!(phase_line_of(&[0.0; 8], &x[..4]), (0.0, 0.0));
     }
 
     /// Complex windows of a simulated 1x3 link with a moving reflector and a random phase, CFO
