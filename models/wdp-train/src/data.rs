@@ -96,8 +96,8 @@ pub struct LoadOptions {
     /// baseline that ignores the radio needs, at a small part of the memory (100 sequences of
     /// every frame with masks and windows need more than 24 GB).
     pub labels_only: bool,
-    /// Image every frame's window on the floor too ([`Sample::radio_map`]), from the dataset's
-    /// scene geometry (a dataset without one is an error).
+    /// Image each kept frame's newest window on the floor too ([`Sample::radio_map`]), from
+    /// the dataset's scene geometry (a dataset without one is an error).
     pub locator: Option<wdp_locate::LocatorSettings>,
 }
 
@@ -291,8 +291,6 @@ struct Replay {
     latest: Option<(i64, Vec<f32>, [usize; 4])>,
     paired: usize,
     locator: Option<wdp_locate::Locator>,
-    /// The locator's newest image, `None` inside when its window was still.
-    latest_map: Option<Option<Vec<f32>>>,
 }
 
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array> {
@@ -374,13 +372,9 @@ fn read_batch(
             };
             // A packet the pipeline refuses (NaN, zeros) is counted in its stats, as live.
             let _ = pipeline.push(&packet);
+            // Imaged only for the frames kept, below.
             if let Some(locator) = state.locator.as_mut() {
-                if let Some(l) = locator
-                    .push(&packet)
-                    .wrap_err_with(|| format!("row {row}: locator"))?
-                {
-                    state.latest_map = Some(l.map.map(|m| m.values));
-                }
+                locator.feed(&packet);
             }
             while let Some(out) = pipeline.pop() {
                 if let Output::Window(w) = out {
@@ -403,6 +397,13 @@ fn read_batch(
         if !(state.paired - 1).is_multiple_of(options.every.max(1)) {
             continue;
         }
+        let radio_map = match state.locator.as_mut() {
+            Some(locator) => locator
+                .locate_newest()
+                .wrap_err_with(|| format!("row {row}: locator"))?
+                .and_then(|l| l.map.map(|m| m.values)),
+            None => None,
+        };
         let p = n_people.value(row) as usize;
         let kp = keypoints.value(row);
         let kp = kp.as_primitive::<Float32Type>().values();
@@ -452,7 +453,7 @@ fn read_batch(
                 image_wh: layout.image_wh,
                 teacher_features: None,
                 camera: layout.camera.clone(),
-                radio_map: state.latest_map.clone().flatten(),
+                radio_map,
             });
             continue;
         }
@@ -490,7 +491,7 @@ fn read_batch(
             image_wh: layout.image_wh,
             teacher_features: None,
             camera: layout.camera.clone(),
-            radio_map: state.latest_map.clone().flatten(),
+            radio_map,
         });
     }
     Ok(())

@@ -8,7 +8,7 @@ use crate::{
 use serde::{Deserialize, Serialize};
 use wdp_csi::dsp::normalize::WindowNormalize;
 use wdp_csi::dsp::{
-    Output, Packet, Pipeline, PipelineConfig, PipelineStats, StepConfig, WindowChannels,
+    Output, Packet, Pipeline, PipelineConfig, PipelineStats, StepConfig, Window, WindowChannels,
 };
 
 /// The default windows imaged: the gain undone, every packet brought to one phase (`align`),
@@ -122,6 +122,7 @@ pub struct Locator {
     projector: BackProjector,
     subcarriers: Vec<i32>,
     background: Option<Background>,
+    newest: Newest,
 }
 
 impl Locator {
@@ -140,6 +141,7 @@ impl Locator {
             projector,
             subcarriers: subcarriers.to_vec(),
             background: None,
+            newest: Newest::None,
         })
     }
 
@@ -210,35 +212,71 @@ impl Locator {
     /// yields nothing; a window of another layout than the geometry's is an error naming the
     /// mismatch, and the locator keeps going with the next packet.
     pub fn push(&mut self, packet: &Packet<'_>) -> Result<Option<Located>, LocateError> {
+        if !self.feed(packet) {
+            return Ok(None);
+        }
+        self.locate_newest()
+    }
+
+    /// Feeds one packet without imaging: true when it completed a window, which
+    /// [`Self::locate_newest`] images on demand. A reader that keeps one frame in several (an
+    /// evaluation's `--every`) images only the windows it keeps.
+    pub fn feed(&mut self, packet: &Packet<'_>) -> bool {
         let _ = self.pipeline.push(packet);
-        let mut newest = None;
+        let mut completed = false;
         while let Some(out) = self.pipeline.pop() {
             if let Output::Window(w) = out {
-                newest = Some(w);
+                self.newest = Newest::Pending(w);
+                completed = true;
             }
         }
-        let Some(w) = newest else {
-            return Ok(None);
-        };
-        let s = w.data.shape();
-        let shape = [s[0], s[1], s[2], s[3]];
-        // The pipeline's windows are standard layout: imaged in place, copied only if not.
-        let data = w.data.as_standard_layout();
-        let values = data.as_slice().unwrap_or_default();
-        // The window is read once for both images.
-        let (moving, still) =
-            self.projector
-                .locate_both(values, shape, self.background.as_ref())?;
-        let map = match (&moving, &still) {
-            (Some(m), Some(s)) => Some(m.max_with(s)),
-            (m, s) => m.clone().or_else(|| s.clone()),
-        };
-        Ok(Some(Located {
-            t_ns: w.t_ns,
-            seq: w.seq,
-            map,
-            moving,
-            still,
-        }))
+        completed
     }
+
+    /// The image of the newest window fed, computed once however often it is asked for; `None`
+    /// before the first window.
+    pub fn locate_newest(&mut self) -> Result<Option<Located>, LocateError> {
+        if let Newest::Pending(w) = &self.newest {
+            let s = w.data.shape();
+            let shape = [s[0], s[1], s[2], s[3]];
+            // The pipeline's windows are standard layout: imaged in place, copied only if not.
+            let data = w.data.as_standard_layout();
+            let values = data.as_slice().unwrap_or_default();
+            // The window is read once for both images.
+            let imaged = self
+                .projector
+                .locate_both(values, shape, self.background.as_ref());
+            let (moving, still) = match imaged {
+                Ok(images) => images,
+                Err(e) => {
+                    self.newest = Newest::None;
+                    return Err(e);
+                }
+            };
+            let map = match (&moving, &still) {
+                (Some(m), Some(s)) => Some(m.max_with(s)),
+                (m, s) => m.clone().or_else(|| s.clone()),
+            };
+            self.newest = Newest::Imaged(Located {
+                t_ns: w.t_ns,
+                seq: w.seq,
+                map,
+                moving,
+                still,
+            });
+        }
+        Ok(match &self.newest {
+            Newest::Imaged(l) => Some(l.clone()),
+            _ => None,
+        })
+    }
+}
+
+/// The newest window of a locator: not yet imaged, or its image.
+#[derive(Debug, Default)]
+enum Newest {
+    #[default]
+    None,
+    Pending(Window),
+    Imaged(Located),
 }
