@@ -9,7 +9,8 @@ use wdp_sim::{DatasetOptions, Scene, SimEvent, Simulator};
 /// Arguments of `wdp simulate`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// A room preset (lab, office, living-room, kitchen, corridor, bedroom) or a scene file.
+    /// A room preset (lab, office, living-room, kitchen, corridor, bedroom), `generated-<seed>`
+    /// (a room drawn from the seed: size, materials, furniture, radios, camera) or a scene file.
     #[arg(long, default_value = "lab")]
     scene: String,
     /// Output folder for the shards and dataset.json (schema: operators/wdp-sim/SCHEMA.md).

@@ -19,6 +19,8 @@ pub(crate) enum Stream {
     Furniture = 5,
     /// People drawn for a sequence.
     People = 6,
+    /// A generated room's description.
+    Room = 7,
 }
 
 /// A seeded random source with the few distributions the simulator needs.

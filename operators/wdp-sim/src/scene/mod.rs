@@ -9,6 +9,7 @@
 //! field for error messages, and `presets` holds the named rooms. Everything public is re-exported
 //! here.
 
+mod generated;
 mod location;
 mod parse;
 mod people;
@@ -22,6 +23,7 @@ mod validate;
 #[allow(clippy::unwrap_used)]
 mod tests;
 
+pub use generated::GENERATED_PREFIX;
 pub use people::{Motion, Person};
 pub use presets::{HELD_OUT_PRESETS, TRAIN_PRESETS};
 pub use radio::{AntennaArray, Impairments, Radio, SPEED_OF_LIGHT_MPS};

@@ -33,8 +33,12 @@ impl Scene {
     }
 
     /// A named room preset. `lab` is the default room: 6 x 5 x 3 m, one person wandering,
-    /// Intel 5300 3x3 at 5.32 GHz, 100 packets/s, camera at 20 fps.
+    /// Intel 5300 3x3 at 5.32 GHz, 100 packets/s, camera at 20 fps. `generated-<seed>` is a
+    /// room drawn from the seed ([`Scene::generated`]).
     pub fn preset(name: &str) -> Result<Scene, SimError> {
+        if let Some(seed) = Scene::generated_seed(name) {
+            return Ok(Scene::generated(seed));
+        }
         let text = match name {
             "lab" => include_str!("../../presets/lab.yaml"),
             "office" => include_str!("../../presets/office.yaml"),
@@ -45,7 +49,11 @@ impl Scene {
             _ => {
                 return Err(SimError::UnknownPreset(
                     name.to_string(),
-                    Scene::preset_names().join(", "),
+                    format!(
+                        "{}, or {}<seed> for a generated room",
+                        Scene::preset_names().join(", "),
+                        super::GENERATED_PREFIX
+                    ),
                 ))
             }
         };
