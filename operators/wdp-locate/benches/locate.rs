@@ -50,7 +50,7 @@ fn simulate() -> Data {
         },
         body_seed: Some(9),
     });
-    scene.duration_s = Some(14.0);
+    scene.duration_s = Some(16.0);
     scene.seed = 2024;
     let settings = LocatorSettings::default();
     let geometry = RadioGeometry::from_scene(&scene);
