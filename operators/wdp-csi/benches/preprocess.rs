@@ -15,10 +15,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../../scripts/bench/peer.rs"]
+mod peer;
+
 use criterion::{Criterion, Throughput};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 use wdp_csi::dsp::phase::layouts;
 use wdp_csi::dsp::{CsiValues, Output, Packet, Pipeline, PipelineConfig, SplitMix64};
@@ -224,10 +226,6 @@ fn percentile(v: &mut [Duration], q: f64) -> Duration {
         .unwrap_or_default()
 }
 
-fn python() -> String {
-    std::env::var("WDP_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
 fn main() {
     let data = synthesize(2024);
     let n = data.len();
@@ -266,37 +264,27 @@ fn main() {
 
     let dir: PathBuf = std::env::temp_dir().join("wdp-preprocess-bench");
     export(&data, &windows, &dir);
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench/preprocess_numpy.py");
-    let out = Command::new(python())
-        .arg(&script)
-        .args(["--data", &dir.to_string_lossy()])
-        .args(["--rate-hz", &RATE_HZ.to_string()])
-        .args(["--window", &WINDOW.to_string(), "--hop", &HOP.to_string()])
-        .args(["--hampel-window", "7", "--n-sigma", "3"])
-        .args(["--cutoff-hz", "20", "--order", "4"])
-        .env("OMP_NUM_THREADS", "1")
-        .env("OPENBLAS_NUM_THREADS", "1")
-        .env("MKL_NUM_THREADS", "1")
-        .output();
-    let out = match out {
-        Ok(o) => o,
-        Err(e) => {
-            println!("numpy comparison skipped: cannot run {} ({e})", python());
-            return;
-        }
-    };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        println!(
-            "numpy comparison skipped: {}{}",
-            stdout.trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        return;
-    }
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(stdout.trim()) else {
-        println!("numpy comparison skipped: unexpected output {stdout}");
+    let args: Vec<String> = [
+        "--data",
+        &dir.to_string_lossy(),
+        "--rate-hz",
+        &RATE_HZ.to_string(),
+        "--window",
+        &WINDOW.to_string(),
+        "--hop",
+        &HOP.to_string(),
+        "--hampel-window",
+        "7",
+        "--n-sigma",
+        "3",
+        "--cutoff-hz",
+        "20",
+        "--order",
+        "4",
+    ]
+    .map(String::from)
+    .to_vec();
+    let Some(v) = peer::run_peer("preprocess_numpy.py", &args) else {
         return;
     };
     for mode in ["stream", "batch"] {

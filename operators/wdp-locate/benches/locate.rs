@@ -13,10 +13,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../../scripts/bench/peer.rs"]
+mod peer;
+
 use criterion::{Criterion, Throughput};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 use wdp_csi::dsp::{Output, Pipeline};
 use wdp_locate::{
@@ -97,10 +99,6 @@ fn run(p: &BackProjector, data: &Data) -> Vec<Vec<f32>> {
             }
         })
         .collect()
-}
-
-fn python() -> String {
-    std::env::var("WDP_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
 /// Writes what the numpy side reads: the geometry and grid as JSON, the windows and the
@@ -185,32 +183,8 @@ fn main() {
 
     let dir: PathBuf = std::env::temp_dir().join("wdp-locate-bench");
     export(&data, &maps, &dir);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench/locate_numpy.py");
-    let out = Command::new(python())
-        .arg(&script)
-        .args(["--data", &dir.to_string_lossy()])
-        .env("OMP_NUM_THREADS", "1")
-        .env("OPENBLAS_NUM_THREADS", "1")
-        .env("MKL_NUM_THREADS", "1")
-        .output();
-    let out = match out {
-        Ok(o) => o,
-        Err(e) => {
-            println!("numpy comparison skipped: cannot run {} ({e})", python());
-            return;
-        }
-    };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        println!(
-            "numpy comparison skipped: {}{}",
-            stdout.trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        return;
-    }
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(stdout.trim()) else {
-        println!("numpy comparison skipped: unexpected output {stdout}");
+    let args = ["--data".to_string(), dir.to_string_lossy().into_owned()];
+    let Some(v) = peer::run_peer("locate_numpy.py", &args) else {
         return;
     };
     let numpy_ms = v["ms_per_window"].as_f64().unwrap_or(f64::NAN);
