@@ -216,3 +216,34 @@ fn in_generated_rooms_a_wandering_person_is_imaged_near_where_they_are() {
         "median error {m:.2} m, wrong moment {wrong:.2} m"
     );
 }
+
+/// Imaging on demand gives what imaging every window gives: a locator fed packet by packet and
+/// asked for its newest image at every fourth window matches one that images every window.
+#[test]
+fn imaging_on_demand_matches_imaging_every_window() {
+    let scene = scene(true);
+    let geometry = RadioGeometry::from_scene(&scene);
+    let mut sim = Simulator::new(scene).unwrap();
+    let settings = LocatorSettings::default();
+    let mut every = Locator::new(&geometry, sim.subcarriers(), &settings).unwrap();
+    let mut lazy = Locator::new(&geometry, sim.subcarriers(), &settings).unwrap();
+    assert_eq!(lazy.locate_newest().unwrap(), None, "no window yet");
+    let (mut windows, mut compared) = (0, 0);
+    while let Some(f) = sim.next_packet() {
+        let packet = packet_of(&f);
+        let eager = every.push(&packet).unwrap();
+        if lazy.feed(&packet) {
+            windows += 1;
+            if windows % 4 == 0 {
+                let l = lazy.locate_newest().unwrap();
+                assert_eq!(l, eager, "window {windows}");
+                // Asked again, the same image (computed once).
+                assert_eq!(lazy.locate_newest().unwrap(), l);
+                compared += 1;
+            }
+        } else {
+            assert_eq!(eager, None);
+        }
+    }
+    assert!(compared >= 50, "{compared} windows compared of {windows}");
+}
