@@ -96,6 +96,10 @@ pub struct LoadOptions {
     /// baseline that ignores the radio needs, at a small part of the memory (100 sequences of
     /// every frame with masks and windows need more than 24 GB).
     pub labels_only: bool,
+    /// Keep the part and UV masks. Off for what reads only the windows and the people's
+    /// positions (`--heads-only`): the masks are most of a sample's memory (with 2 people at
+    /// stride 2, about 350 KB against the window's 54 KB).
+    pub masks: bool,
     /// Image each kept frame's newest window on the floor too ([`Sample::radio_map`]), from
     /// the dataset's scene geometry (a dataset without one is an error).
     pub locator: Option<wdp_locate::LocatorSettings>,
@@ -112,6 +116,7 @@ impl Default for LoadOptions {
             max_lag_ns: 100_000_000,
             mask_stride: 2,
             labels_only: false,
+            masks: true,
             locator: None,
         }
     }
@@ -457,27 +462,32 @@ fn read_batch(
             });
             continue;
         }
-        let (h, w) = (mask_h.value(row) as usize, mask_w.value(row) as usize);
-        let pv = parts.value(row);
-        let pv = pv.as_primitive::<UInt8Type>().values().to_vec();
-        let stride = options.mask_stride.max(1);
-        let part_index = Array3::from_shape_vec((p, h, w), pv)
-            .map_err(|e| eyre!("row {row}: part_index: {e}"))?
-            .slice_move(s![.., ..;stride, ..;stride])
-            .as_standard_layout()
-            .into_owned();
-        let uv = if uv.is_null(row) {
-            None
+        let (part_index, uv) = if options.masks {
+            let (h, w) = (mask_h.value(row) as usize, mask_w.value(row) as usize);
+            let pv = parts.value(row);
+            let pv = pv.as_primitive::<UInt8Type>().values().to_vec();
+            let stride = options.mask_stride.max(1);
+            let part_index = Array3::from_shape_vec((p, h, w), pv)
+                .map_err(|e| eyre!("row {row}: part_index: {e}"))?
+                .slice_move(s![.., ..;stride, ..;stride])
+                .as_standard_layout()
+                .into_owned();
+            let uv = if uv.is_null(row) {
+                None
+            } else {
+                let u = uv.value(row);
+                let u = u.as_primitive::<Float32Type>().values().to_vec();
+                let u = Array4::from_shape_vec((p, 2, h, w), u)
+                    .map_err(|e| eyre!("row {row}: uv: {e}"))?;
+                Some(
+                    u.slice_move(s![.., .., ..;stride, ..;stride])
+                        .as_standard_layout()
+                        .into_owned(),
+                )
+            };
+            (part_index, uv)
         } else {
-            let u = uv.value(row);
-            let u = u.as_primitive::<Float32Type>().values().to_vec();
-            let u =
-                Array4::from_shape_vec((p, 2, h, w), u).map_err(|e| eyre!("row {row}: uv: {e}"))?;
-            Some(
-                u.slice_move(s![.., .., ..;stride, ..;stride])
-                    .as_standard_layout()
-                    .into_owned(),
-            )
+            (Array3::zeros((p, 0, 0)), None)
         };
         samples.push(Sample {
             room: room.value(row).to_owned(),

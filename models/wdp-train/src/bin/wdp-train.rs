@@ -489,8 +489,10 @@ fn run_train(args: &TrainArgs) -> Result<()> {
     }
     let mut load = wdp_train::LoadOptions::with(config.preprocess.clone(), args.every);
     if args.heads_only {
-        // The floor head is fitted through the radio's image it runs with.
+        // The floor head is fitted through the radio's image it runs with; the heads read no
+        // masks.
         load.locator = wdp_train::data::locator_for(&wdp_models::Preset::load(&config.preset)?);
+        load.masks = false;
     }
     if let (Some(init), false, false) = (&args.init, args.init_new_preprocess, args.resume) {
         wdp_train::trainer::same_preprocess(&config, init)?;
@@ -565,6 +567,7 @@ fn fit_heads(args: &TrainArgs, trainer: &mut Trainer, samples: &[Sample]) -> Res
     };
     let mut load = wdp_train::LoadOptions::with(trainer.config.preprocess.clone(), args.every);
     load.locator = wdp_train::data::locator_for(trainer.model.preset());
+    load.masks = false;
     let validation = wdp_train::data::load_datasets(&args.heads_validation, &load)?;
     let steps = bar("fitting the heads", 0, Some(options.steps), "steps");
     let log_every = args.log_every.max(1);
