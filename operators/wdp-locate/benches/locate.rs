@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use wdp_csi::dsp::{Output, Pipeline};
 use wdp_locate::{
-    packet_of, simulated_background, BackProjector, Background, LocatorSettings, RadioGeometry,
+    packet_of, simulated_background, BackProjector, Background, FloorMap, LocatorSettings,
+    RadioGeometry,
 };
 use wdp_sim::scene::{Motion, Person};
 use wdp_sim::{Scene, Simulator};
@@ -93,10 +94,9 @@ fn run(p: &BackProjector, data: &Data) -> Vec<Vec<f32>> {
             let (moving, still) = p
                 .locate_both(w, data.shape, Some(&data.background))
                 .unwrap();
-            match (moving, still) {
-                (Some(m), Some(s)) => m.max_with(&s).values,
-                (m, s) => m.or(s).map(|m| m.values).unwrap_or_default(),
-            }
+            FloorMap::combined(moving.as_ref(), still.as_ref())
+                .map(|m| m.values)
+                .unwrap_or_default()
         })
         .collect()
 }

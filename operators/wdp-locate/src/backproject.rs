@@ -85,16 +85,22 @@ pub struct FloorMap {
 }
 
 impl FloorMap {
-    /// The cell-wise larger of two maps of one grid, keeping this one's best point and share.
-    pub fn max_with(&self, other: &FloorMap) -> FloorMap {
-        FloorMap {
-            values: self
-                .values
-                .iter()
-                .zip(&other.values)
-                .map(|(a, b)| a.max(*b))
-                .collect(),
-            ..self.clone()
+    /// What the locator says from a window's two images ([`crate::Located::map`]): the
+    /// cell-wise larger of the moving and the still image (each normalised to its peak: the two
+    /// see different people), keeping the moving one's best point and share; whichever exists
+    /// when only one does.
+    pub fn combined(moving: Option<&FloorMap>, still: Option<&FloorMap>) -> Option<FloorMap> {
+        match (moving, still) {
+            (Some(m), Some(s)) => Some(FloorMap {
+                values: m
+                    .values
+                    .iter()
+                    .zip(&s.values)
+                    .map(|(a, b)| a.max(*b))
+                    .collect(),
+                ..m.clone()
+            }),
+            (m, s) => m.or(s).cloned(),
         }
     }
 }

@@ -253,10 +253,7 @@ impl Locator {
                     return Err(e);
                 }
             };
-            let map = match (&moving, &still) {
-                (Some(m), Some(s)) => Some(m.max_with(s)),
-                (m, s) => m.clone().or_else(|| s.clone()),
-            };
+            let map = FloorMap::combined(moving.as_ref(), still.as_ref());
             self.newest = Newest::Imaged(Located {
                 t_ns: w.t_ns,
                 seq: w.seq,
