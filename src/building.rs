@@ -312,7 +312,7 @@ fn dataflow_yaml(p: &Plan) -> String {
         deploy(&mut s, model_at, &p.working_dir);
         let _ = writeln!(
             s,
-            "    path: {bin}/densepose-fused\n    inputs:\n      window: {{ source: {r}-preprocess/window, queue_size: 1000, queue_policy: backpressure }}\n    outputs:\n      - keypoints\n      - boxes\n    env:\n      PRESET: {models}/presets/lite-floor.yaml\n      CHECKPOINT: {models}/weights/lite-floor.safetensors\n      THREADS: \"1\"\n",
+            "    path: {bin}/densepose-fused\n    inputs:\n      window: {{ source: {r}-preprocess/window, queue_size: 1000, queue_policy: backpressure }}\n    outputs:\n      - keypoints\n      - boxes\n    env:\n      PRESET: {models}/presets/lite-floor.yaml\n      CHECKPOINT: {models}/weights/lite-floor.safetensors\n      THREADS: \"1\"\n      SCENE: {scene}\n",
             bin = p.bin,
             models = p.models
         );

@@ -308,6 +308,43 @@ pub fn decode_floor(logits: &Tensor, n: usize, cell_m: f64) -> Result<Vec<[f32; 
         .collect())
 }
 
+/// The body drawn for a person placed by where they stand (`person.place` in a preset): the
+/// box of an upright person of this height and width, standing at the floor point.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BodyBox {
+    /// Height of the box above the floor, metres (the simulator's people are 1.50-1.95 m).
+    pub height_m: f64,
+    /// Width of the box, metres (shoulders and arms).
+    pub width_m: f64,
+}
+
+/// The image box `[x1, y1, x2, y2]` of `body` standing at floor point `xy` (metres, room
+/// frame, z up from the floor) as `project` (room point -> pixel, `None` behind the camera)
+/// sees it: from the projections of the feet and of the top of the body, as wide as the body
+/// is at that depth. `None` when either point is behind the camera.
+pub fn box_from_floor(
+    xy: [f32; 2],
+    body: &BodyBox,
+    project: impl Fn([f64; 3]) -> Option<[f64; 2]>,
+) -> Option<[f32; 4]> {
+    let (x, y) = (f64::from(xy[0]), f64::from(xy[1]));
+    let feet = project([x, y, 0.0])?;
+    let top = project([x, y, body.height_m])?;
+    let tall = (feet[1] - top[1]).hypot(feet[0] - top[0]);
+    if !(tall.is_finite() && tall > 0.0) {
+        return None;
+    }
+    let half = tall * body.width_m / body.height_m / 2.0;
+    let cx = (feet[0] + top[0]) / 2.0;
+    Some([
+        (cx - half) as f32,
+        top[1].min(feet[1]) as f32,
+        (cx + half) as f32,
+        top[1].max(feet[1]) as f32,
+    ])
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -402,5 +439,29 @@ mod tests {
         assert_eq!(&v[4..], &[0.0, 0.0, 4.0, 0.0], "no image: the logits");
         let e = fuse_radio_map(&logits, &[Some(&map[..3]), None], 2.0, 0.01).unwrap_err();
         assert!(e.to_string().contains("frame 0"), "{e}");
+    }
+
+    /// A person 2 m in front of a level camera at 1 m height: feet below the centre, top
+    /// above it, the box as wide as the body's share of its height; behind the camera, none.
+    #[test]
+    fn a_box_is_where_the_body_stands() {
+        // Camera at (0, 0, 1) looking along +y, focal 100 px, centre (50, 50).
+        let project = |p: [f64; 3]| {
+            (p[1] > 0.0).then(|| {
+                [
+                    50.0 + 100.0 * p[0] / p[1],
+                    50.0 - 100.0 * (p[2] - 1.0) / p[1],
+                ]
+            })
+        };
+        let body = BodyBox {
+            height_m: 1.8,
+            width_m: 0.6,
+        };
+        let b = box_from_floor([0.0, 2.0], &body, project).unwrap();
+        assert_eq!(b, [35.0, 10.0, 65.0, 100.0]);
+        let moved = box_from_floor([1.0, 2.0], &body, project).unwrap();
+        assert!((moved[0] - b[0] - 50.0).abs() < 1e-4, "{moved:?}");
+        assert_eq!(box_from_floor([0.0, -2.0], &body, project), None);
     }
 }

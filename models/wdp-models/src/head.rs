@@ -27,6 +27,12 @@ pub struct PersonHeadConfig {
     /// How many people a frame has (see [`CountSource`]).
     #[serde(default)]
     pub count: CountSource,
+    /// Location first: with a floor head and a known camera, each person's box is placed
+    /// where the floor head says they stand, as this body seen by the camera, and the
+    /// DensePose head draws the person there ([`crate::DensePoseStage::infer_placed`]).
+    /// Absent: the boxes are the person maps' own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<crate::floor::BodyBox>,
 }
 
 impl Default for PersonHeadConfig {
@@ -37,6 +43,7 @@ impl Default for PersonHeadConfig {
             score_threshold: 0.3,
             centre: CentreSource::default(),
             count: CountSource::default(),
+            place: None,
         }
     }
 }

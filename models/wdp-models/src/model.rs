@@ -149,6 +149,27 @@ impl DensePoseStage {
         rois: Option<&Tensor>,
         train: bool,
     ) -> Result<StageOutputs> {
+        let (features, person) = self.person_t(spatial, located, train)?;
+        let rois = match rois {
+            Some(r) => r.shallow_clone(),
+            None => {
+                let boxes = (0..spatial.size()[0])
+                    .map(|b| tch::no_grad(|| self.decode_boxes(&person, b)))
+                    .collect::<Result<Vec<_>>>()?;
+                rois_of(&boxes)
+            }
+        };
+        self.densepose_t(features, person, rois)
+    }
+
+    /// The backbone's map and the person maps of `spatial`, with the upsampler's locator and
+    /// count combined in as the preset says.
+    fn person_t(
+        &self,
+        spatial: &Tensor,
+        located: Located<'_>,
+        train: bool,
+    ) -> Result<(Tensor, PersonMaps)> {
         let Located { locator, count, .. } = located;
         self.check_spatial(spatial)?;
         let features = self.backbone.features_t(spatial, train);
@@ -181,19 +202,16 @@ impl DensePoseStage {
             }
             person.count_logits = Some(c.shallow_clone());
         }
-        let rois = match rois {
-            Some(r) => r.shallow_clone(),
-            None => {
-                let mut rows = Vec::new();
-                for b in 0..spatial.size()[0] {
-                    let boxes = tch::no_grad(|| self.decode_boxes(&person, b))?;
-                    let p = boxes.size()[0];
-                    let idx = Tensor::full([p, 1], b as f64, (Kind::Float, boxes.device()));
-                    rows.push(Tensor::cat(&[idx, boxes.narrow(1, 0, 4)], 1));
-                }
-                Tensor::cat(&rows, 0)
-            }
-        };
+        Ok((features, person))
+    }
+
+    /// The DensePose head on `rois [K, 5]` of the backbone's map.
+    fn densepose_t(
+        &self,
+        features: Tensor,
+        person: PersonMaps,
+        rois: Tensor,
+    ) -> Result<StageOutputs> {
         let h = &self.preset.head;
         let pooled = roi_align(
             &features,
@@ -255,24 +273,46 @@ impl DensePoseStage {
     /// [`Self::infer`] with the upsampler's locator and count logits (see
     /// [`Self::forward_located_t`]).
     pub fn infer_located(&self, spatial: &Tensor, located: Located<'_>) -> Result<Vec<PoseOutput>> {
+        self.infer_placed(spatial, located, None)
+    }
+
+    /// [`Self::infer_located`] with each person's box placed where the floor head says they
+    /// stand (location first): `place(b, xy)` is the box `[x1, y1, x2, y2]`, in the stage's
+    /// input pixels, of a person standing at floor point `xy` (metres) in image `b`'s room, or
+    /// `None` where it cannot say (the decoded box is kept). Without a floor head, or with no
+    /// `place`, the boxes are the decoded ones. The DensePose head then draws each person in
+    /// its placed box; the scores and the count stay the person head's.
+    pub fn infer_placed(
+        &self,
+        spatial: &Tensor,
+        located: Located<'_>,
+        place: Option<&FloorPlacer<'_>>,
+    ) -> Result<Vec<PoseOutput>> {
         tch::no_grad(|| {
-            let out = self.forward_located_t(spatial, located, None, false)?;
-            let batch_of = Vec::<f32>::try_from(&out.rois.select(1, 0).contiguous())?;
-            let mut poses = Vec::new();
+            let (features, person) = self.person_t(spatial, located, false)?;
+            let mut boxes = Vec::new();
+            let mut floors = Vec::new();
             for b in 0..spatial.size()[0] {
-                let idx: Vec<i64> = batch_of
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &v)| v as i64 == b)
-                    .map(|(i, _)| i as i64)
-                    .collect();
-                let idx = Tensor::from_slice(&idx);
-                let boxes_b = self.decode_boxes(&out.person, b)?;
-                let pick = |t: &Tensor| t.index_select(0, &idx);
+                let decoded = self.decode_boxes(&person, b)?;
+                let floor_m = self.floor_points(located.floor, b, decoded.size()[0])?;
+                let boxes_b = match (place, &floor_m) {
+                    (Some(place), Some(xy)) => placed_boxes(&decoded, xy, |p| place(b, p))?,
+                    _ => decoded,
+                };
+                boxes.push(boxes_b);
+                floors.push(floor_m);
+            }
+            let out = self.densepose_t(features, person, rois_of(&boxes))?;
+            let mut poses = Vec::new();
+            let mut start = 0;
+            for (boxes_b, floor_m) in boxes.into_iter().zip(floors) {
+                let n = boxes_b.size()[0];
+                let first = start;
+                start += n;
+                let pick = |t: &Tensor| t.narrow(0, first, n);
                 let heat = pick(&out.densepose.keypoint_heatmaps);
                 let (part_index, uv) =
                     decode_parts(&pick(&out.densepose.mask_logits), &pick(&out.densepose.uv))?;
-                let floor_m = self.floor_points(located.floor, b, boxes_b.size()[0])?;
                 poses.push(PoseOutput {
                     keypoints: decode_keypoints(&heat, &boxes_b)?,
                     boxes: boxes_b,
@@ -284,6 +324,49 @@ impl DensePoseStage {
             Ok(poses)
         })
     }
+}
+
+/// Where a person standing at a floor point `(x, y)` metres of image `b`'s room appears: its
+/// box `[x1, y1, x2, y2]` in the stage's input pixels, `None` when unknown (see
+/// [`DensePoseStage::infer_placed`] and [`crate::floor::box_from_floor`]).
+pub type FloorPlacer<'a> = dyn Fn(i64, [f32; 2]) -> Option<[f32; 4]> + 'a;
+
+/// ROIs `[K, 5]` (image index, x1, y1, x2, y2) of per-image boxes `[P, 5]`, images in order.
+fn rois_of(boxes: &[Tensor]) -> Tensor {
+    let rows: Vec<Tensor> = boxes
+        .iter()
+        .enumerate()
+        .map(|(b, boxes)| {
+            let p = boxes.size()[0];
+            let idx = Tensor::full([p, 1], b as f64, (Kind::Float, boxes.device()));
+            Tensor::cat(&[idx, boxes.narrow(1, 0, 4).to_kind(Kind::Float)], 1)
+        })
+        .collect();
+    if rows.is_empty() {
+        Tensor::zeros([0, 5], (Kind::Float, tch::Device::Cpu))
+    } else {
+        Tensor::cat(&rows, 0)
+    }
+}
+
+/// `decoded [P, 5]` with each box moved to where `place` puts the person at the matching row
+/// of `floor [P, 2]`; its score kept, and the box kept where `place` says nothing.
+fn placed_boxes(
+    decoded: &Tensor,
+    floor: &Tensor,
+    place: impl Fn([f32; 2]) -> Option<[f32; 4]>,
+) -> Result<Tensor> {
+    let p = decoded.size()[0];
+    let mut rows = Vec::<f32>::try_from(decoded.to_kind(Kind::Float).flatten(0, -1))?;
+    let xy = Vec::<f32>::try_from(floor.to_kind(Kind::Float).flatten(0, -1))?;
+    for (row, xy) in rows.chunks_mut(5).zip(xy.chunks(2)) {
+        if let Some(b) = place([xy[0], xy[1]]) {
+            row[..4].copy_from_slice(&b);
+        }
+    }
+    Ok(Tensor::from_slice(&rows)
+        .view([p, 5])
+        .to_device(decoded.device()))
 }
 
 /// What the upsampler's location-first heads say about a batch, for the DensePose stage:
@@ -453,16 +536,18 @@ impl WifiDensePose {
     /// Inference on `window [2, A, S, T]` (one frame) or `[B, 2, A, S, T]`: one
     /// [`PoseOutput`] per frame.
     pub fn infer(&self, window: &Tensor) -> Result<Vec<PoseOutput>> {
-        self.infer_with_radio(window, &[])
+        self.infer_with_radio(window, &[], None)
     }
 
     /// [`Self::infer`] with each frame's radio floor image (values in `[0, 1]` on the floor
     /// head's grid, `None` or absent: none) weighed into its floor logits as the preset says
-    /// (`upsampler.floor.radio_map_weight`).
+    /// (`upsampler.floor.radio_map_weight`), and each person's box placed by `place` (see
+    /// [`DensePoseStage::infer_placed`]).
     pub fn infer_with_radio(
         &self,
         window: &Tensor,
         maps: &[Option<&[f32]>],
+        place: Option<&FloorPlacer<'_>>,
     ) -> Result<Vec<PoseOutput>> {
         let window = if window.dim() == 4 {
             window.unsqueeze(0)
@@ -475,7 +560,7 @@ impl WifiDensePose {
             if !maps.is_empty() {
                 up.weigh_radio_map(self.preset.upsampler.floor.as_ref(), maps)?;
             }
-            self.stage.infer_located(&up.spatial, up.located())
+            self.stage.infer_placed(&up.spatial, up.located(), place)
         })
     }
 }

@@ -265,6 +265,22 @@ impl Preset {
                 ),
             );
         }
+        if let Some(body) = &p.place {
+            if self.upsampler.floor.is_none() {
+                return fail(
+                    "person.place",
+                    "places people by the floor head: needs `upsampler.floor`".into(),
+                );
+            }
+            for (field, v) in [
+                ("person.place.height_m", body.height_m),
+                ("person.place.width_m", body.width_m),
+            ] {
+                if !(v.is_finite() && v > 0.0) {
+                    return fail(field, format!("{v} must be > 0 metres"));
+                }
+            }
+        }
         let h = &self.head;
         for (field, v) in [
             ("head.roi_size", h.roi_size),

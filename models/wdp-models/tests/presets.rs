@@ -57,6 +57,24 @@ fn preset_errors_name_the_field() {
     );
     let err = Preset::from_yaml("bad", &bad).unwrap_err().to_string();
     assert!(err.contains("dropuot"), "{err}");
+    // Placing people by the floor head needs one, and a body of positive size.
+    let floor = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../presets/lite-floor.yaml"
+    ))
+    .unwrap();
+    assert!(floor.contains("  place:\n    height_m: 1.72\n"));
+    let err = Preset::from_yaml("bad", &floor.replace("height_m: 1.72", "height_m: -1"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("person.place.height_m"), "{err}");
+    let placed = lite.replace(
+        "  score_threshold: 0.3\n",
+        "  score_threshold: 0.3\n  place: { height_m: 1.7, width_m: 0.6 }\n",
+    );
+    assert_ne!(placed, lite);
+    let err = Preset::from_yaml("bad", &placed).unwrap_err().to_string();
+    assert!(err.contains("person.place") && err.contains("upsampler.floor"), "{err}");
     // A path that does not exist.
     let err = Preset::load("no/such/preset.yaml").unwrap_err().to_string();
     assert!(err.contains("no/such/preset.yaml"), "{err}");

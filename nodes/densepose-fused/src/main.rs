@@ -24,13 +24,16 @@
 //! ## Configuration
 //! `PRESET`, `CHECKPOINT`, `SEED`, `THREADS`, `MAX_BATCH`, `DEVICE`: see the `wdp-stage` crate
 //! (a TorchScript module replaces one stage, so it belongs on the split nodes);
-//! `RADIO_MAP_LAG_MS`: above.
+//! `RADIO_MAP_LAG_MS`: above; `CAMERA` or `SCENE` when the preset places people by the floor
+//! head (`person.place`), as on the `densepose` node.
 
 use dora_node_api::DoraNode;
 use eyre::{eyre, Result};
 use tch::nn;
+use wdp_models::model::FloorPlacer;
 use wdp_models::{InputDims, WifiDensePose};
 use wdp_node::Handler;
+use wdp_sim::camera::PinholeCamera;
 use wdp_stage::{Source, Stage, StageConfig};
 
 #[cfg(test)]
@@ -55,19 +58,26 @@ fn build(config: &StageConfig, shape: &[i64]) -> Result<(nn::VarStore, WifiDense
 }
 
 /// The node's handler: windows in, the dense pose of every person out.
-fn stage(config: &StageConfig, radio_map_lag_ns: i64) -> impl Handler + '_ {
+fn stage<'a>(
+    config: &'a StageConfig,
+    radio_map_lag_ns: i64,
+    camera: Option<&'a PinholeCamera>,
+) -> impl Handler + 'a {
+    // Location first, where the preset says and the camera is known.
+    let place = wdp_stage::place::placer(config, camera);
     let stage = Stage::new(
         config,
         "window",
         &["feature", "antenna", "subcarrier", "time"],
         |shape| build(config, shape),
-        |(_, net), node, x, frames| {
+        move |(_, net), node, x, frames| {
             let maps: Vec<Option<Vec<f32>>> = frames
                 .iter()
                 .map(|f| f.companion("radio_map").map(|m| m.values.clone()))
                 .collect();
             let maps: Vec<Option<&[f32]>> = maps.iter().map(Option::as_deref).collect();
-            let poses = net.infer_with_radio(x, &maps)?;
+            let place = place.as_ref().map(|p| p as &FloorPlacer);
+            let poses = net.infer_with_radio(x, &maps, place)?;
             wdp_stage::send_poses(node, config, &poses, frames)
         },
     );
@@ -83,8 +93,9 @@ fn stage(config: &StageConfig, radio_map_lag_ns: i64) -> impl Handler + '_ {
 fn main() -> Result<()> {
     let config = StageConfig::from_env("densepose-fused")?;
     let lag_ms = wdp_node::env::parse_or("RADIO_MAP_LAG_MS", 50u64)?;
+    let camera = wdp_stage::place::camera_from_env(&config)?;
     let (node, events) = DoraNode::init_from_env()?;
-    let mut handler = stage(&config, lag_ms as i64 * 1_000_000);
+    let mut handler = stage(&config, lag_ms as i64 * 1_000_000, camera.as_ref());
     wdp_node::run(&config.stage, node, events, &mut handler)?;
     Ok(())
 }

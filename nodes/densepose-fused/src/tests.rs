@@ -36,7 +36,12 @@ fn windows_in_poses_out_bad_messages_dropped() {
             ));
         }
     }
-    let run = run_test("densepose-fused", events, &mut stage(&config, 50_000_000)).expect("run");
+    let run = run_test(
+        "densepose-fused",
+        events,
+        &mut stage(&config, 50_000_000, None),
+    )
+    .expect("run");
     let ids: Vec<&str> = run.outputs.iter().map(|o| o.id.as_str()).collect();
     assert_eq!(
         ids,

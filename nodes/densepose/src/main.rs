@@ -27,14 +27,24 @@
 //! ## Configuration
 //! `PRESET`, `CHECKPOINT`, `TORCHSCRIPT` (a module `[1, 3, H, W] -> (keypoints, boxes,
 //! part_index, uv)`), `SEED`, `THREADS`, `MAX_BATCH`, `DEVICE`: see the `wdp-stage` crate.
+//!
+//! Location first: when the preset places people by the floor head (`person.place`), each
+//! person's box is where a body of `person.place`'s size standing at their floor position
+//! appears to the camera the poses are drawn in, and the DensePose head draws them there. The
+//! camera is `CAMERA` (a scene's `camera` block: `position_m`, `look_at_m`, `fov_deg` or
+//! `intrinsics`, `resolution`; inline YAML or a file relative to the dataflow folder) or the
+//! camera of `SCENE` (a simulator scene, preset name or file). Without either the boxes are the
+//! person maps' own, and the node says so at start.
 
 use dora_node_api::DoraNode;
 use eyre::{eyre, Result};
 use tch::nn;
+use wdp_models::model::FloorPlacer;
 use wdp_models::{
     CentreSource, CountSource, DensePoseStage, Located, StageContract, TorchScriptStage,
 };
 use wdp_node::Handler;
+use wdp_sim::camera::PinholeCamera;
 use wdp_stage::{Source, Stage, StageConfig};
 
 #[cfg(test)]
@@ -97,14 +107,16 @@ fn reads_count(config: &StageConfig) -> bool {
 
 /// The node's handler: translated images in (with the locator's and count head's logits when
 /// the preset places or counts people by them), the dense pose of every person out.
-fn stage(config: &StageConfig) -> impl Handler + '_ {
+fn stage<'a>(config: &'a StageConfig, camera: Option<&'a PinholeCamera>) -> impl Handler + 'a {
+    // Location first, where the preset says and the camera is known.
+    let place = wdp_stage::place::placer(config, camera);
     let dims = ["channel", "height", "width"];
     let stage = Stage::new(
         config,
         "spatial",
         &dims,
         |shape| build(config, shape),
-        |stage, node, x, frames| {
+        move |stage, node, x, frames| {
             let poses = match stage {
                 Stage3::Native { net, .. } => {
                     // Every frame of the batch has its companions (the stage pairs them first).
@@ -123,7 +135,8 @@ fn stage(config: &StageConfig) -> impl Handler + '_ {
                         count: count.as_ref(),
                         floor: floor.as_ref(),
                     };
-                    net.infer_located(x, located)?
+                    let place = place.as_ref().map(|p| p as &FloorPlacer);
+                    net.infer_placed(x, located, place)?
                 }
                 // A TorchScript stage takes one frame at a time.
                 Stage3::Script(m) => (0..x.size()[0])
@@ -152,7 +165,13 @@ fn stage(config: &StageConfig) -> impl Handler + '_ {
 
 fn main() -> Result<()> {
     let config = StageConfig::from_env("densepose")?;
+    let camera = wdp_stage::place::camera_from_env(&config)?;
     let (node, events) = DoraNode::init_from_env()?;
-    wdp_node::run(&config.stage, node, events, &mut stage(&config))?;
+    wdp_node::run(
+        &config.stage,
+        node,
+        events,
+        &mut stage(&config, camera.as_ref()),
+    )?;
     Ok(())
 }

@@ -37,7 +37,7 @@ fn images_in_poses_out_bad_messages_dropped() {
             ));
         }
     }
-    let run = run_test("densepose", events, &mut stage(&config)).expect("run");
+    let run = run_test("densepose", events, &mut stage(&config, None)).expect("run");
     let ids: Vec<&str> = run.outputs.iter().map(|o| o.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -83,7 +83,7 @@ fn people_are_placed_where_the_locator_points() {
         tensor_event(0.03, "locator", &locator(2), &logits),
         tensor_event(0.04, "spatial", &spatial(2), &picture),
     ];
-    let run = run_test("densepose", events, &mut stage(&config)).expect("run");
+    let run = run_test("densepose", events, &mut stage(&config, None)).expect("run");
     let boxes = run.on("boxes");
     assert_eq!(boxes.len(), 2, "{:?}", run.report);
     for b in boxes {
@@ -136,7 +136,7 @@ fn the_count_head_decides_how_many_people_there_are() {
         tensor_event(0.06, "spatial", &spatial(2), &picture),
         tensor_event(0.07, "locator", &locator(2), &logits),
     ];
-    let run = run_test("densepose", events, &mut stage(&config)).expect("run");
+    let run = run_test("densepose", events, &mut stage(&config, None)).expect("run");
     let people: Vec<usize> = run
         .on("boxes")
         .iter()
@@ -182,8 +182,89 @@ fn companions_in_any_order_across_inputs_lose_nothing() {
             events.push(e);
         }
     }
-    let run = run_test("densepose", events, &mut stage(&config)).expect("run");
+    let run = run_test("densepose", events, &mut stage(&config, None)).expect("run");
     let c = &run.report.counts;
     assert_eq!(c.handled, 24, "{c:?}");
     assert!(c.bad.is_empty(), "{c:?}");
+}
+
+/// With a preset that places people by the floor head (`person.place`) and a camera, the
+/// person is drawn where a body standing at the floor head's point appears to that camera;
+/// without a camera the box is the person maps' own, elsewhere.
+#[test]
+fn people_are_drawn_where_the_floor_head_puts_them() {
+    use wdp_models::floor::{box_from_floor, BodyBox, FloorConfig};
+    let mut config = StageConfig::random("densepose", "lite", 0).expect("config");
+    config.preset.upsampler.count_classes = 3;
+    config.preset.person.count = wdp_models::CountSource::Head;
+    let grid = FloorConfig {
+        cell_m: 0.25,
+        cells: [32, 24],
+        hidden: 8,
+        sigma_m: 0.25,
+        radio_map_weight: 0.0,
+        radio_map_floor: 1e-3,
+    };
+    config.preset.upsampler.floor = Some(grid.clone());
+    let body = BodyBox {
+        height_m: 1.7,
+        width_m: 0.6,
+    };
+    config.preset.person.place = Some(body);
+    config.preset.validate().expect("preset");
+    let up = config.preset.upsampler.clone();
+    let scene = wdp_sim::Scene::preset("living-room").expect("scene");
+    let camera = wdp_sim::camera::PinholeCamera::from_config(
+        &wdp_sim::camera::PinholeCamera::scene_config(&scene),
+    )
+    .scaled(up.out_width as usize, up.out_height as usize);
+    // One sure cell, in the middle of the room: its centre is where the person stands.
+    let [rx, ry, _] = scene.room.size_m;
+    let (col, row) = (
+        (rx / 2.0 / grid.cell_m) as usize,
+        (ry / 2.0 / grid.cell_m) as usize,
+    );
+    let mut floor = vec![-30.0f32; 32 * 24];
+    floor[row * 32 + col] = 30.0;
+    let xy = [(col as f32 + 0.5) * 0.25, (row as f32 + 0.5) * 0.25];
+    let shape = [3, up.out_height as usize, up.out_width as usize];
+    let dims = ["channel", "height", "width"];
+    let events = || {
+        vec![
+            tensor_event(
+                0.00,
+                "spatial",
+                &TensorMeta::new(&shape, dims).with_seq(0),
+                &vec![0.5f32; shape.iter().product()],
+            ),
+            tensor_event(
+                0.01,
+                "count",
+                &TensorMeta::new(&[3], ["class"]).with_seq(0),
+                &[-20.0f32, 20.0, -20.0],
+            ),
+            tensor_event(
+                0.02,
+                "floor",
+                &TensorMeta::new(&[24, 32], ["y", "x"]).with_seq(0),
+                &floor,
+            ),
+        ]
+    };
+    let want = box_from_floor(xy, &body, |q| camera.pixel(q)).expect("in front of the camera");
+    let run = run_test("densepose", events(), &mut stage(&config, Some(&camera))).expect("run");
+    let boxes = run.on("boxes")[0].numbers();
+    assert_eq!(boxes.len(), 5, "one person: {:?}", run.report);
+    for (got, want) in boxes.iter().zip(want) {
+        assert!((got - f64::from(want)).abs() < 0.5, "{boxes:?} vs {want:?}");
+    }
+    let own = run_test("densepose", events(), &mut stage(&config, None)).expect("run");
+    let own = own.on("boxes")[0].numbers();
+    assert_eq!(own.len(), 5);
+    assert!(
+        own.iter()
+            .zip(want)
+            .any(|(a, b)| (a - f64::from(b)).abs() > 2.0),
+        "without a camera the person maps place the box: {own:?}"
+    );
 }

@@ -17,8 +17,12 @@
 //! | `THREADS` | CPU threads for libtorch | libtorch's default |
 //! | `MAX_BATCH` | most queued inputs run as one batch | `8` |
 //! | `DEVICE` | `auto` (CUDA when present), `cpu`, `cuda` or `cuda:N` | `auto` |
+//!
+//! The nodes that draw poses (`densepose`, `densepose-fused`) also read `CAMERA` or `SCENE`
+//! when the preset places people by the floor head ([`place`]).
 
 mod config;
+pub mod place;
 mod pose;
 mod run;
 

@@ -120,6 +120,11 @@ impl PinholeCamera {
         ))
     }
 
+    /// Pixel coordinates `[u, v]` of a room point `[x, y, z]` metres, `None` behind the camera.
+    pub fn pixel(&self, p: [f64; 3]) -> Option<[f64; 2]> {
+        self.project(Vec3::from_array(p)).map(|(u, v, _)| [u, v])
+    }
+
     /// Whether pixel coordinates fall inside the image.
     pub fn in_image(&self, u: f64, v: f64) -> bool {
         u >= 0.0 && v >= 0.0 && u < self.width as f64 && v < self.height as f64
