@@ -74,7 +74,10 @@ fn preset_errors_name_the_field() {
     );
     assert_ne!(placed, lite);
     let err = Preset::from_yaml("bad", &placed).unwrap_err().to_string();
-    assert!(err.contains("person.place") && err.contains("upsampler.floor"), "{err}");
+    assert!(
+        err.contains("person.place") && err.contains("upsampler.floor"),
+        "{err}"
+    );
     // A path that does not exist.
     let err = Preset::load("no/such/preset.yaml").unwrap_err().to_string();
     assert!(err.contains("no/such/preset.yaml"), "{err}");
