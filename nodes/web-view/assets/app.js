@@ -26,6 +26,8 @@ const wdp = {
   updates: 0,
   state: null,
   backoffMs: BACKOFF_MIN_MS,
+  // Camera frames loaded and drawn under the skeletons, all rooms together.
+  cameraFrames: 0,
 };
 window.wdp = wdp;
 
@@ -44,6 +46,35 @@ function setStatus(text, kind) {
   el.className = "status " + kind;
 }
 
+function requestDraw() {
+  if (!drawPending) {
+    drawPending = true;
+    requestAnimationFrame(draw);
+  }
+}
+
+// The room's newest camera frame, fetched when the state says there is a newer one and the
+// previous fetch is done: a slow browser skips frames instead of queueing them.
+function fetchFrame(c, name, frames) {
+  const cam = c.camera;
+  cam.wanted = frames;
+  if (cam.loading || cam.shown === frames) return;
+  cam.loading = true;
+  const img = new Image();
+  img.onload = () => {
+    cam.loading = false;
+    cam.img = img;
+    cam.shown = frames;
+    wdp.cameraFrames += 1;
+    requestDraw();
+    if (cam.wanted !== frames) fetchFrame(c, name, cam.wanted);
+  };
+  img.onerror = () => {
+    cam.loading = false;
+  };
+  img.src = `/frame/${encodeURIComponent(name)}?n=${frames}`;
+}
+
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const socket = new WebSocket(`${scheme}://${location.host}/ws`);
@@ -58,10 +89,7 @@ function connect() {
   socket.onmessage = (event) => {
     wdp.state = JSON.parse(event.data);
     wdp.updates += 1;
-    if (!drawPending) {
-      drawPending = true;
-      requestAnimationFrame(draw);
-    }
+    requestDraw();
   };
   socket.onerror = () => socket.close();
   socket.onclose = () => {
@@ -86,6 +114,7 @@ function card(name) {
     presence: q(".presence"), fps: q(".fps"), frames: q(".frames"), seq: q(".seq"),
     model: q(".model"), untrained: q(".untrained"),
     skeleton: q("canvas.skeleton"), floor: q("canvas.floor"), latency: q(".latency tbody"),
+    camera: { img: null, loading: false, shown: 0, wanted: 0 },
   };
   cards.set(name, c);
   const rooms = $("rooms");
@@ -125,12 +154,13 @@ function drawRoom(c, room) {
   c.seq.textContent = room.seq;
   c.model.textContent = room.model ? `model ${room.model}` : "";
   c.untrained.hidden = !room.untrained;
-  drawSkeletons(c.skeleton, room);
+  if (room.camera) fetchFrame(c, room.room, room.camera.frames);
+  drawSkeletons(c.skeleton, room, c.camera.img);
   drawFloor(c.floor, room);
   drawLatency(c.latency, room.latency);
 }
 
-function drawSkeletons(canvas, room) {
+function drawSkeletons(canvas, room, frame) {
   const ctx = canvas.getContext("2d");
   const [iw, ih] = room.image_wh[0] > 0 ? room.image_wh : [canvas.width, canvas.height];
   // Keep the image's aspect ratio at the canvas' width.
@@ -138,6 +168,8 @@ function drawSkeletons(canvas, room) {
   if (canvas.height !== height) canvas.height = height;
   const s = canvas.width / iw;
   ctx.clearRect(0, 0, canvas.width, canvas.height);
+  // The camera frame covers the same view as the image the keypoints are in.
+  if (frame) ctx.drawImage(frame, 0, 0, canvas.width, canvas.height);
   ctx.lineCap = "round";
   room.people.forEach((p, i) => {
     const kp = p.keypoints;

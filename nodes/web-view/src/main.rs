@@ -13,6 +13,10 @@
 //! - `truth` (optional): the ground truth's `boxes` (csi-source in `MODE: sim`): the true
 //!   people's count and floor positions (rings on the floor plan).
 //! - `room_state` (optional): room-state's JSON states: presence, people, tracks, breathing.
+//! - `frame` (optional): UInt8 `[H, W, 3]` camera frames (csi-source in `MODE: sim` with
+//!   `RGB`, or a camera node), by the `room` metadata: the skeletons are drawn over the room's
+//!   newest one. At most one per `FRAME_INTERVAL_MS` per room is encoded (PNG) for the page;
+//!   the others are skipped, not queued.
 //!
 //! A message that breaks its contract is reported on stderr, counted and dropped; the node
 //! keeps running.
@@ -21,6 +25,7 @@
 //! - `/`: the page (`/app.js`, `/style.css`); it reconnects with backoff when the node goes.
 //! - `/ws`: a WebSocket sending the newest state (JSON) whenever it changes; a slow browser
 //!   skips frames instead of queueing them.
+//! - `/frame/<room>`: the room's newest camera frame, PNG (404 before the first).
 //! - `/state.json`: `{"server": {connections, open, sent, skipped}, "state": ...}`, the same
 //!   state as the WebSocket's.
 //!
@@ -29,6 +34,7 @@
 //! | --- | --- | --- |
 //! | `HOST` | address to listen on (`0.0.0.0`: every interface) | `127.0.0.1` |
 //! | `PORT` | port (0: any free port, printed at start) | `8090` |
+//! | `FRAME_INTERVAL_MS` | least time between two camera frames of a room on the page | `100` |
 
 use dora_node_api::DoraNode;
 use eyre::Result;
@@ -40,7 +46,8 @@ fn main() -> Result<()> {
     wdp_node::announce(&format!("web view: {}", server.url()));
     let (node, events) = DoraNode::init_from_env()?;
     let assembler = wdp_pose::dora::assembler_for(&node, 32);
-    let mut handler = WebView::new(assembler, Some(server));
+    let mut handler =
+        WebView::new(assembler, Some(server)).with_frame_interval(config.frame_interval);
     wdp_node::run("web-view", node, events, &mut handler)?;
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! The HTTP and WebSocket server: the page and its assets (in the binary), `/state.json`, and
-//! `/ws`, which sends each browser the newest [`ViewState`] whenever it changes.
+//! The HTTP and WebSocket server: the page and its assets (in the binary), `/state.json`,
+//! `/ws`, which sends each browser the newest [`ViewState`] whenever it changes, and
+//! `/frame/<room>`, the room's newest camera frame as PNG.
 //!
 //! The state lives in a `tokio::sync::watch` channel: it holds only the latest value, so a
 //! browser that reads slower than the frames come skips to the newest one instead of building
@@ -7,16 +8,17 @@
 
 use crate::ViewState;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use eyre::{eyre, Result, WrapErr};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
@@ -81,10 +83,14 @@ impl Stats {
     }
 }
 
+/// Each room's newest camera frame, PNG bytes: only the newest is kept, never a queue.
+type Frames = Arc<Mutex<BTreeMap<String, Arc<Vec<u8>>>>>;
+
 #[derive(Clone)]
 struct App {
     state: watch::Receiver<Arc<Snapshot>>,
     stats: Arc<Stats>,
+    frames: Frames,
 }
 
 /// A running server (its own thread and Tokio runtime; the dora event loop stays outside
@@ -93,6 +99,7 @@ pub struct Server {
     addr: SocketAddr,
     state: Option<watch::Sender<Arc<Snapshot>>>,
     stats: Arc<Stats>,
+    frames: Frames,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -106,9 +113,11 @@ impl Server {
         let addr = listener.local_addr()?;
         let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
         let stats = Arc::new(Stats::default());
+        let frames = Frames::default();
         let app = App {
             state: rx,
             stats: stats.clone(),
+            frames: frames.clone(),
         };
         let (shutdown, stop) = oneshot::channel::<()>();
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -144,6 +153,7 @@ impl Server {
             addr,
             state: Some(tx),
             stats,
+            frames,
             shutdown: Some(shutdown),
             thread: Some(thread),
         })
@@ -166,6 +176,13 @@ impl Server {
                 view,
                 json: OnceLock::new(),
             }));
+        }
+    }
+
+    /// Makes `png` the camera frame `/frame/<room>` serves next (replacing the previous one).
+    pub fn publish_frame(&self, room: &str, png: Vec<u8>) {
+        if let Ok(mut frames) = self.frames.lock() {
+            frames.insert(room.to_owned(), Arc::new(png));
         }
     }
 
@@ -210,6 +227,7 @@ fn router(app: App) -> Router {
             get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }),
         )
         .route("/state.json", get(state_json))
+        .route("/frame/{room}", get(frame))
         .route("/ws", get(ws))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .with_state(app)
@@ -241,6 +259,21 @@ async fn state_json(State(app): State<App>) -> Response {
         body,
     )
         .into_response()
+}
+
+async fn frame(Path(room): Path<String>, State(app): State<App>) -> Response {
+    let png = app.frames.lock().ok().and_then(|f| f.get(&room).cloned());
+    match png {
+        Some(png) => (
+            [
+                (header::CONTENT_TYPE, "image/png"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            png.as_ref().clone(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no camera frame for this room\n").into_response(),
+    }
 }
 
 async fn ws(upgrade: WebSocketUpgrade, State(app): State<App>) -> Response {

@@ -56,6 +56,18 @@ pub struct RoomView {
     pub latency: LatencyView,
     /// The latest `room_state` of room-state for this room, as it sent it.
     pub room_state: Option<serde_json::Value>,
+    /// The room's camera frames, when a `frame` input brings them (served as PNG at
+    /// `/frame/<room>`).
+    pub camera: Option<CameraView>,
+}
+
+/// A room's camera frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CameraView {
+    /// Frames published so far (the page fetches the newest when this changes).
+    pub frames: u64,
+    /// `[W, H]` pixels of the latest.
+    pub size: [usize; 2],
 }
 
 /// One person of a frame.
@@ -149,6 +161,7 @@ impl Slot {
                 floor_extent_m: [MIN_FLOOR_M, MIN_FLOOR_M],
                 latency: LatencyView::default(),
                 room_state: None,
+                camera: None,
             },
             arrivals_ns: VecDeque::new(),
             stages: Vec::new(),
@@ -274,6 +287,13 @@ impl Board {
         slot.view.people = people;
         slot.arrived(received_ns);
         slot.trace(frame, received_ns);
+    }
+
+    /// Counts a camera frame of `size` `[W, H]` published for `room`.
+    pub fn camera_frame(&mut self, room: &str, size: [usize; 2]) {
+        let slot = self.slot(room);
+        let frames = slot.view.camera.map_or(0, |c| c.frames) + 1;
+        slot.view.camera = Some(CameraView { frames, size });
     }
 
     /// Takes the true people of `room` (their count and floor positions, metres).

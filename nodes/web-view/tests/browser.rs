@@ -6,7 +6,7 @@
 //! - it shows the room's name, the scene's number of true people, and the model's count
 //!   reaching the scene's number of people;
 //! - it updates: the frame counter advances, two screenshots differ, the latency table has the
-//!   pipeline's stages;
+//!   pipeline's stages, and the simulator's camera frames are drawn under the skeletons;
 //! - it survives reconnecting: the page's WebSocket closed from the page reconnects by itself
 //!   (a second connection on the server, data flowing again), and a reload gets data too.
 //!
@@ -278,6 +278,7 @@ impl Browser {
                 frames: +document.getElementById("frames").textContent,
                 connects: +document.getElementById("connects").textContent,
                 updates: +document.getElementById("updates").textContent,
+                cameraFrames: window.wdp.cameraFrames || 0,
                 rooms: [...document.querySelectorAll("section.room")].map((s) => ({
                     room: s.dataset.room,
                     name: s.querySelector(".name").textContent,
@@ -456,6 +457,23 @@ fn inference_web_in_headless_chromium() {
     for stage in ["preprocess", "encoder", "densepose", "end to end"] {
         assert!(stages.iter().any(|s| s == stage), "{stage}: {stages:?}");
     }
+    // The simulator's camera frames are fetched and drawn under the skeletons, more than once.
+    wait_for(
+        "camera frames drawn on the page",
+        Duration::from_secs(60),
+        || {
+            let dom = browser.dom();
+            let camera = state(addr).map(|s| s["state"]["rooms"][ROOM]["camera"].clone());
+            let served = camera
+                .as_ref()
+                .is_some_and(|c| c["frames"].as_u64().unwrap_or(0) >= 2 && c["size"][0] == 320);
+            if served && dom["cameraFrames"].as_u64().unwrap_or(0) >= 2 {
+                Ok(())
+            } else {
+                Err(format!("{dom}\ncamera: {camera:?}"))
+            }
+        },
+    );
     let shot2 = browser.screenshot();
     assert_ne!(shot1, shot2, "two screenshots of a live page differ");
     std::fs::write(dir.path().join("web-view-1.png"), &shot1).unwrap();
@@ -513,6 +531,11 @@ fn inference_web_in_headless_chromium() {
     // No network beyond the node.
     let urls = browser.urls();
     assert!(urls.iter().any(|u| u == &origin), "{urls:?}");
+    let frame = format!("/frame/{ROOM}?");
+    assert!(
+        urls.iter().any(|u| u.contains(&frame)),
+        "{frame} not requested: {urls:?}"
+    );
     for path in ["app.js", "style.css", "ws"] {
         assert!(
             urls.iter().any(|u| u.ends_with(path)),

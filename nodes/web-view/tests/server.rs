@@ -143,3 +143,34 @@ fn a_slow_browser_skips_to_the_newest_state_instead_of_queueing() {
         }
     }
 }
+
+/// A published camera frame is served as the room's PNG, the newest replacing the one before;
+/// a room without one gets 404.
+#[test]
+fn serves_each_rooms_newest_camera_frame() {
+    let server = server();
+    let addr = server.addr();
+    let raw = |path: &str| {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut bytes = Vec::new();
+        s.read_to_end(&mut bytes).unwrap();
+        let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&bytes[..split]).to_lowercase();
+        (head, bytes[split + 4..].to_vec())
+    };
+    assert!(raw("/frame/lab").0.starts_with("http/1.1 404"));
+    server.publish_frame("lab", b"\x89PNG first".to_vec());
+    server.publish_frame("lab", b"\x89PNG second".to_vec());
+    let (head, body) = raw("/frame/lab");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-type: image/png"), "{head}");
+    assert!(head.contains("cache-control: no-store"), "{head}");
+    assert_eq!(body, b"\x89PNG second");
+    assert!(raw("/frame/kitchen").0.starts_with("http/1.1 404"));
+}

@@ -252,3 +252,33 @@ fn the_handler_takes_frames_truth_and_states_and_drops_bad_messages() {
     assert_eq!(lab.truth_floor_m, vec![[2.0, 3.0], [2.0, 3.0]]);
     assert_eq!(lab.room_state.as_ref().unwrap()["presence"], true);
 }
+
+/// Camera frames `[H, W, 3]` become the room's camera on the page, at most one per interval
+/// (the others skipped, not queued); a frame of the wrong dims is dropped and counted.
+/// (`tests/server.rs` serves a published frame; `tests/browser.rs` draws them in Chromium.)
+#[test]
+fn camera_frames_are_taken_once_per_interval_and_bad_ones_dropped() {
+    let (h, w) = (4usize, 6usize);
+    let meta = TensorMeta::new(&[h, w, 3], ["height", "width", "channel"]).with_room("lab");
+    let pixels: Vec<u8> = (0..h * w * 3).map(|i| (i * 7 % 256) as u8).collect();
+    let flat = TensorMeta::new(&[h * w * 3], ["x"]).with_room("lab");
+    let events = vec![
+        tensor_event(0.00, "frame", &meta, &pixels),
+        // Within the interval of the first: skipped.
+        tensor_event(0.01, "frame", &meta, &pixels),
+        tensor_event(0.02, "frame", &flat, &pixels),
+    ];
+    let assembler = PoseAssembler::new(AssemblerConfig {
+        max_pending: 32,
+        expect_parts: false,
+        expect_uv: false,
+    });
+    let mut handler =
+        WebView::new(assembler, None).with_frame_interval(std::time::Duration::from_secs(3600));
+    let run = run_test("web-view", events, &mut handler).unwrap();
+    let c = &run.report.counts;
+    assert_eq!(c.bad.values().sum::<u64>(), 1, "{c:?}");
+    assert!(c.bad.keys().all(|k| k.starts_with("frame/")), "{c:?}");
+    let camera = handler.board().view().rooms["lab"].camera.unwrap();
+    assert_eq!((camera.frames, camera.size), (1, [w, h]));
+}
