@@ -11,7 +11,8 @@ use wdp_pose::{Person, PoseFrame};
 use wdp_tensor::TensorMeta;
 use web_view::{Board, Server};
 
-fn get(addr: SocketAddr, path: &str) -> (String, String) {
+/// GET `path`: the response head and body, raw.
+fn get_raw(addr: SocketAddr, path: &str) -> (String, Vec<u8>) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
@@ -19,10 +20,17 @@ fn get(addr: SocketAddr, path: &str) -> (String, String) {
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    (head.to_owned(), body.to_owned())
+    let mut bytes = Vec::new();
+    s.read_to_end(&mut bytes).unwrap();
+    let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
+    (head, bytes[split + 4..].to_vec())
+}
+
+/// GET `path`: the response head and body as text.
+fn get(addr: SocketAddr, path: &str) -> (String, String) {
+    let (head, body) = get_raw(addr, path);
+    (head, String::from_utf8(body).unwrap())
 }
 
 fn server() -> Server {
@@ -151,18 +159,8 @@ fn serves_each_rooms_newest_camera_frame() {
     let server = server();
     let addr = server.addr();
     let raw = |path: &str| {
-        let mut s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut bytes = Vec::new();
-        s.read_to_end(&mut bytes).unwrap();
-        let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-        let head = String::from_utf8_lossy(&bytes[..split]).to_lowercase();
-        (head, bytes[split + 4..].to_vec())
+        let (head, body) = get_raw(addr, path);
+        (head.to_lowercase(), body)
     };
     assert!(raw("/frame/lab").0.starts_with("http/1.1 404"));
     server.publish_frame("lab", b"\x89PNG first".to_vec());
