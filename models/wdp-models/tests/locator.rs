@@ -188,3 +188,58 @@ fn each_counted_person_gets_a_floor_point() {
         .to_string();
     assert!(err.contains("floor"), "{err}");
 }
+
+/// Location first: each person's box is the placer's box for its floor point, its keypoints
+/// drawn inside it, its score the person head's; where the placer says nothing the decoded box
+/// stays.
+#[test]
+fn people_are_drawn_in_the_boxes_placed_at_their_floor_points() {
+    let mut preset = locator_preset(CentreSource::Locator);
+    preset.upsampler.count_classes = 4;
+    preset.person.count = CountSource::Head;
+    preset.upsampler.floor = Some(wdp_models::floor::FloorConfig {
+        cell_m: 0.5,
+        cells: [10, 8],
+        hidden: 8,
+        sigma_m: 0.25,
+        radio_map_weight: 0.0,
+        radio_map_floor: 1e-3,
+    });
+    let (vs, model) = pointing_model(&preset, (10, 20));
+    answer(&vs, "upsampler.count.out", 4, 2);
+    answer(&vs, "upsampler.floor.2", 80, 3 * 10 + 6);
+    let window = Tensor::randn([1, 2, 3, 8, 40], (Kind::Float, Device::Cpu));
+    let decoded = model.infer(&window).unwrap().remove(0);
+    // A box 10 px per metre from the floor point, 6 x 20 px.
+    let place = |_: i64, xy: [f32; 2]| {
+        let (x, y) = (xy[0] * 10.0, xy[1] * 10.0);
+        Some([x, y, x + 6.0, y + 20.0])
+    };
+    let placed = model
+        .infer_with_radio(&window, &[], Some(&place))
+        .unwrap()
+        .remove(0);
+    let boxes = Vec::<f32>::try_from(placed.boxes.flatten(0, -1)).unwrap();
+    let floor = Vec::<f32>::try_from(placed.floor_m.unwrap().flatten(0, -1)).unwrap();
+    let scores = Vec::<f32>::try_from(decoded.boxes.select(1, 4)).unwrap();
+    let keypoints = Vec::<f32>::try_from(placed.keypoints.flatten(0, -1)).unwrap();
+    assert_eq!(boxes.len(), 10, "two people: {boxes:?}");
+    for p in 0..2 {
+        let want = place(0, [floor[2 * p], floor[2 * p + 1]]).unwrap();
+        assert_eq!(boxes[5 * p..5 * p + 4], want, "person {p}");
+        assert_eq!(boxes[5 * p + 4], scores[p], "person {p}'s score");
+        for k in keypoints[51 * p..51 * (p + 1)].chunks(3) {
+            assert!(
+                (want[0] - 0.5..=want[2] + 0.5).contains(&k[0])
+                    && (want[1] - 0.5..=want[3] + 0.5).contains(&k[1]),
+                "keypoint {k:?} outside {want:?}"
+            );
+        }
+    }
+    let nowhere = |_: i64, _: [f32; 2]| None;
+    let kept = model
+        .infer_with_radio(&window, &[], Some(&nowhere))
+        .unwrap()
+        .remove(0);
+    assert!(kept.boxes.equal(&decoded.boxes));
+}
