@@ -150,18 +150,8 @@ fn counting_by_a_missing_head_is_a_preset_error() {
 /// head's surest cell; the split stage given a floor map of the wrong grid names it.
 #[test]
 fn each_counted_person_gets_a_floor_point() {
-    let mut preset = locator_preset(CentreSource::Locator);
-    preset.upsampler.count_classes = 4;
-    preset.person.count = CountSource::Head;
+    let mut preset = floor_preset();
     preset.person.score_threshold = 0.5;
-    preset.upsampler.floor = Some(wdp_models::floor::FloorConfig {
-        cell_m: 0.5,
-        cells: [10, 8],
-        hidden: 8,
-        sigma_m: 0.25,
-        radio_map_weight: 0.0,
-        radio_map_floor: 1e-3,
-    });
     let (vs, model) = pointing_model(&preset, (10, 20));
     answer(&vs, "upsampler.count.out", 4, 2);
     // Cell (row 3, column 6): floor point (3.25, 1.75) m.
@@ -189,11 +179,9 @@ fn each_counted_person_gets_a_floor_point() {
     assert!(err.contains("floor"), "{err}");
 }
 
-/// Location first: each person's box is the placer's box for its floor point, its keypoints
-/// drawn inside it, its score the person head's; where the placer says nothing the decoded box
-/// stays.
-#[test]
-fn people_are_drawn_in_the_boxes_placed_at_their_floor_points() {
+/// The locator preset counting by its count head (4 classes), with a floor head of 10 x 8
+/// cells of 0.5 m.
+fn floor_preset() -> Preset {
     let mut preset = locator_preset(CentreSource::Locator);
     preset.upsampler.count_classes = 4;
     preset.person.count = CountSource::Head;
@@ -205,6 +193,15 @@ fn people_are_drawn_in_the_boxes_placed_at_their_floor_points() {
         radio_map_weight: 0.0,
         radio_map_floor: 1e-3,
     });
+    preset
+}
+
+/// Location first: each person's box is the placer's box for its floor point, its keypoints
+/// drawn inside it, its score the person head's; where the placer says nothing the decoded box
+/// stays.
+#[test]
+fn people_are_drawn_in_the_boxes_placed_at_their_floor_points() {
+    let preset = floor_preset();
     let (vs, model) = pointing_model(&preset, (10, 20));
     answer(&vs, "upsampler.count.out", 4, 2);
     answer(&vs, "upsampler.floor.2", 80, 3 * 10 + 6);

@@ -5,7 +5,7 @@ use crate::sequence::same_recording;
 use crate::targets::sample_windows;
 use eyre::Result;
 use tch::{Device, Kind, Tensor};
-use wdp_models::floor::{box_from_floor, BodyBox};
+use wdp_models::floor::box_from_floor;
 use wdp_models::model::FloorPlacer;
 use wdp_models::WifiDensePose;
 
@@ -104,12 +104,23 @@ pub fn predict_with_progress(
             // The radio's floor image, where the preset weighs it and the frames have one.
             let maps: Vec<Option<&[f32]>> = chunk.iter().map(|s| s.radio_map.as_deref()).collect();
             up.weigh_radio_map(p.upsampler.floor.as_ref(), &maps)?;
-            // Location first, where the preset says and the frame's camera is known.
-            let place = |b: i64, xy: [f32; 2]| {
-                let s = chunk.get(b as usize)?;
-                placed_box(s, p.person.place.as_ref()?, xy, [tw, th])
-            };
-            let place = p.person.place.is_some().then_some(&place as &FloorPlacer);
+            // Location first, where the preset says and the frame's camera is known: each
+            // frame's camera scaled to the model's picture once.
+            let cameras: Vec<_> = chunk
+                .iter()
+                .map(|s| {
+                    s.camera
+                        .as_ref()
+                        .map(|c| c.scaled(tw as usize, th as usize))
+                })
+                .collect();
+            let place = p.person.place.map(|body| {
+                move |b: i64, xy: [f32; 2]| {
+                    let cam = cameras.get(b as usize)?.as_ref()?;
+                    box_from_floor(xy, &body, |q| cam.pixel(q))
+                }
+            });
+            let place = place.as_ref().map(|p| p as &FloorPlacer);
             Ok(model.stage.infer_placed(&up.spatial, up.located(), place)?)
         })?;
         for (s, pose) in chunk.iter().zip(poses) {
@@ -152,14 +163,4 @@ pub fn predict_with_progress(
         on_batch(chunk.len());
     }
     Ok(all)
-}
-
-/// The box, in the model's picture of `picture_wh` pixels, of `body` standing at floor point
-/// `xy` of sample `s`'s room, seen by the sample's camera; `None` without a camera.
-fn placed_box(s: &Sample, body: &BodyBox, xy: [f32; 2], picture_wh: [f32; 2]) -> Option<[f32; 4]> {
-    let cam = s
-        .camera
-        .as_ref()?
-        .scaled(picture_wh[0] as usize, picture_wh[1] as usize);
-    box_from_floor(xy, body, |q| cam.pixel(q))
 }
