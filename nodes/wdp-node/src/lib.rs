@@ -12,6 +12,8 @@
 //!   field, latency percentiles); a handler with work of its own between messages (a trainer's
 //!   optimiser steps) says so from [`Handler::on_idle`] ([`Work::Pending`]) and the loop polls
 //!   instead of waiting;
+//! - logs on stderr (`RUST_LOG`, warnings by default) and, when an OTLP endpoint is set,
+//!   traces and metrics exported ([`telemetry`]): one trace per frame across nodes;
 //! - one latency summary ([`Latency`], [`Figures`]: nearest-rank percentiles);
 //! - sources (nodes without inputs: replay, simulator, radio) run the same way ([`run_source`]:
 //!   steps until done or stopped, same summary);
@@ -27,6 +29,7 @@ mod error;
 mod latency;
 mod runtime;
 mod source;
+pub mod telemetry;
 pub mod testing;
 
 pub use error::{finite, HandlerError};

@@ -7,6 +7,7 @@ use std::time::Instant;
 use wdp_tensor::dora::Received;
 use wdp_tensor::{Element, TensorMeta};
 
+use crate::telemetry::{receive_span, Instruments, Telemetry};
 use crate::{announce, Figures, HandlerError, Latency};
 
 /// One received message.
@@ -181,6 +182,11 @@ pub struct Context {
     inputs_ended: bool,
     max_drop_reports: Option<u64>,
     drops_reported: BTreeMap<String, u64>,
+    instruments: Instruments,
+    /// The newest received message's span, the parent of a batch's `compute` span.
+    newest: Option<tracing::Span>,
+    // Flushed when the run ends; the last field so that it drops after the node's work.
+    _telemetry: Option<Telemetry>,
 }
 
 impl Context {
@@ -193,6 +199,22 @@ impl Context {
             inputs_ended: false,
             max_drop_reports: None,
             drops_reported: BTreeMap::new(),
+            instruments: Instruments::new(),
+            newest: None,
+            _telemetry: None,
+        }
+    }
+
+    /// A context whose logs, spans and metrics are set up from the environment
+    /// ([`crate::telemetry`]).
+    pub(crate) fn with_telemetry(name: &str, node: DoraNode) -> Self {
+        // The service is the dataflow's node id: unique where one binary runs several times
+        // (a building's rooms).
+        let telemetry = Telemetry::init(node.id().as_ref());
+        Self {
+            _telemetry: Some(telemetry),
+            // The instruments come from the meter provider the telemetry installed.
+            ..Self::new(name, node)
         }
     }
 
@@ -207,6 +229,7 @@ impl Context {
         *self.counts.received.entry(id.to_owned()).or_default() += 1;
         let n = self.counts.unknown.entry(id.to_owned()).or_default();
         *n += 1;
+        self.instruments.count("unknown", 1);
         if *n == 1 {
             tracing::warn!("{}: ignoring unknown input `{id}`", self.name);
         }
@@ -231,12 +254,15 @@ impl Context {
 
     /// Records the latency of one message received at `received` (handlers that batch).
     pub fn record(&mut self, received: Instant) {
-        self.latency.record(received.elapsed());
+        let elapsed = received.elapsed();
+        self.latency.record(elapsed);
+        self.instruments.latency(elapsed.as_secs_f64() * 1e3);
     }
 
     /// Counts `n` messages handled (handlers that count themselves).
     pub fn handled(&mut self, n: usize) {
         self.counts.handled += n as u64;
+        self.instruments.count("handled", n as u64);
     }
 
     /// Counts one batch.
@@ -247,6 +273,7 @@ impl Context {
     /// Drops `n` messages of `input` for `error`: counted and logged (announced up to
     /// [`Handler::max_drop_reports`] times per input, then only counted).
     pub fn dropped(&mut self, input: &str, n: usize, error: &HandlerError) {
+        self.instruments.count("dropped", n as u64);
         match error {
             HandlerError::BadInput { field, .. } => {
                 *self
@@ -329,7 +356,7 @@ pub fn run<H: Handler + ?Sized>(
     mut events: EventStream,
     handler: &mut H,
 ) -> eyre::Result<Report> {
-    let mut ctx = Context::new(name, node);
+    let mut ctx = Context::with_telemetry(name, node);
     ctx.max_drop_reports = handler.max_drop_reports();
     let mut work = Work::Idle;
     loop {
@@ -357,7 +384,14 @@ pub fn run<H: Handler + ?Sized>(
                     Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => break,
                 }
             }
-            let drained = handler.on_queue_drained(&mut ctx);
+            // A batch's work is traced under the newest message it holds.
+            let compute = match ctx.newest.take() {
+                Some(parent) if handler.max_batch() > 1 => {
+                    tracing::info_span!(parent: &parent, "compute batch", batch = taken)
+                }
+                _ => tracing::Span::none(),
+            };
+            let drained = compute.in_scope(|| handler.on_queue_drained(&mut ctx));
             settle(&mut ctx, "queue", drained, 1)?;
         }
         work = handler.on_idle(&mut ctx)?;
@@ -385,6 +419,8 @@ fn dispatch<H: Handler + ?Sized>(
             }
             *ctx.counts.received.entry(id.clone()).or_default() += 1;
             let received = Instant::now();
+            let span = receive_span(&ctx.name, &id, &metadata);
+            let _entered = span.enter();
             let input = Input {
                 id: id.clone(),
                 metadata,
@@ -392,11 +428,12 @@ fn dispatch<H: Handler + ?Sized>(
                 received,
                 received_ns: wdp_tensor::wall_ns(),
             };
-            let result = handler.on_input(ctx, input);
+            let result = tracing::info_span!("compute").in_scope(|| handler.on_input(ctx, input));
             if result.is_ok() && !handler.records_latency() {
-                ctx.counts.handled += 1;
+                ctx.handled(1);
                 ctx.record(received);
             }
+            ctx.newest = Some(span.clone());
             settle(ctx, &id, result, 1)?;
             Ok(true)
         }

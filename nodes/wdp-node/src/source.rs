@@ -40,7 +40,7 @@ pub fn run_source<S: Source + ?Sized>(
     mut events: EventStream,
     source: &mut S,
 ) -> eyre::Result<Report> {
-    let mut ctx = Context::new(name, node);
+    let mut ctx = Context::with_telemetry(name, node);
     let mut open = true;
     'run: loop {
         while open {

@@ -64,9 +64,12 @@ pub fn from_parameters(params: &MetadataParameters) -> Result<TensorMeta, Tensor
         Some(_) => Err(missing(key, "must be a string")),
         None => Ok(String::new()),
     };
+    // The trace context belongs to one hop: a node that forwards its input's metadata must
+    // not send its sender's context on (dora puts the node's own in).
     let extra = params
         .iter()
         .filter(|(k, _)| !CONTRACT_KEYS.contains(&k.as_str()))
+        .filter(|(k, _)| k.as_str() != dora_node_api::OPEN_TELEMETRY_CONTEXT)
         .filter_map(|(k, v)| from_parameter(v).map(|v| (k.clone(), v)))
         .collect();
     Ok(TensorMeta {
@@ -125,6 +128,19 @@ pub fn receive<'a, T: Element>(
     Ok(Received { data, meta })
 }
 
+/// The span of one send (exported when the node exports traces, see `wdp-node`): a child of
+/// the message being handled, and the parent dora hands on to the receivers.
+fn send_span(output: &str, meta: &TensorMeta) -> tracing::Span {
+    tracing::info_span!(
+        "send",
+        otel.name = %format_args!("send {output}"),
+        output,
+        // As i64: tracing-opentelemetry exports a u64 field as text.
+        seq = meta.seq as i64,
+        t_ns = meta.t_ns,
+    )
+}
+
 /// Sends a tensor on an output of a node.
 pub fn send<T: Element>(
     node: &mut DoraNode,
@@ -134,6 +150,7 @@ pub fn send<T: Element>(
 ) -> Result<(), NodeError> {
     let mut meta = meta.clone();
     meta.shape = data.shape().to_vec();
+    let _span = send_span(output, &meta).entered();
     node.send_output(
         DataId::from(output.to_owned()),
         to_parameters(&meta),
@@ -148,5 +165,36 @@ pub fn send_tensor<T: Element>(
     tensor: Tensor<T>,
 ) -> Result<(), NodeError> {
     let params = to_parameters(&tensor.meta);
+    let _span = send_span(output, &tensor.meta).entered();
     node.send_output(DataId::from(output.to_owned()), params, tensor.into_arrow())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_senders_trace_context_is_not_kept_as_tensor_metadata() {
+        let meta = TensorMeta {
+            shape: vec![2],
+            t_ns: 7,
+            seq: 3,
+            ..Default::default()
+        };
+        let mut params = to_parameters(&meta);
+        params.insert(
+            dora_node_api::OPEN_TELEMETRY_CONTEXT.into(),
+            Parameter::String("traceparent:00-aa-bb-01;".into()),
+        );
+        params.insert("stage".into(), Parameter::String("kept".into()));
+        let back = from_parameters(&params).expect("metadata");
+        assert!(!back
+            .extra
+            .contains_key(dora_node_api::OPEN_TELEMETRY_CONTEXT));
+        assert_eq!(
+            back.extra.get("stage"),
+            Some(&MetaValue::Text("kept".into()))
+        );
+        assert_eq!((back.t_ns, back.seq), (7, 3));
+    }
 }
