@@ -1,20 +1,25 @@
 #!/usr/bin/env python3
-"""The web view's cost to the main job: end-to-end latency (p50/p99) and frames/s of
-dataflows/inference.yml as shipped, beside dataflows/inference-web.yml (the same nodes plus the
-web view) without a browser and with a headless Chromium showing the page, back to back in one
-invocation (rounds alternate the three so that a slower stretch of the machine hits all three).
+"""What watching costs the main job: end-to-end latency (p50/p99), frames/s and CPU of
+dataflows/inference.yml as shipped, beside the same with the web view
+(dataflows/inference-web.yml) without a browser and with a headless Chromium showing the page,
+and with OpenTelemetry export on (every node's spans and metrics to an OTLP receiver, every
+trace or one in ten sampled), back to
+back in one invocation (rounds alternate the configurations so that a slower stretch of the
+machine hits all of them).
 
-    .venv/bin/python nodes/web-view/bench/overhead.py [--seconds 60] [--rounds 2]
+    .venv/bin/python scripts/bench/overhead.py [--seconds 60] [--rounds 2] [--configs off,tracing]
 
 Each run simulates `--seconds` of the living room in real time (100 packets/s, 20 frames/s
 offered), as the dataflows ship (camera frames rendered, pose-sink writing its pictures); the
 figures are the pose-sink's latency.json (latency trace: csi-preprocess received to pose-sink
 received). The CPU time of the dataflow's processes (every node, and the browser's processes)
-is sampled from /proc while it runs: the web view's own cost, whatever else the machine is
-doing. With a browser, the web view's stop line gives the states it sent and the frames a slow
-browser skipped. Needs Linux, the release binaries, the venv's dora CLI and /usr/bin/chromium.
-Writes out/bench/web-view.json and prints a Markdown table.
+is sampled from /proc while it runs. With a browser, the web view's stop line gives the states
+it sent and the frames a slow browser skipped. With tracing, the receiver is the project's
+(`target/release/examples/otlp_receiver`, its CPU not counted: a collector runs elsewhere) and
+the spans it received are counted. Needs Linux, the release binaries and examples, the venv's
+dora CLI and /usr/bin/chromium. Writes out/bench/overhead.json and prints a Markdown table.
 """
+
 
 import argparse
 import json
@@ -27,9 +32,10 @@ import time
 
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DORA = os.path.join(ROOT, ".venv", "bin", "dora")
 CHROMIUM = "/usr/bin/chromium"
+RECEIVER = os.path.join(ROOT, "target", "release", "examples", "otlp_receiver")
 
 
 def prepare(flow: str, work: str, seconds: float, out: str, tag: str) -> str:
@@ -91,11 +97,30 @@ def sample(cpu: dict, roots: list) -> None:
         todo.extend(children.get(pid, []))
 
 
-def run(flow_path: str, seconds: float, browser: bool, work: str) -> tuple:
-    """Runs the dataflow to its end (the simulation's length); returns its log and the CPU
-    seconds of its processes by name (`browser` for Chromium's)."""
+def start_receiver(out: str) -> tuple:
+    """The project's OTLP receiver on a free port writing `out`; returns it and its endpoint."""
+    receiver = subprocess.Popen([RECEIVER, "--listen", "127.0.0.1:0", "--out", out],
+                                stdout=subprocess.PIPE, text=True)
+    line = receiver.stdout.readline().strip()
+    if not line.startswith("listening on "):
+        sys.exit(f"the OTLP receiver did not start: {line!r}")
+    return receiver, line.removeprefix("listening on ")
+
+
+def run(flow_path: str, seconds: float, browser: bool, work: str, endpoint=None,
+        tracing_env=None) -> tuple:
+    """Runs the dataflow to its end (the simulation's length), exporting to `endpoint` when
+    given (with `tracing_env`: the sampler's settings); returns its log and the CPU seconds of
+    its processes by name (`browser` for Chromium's)."""
     log_path = flow_path + ".log"
     env = {**os.environ, "PATH": os.path.dirname(DORA) + os.pathsep + os.environ.get("PATH", "")}
+    env.pop("DORA_OTLP_ENDPOINT", None)
+    env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
+    for key in ("OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"):
+        env.pop(key, None)
+    if endpoint:
+        env["DORA_OTLP_ENDPOINT"] = endpoint
+        env.update(tracing_env or {})
     chromium = None
     cpu, browser_cpu = {}, {}
     with open(log_path, "w") as log:
@@ -143,34 +168,61 @@ def run(flow_path: str, seconds: float, browser: bool, work: str) -> tuple:
     return text, by_name
 
 
+# (name, dataflow, browser, tracing: None for off, else the sampler's environment)
+SAMPLE_10 = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
+CONFIGS = [("off", "inference.yml", False, None),
+           ("web view", "inference-web.yml", False, None),
+           ("web view + browser", "inference-web.yml", True, None),
+           ("tracing", "inference.yml", False, {}),
+           ("tracing 10%", "inference.yml", False, SAMPLE_10)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0, help="simulated seconds per run")
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--out", default=os.path.join(ROOT, "out", "bench", "web-view.json"))
+    ap.add_argument("--configs", default=",".join(c[0] for c in CONFIGS),
+                    help="comma-separated: " + ", ".join(c[0] for c in CONFIGS))
+    ap.add_argument("--out", default=os.path.join(ROOT, "out", "bench", "overhead.json"))
     args = ap.parse_args()
-    configs = [("off", "inference.yml", False), ("web view", "inference-web.yml", False),
-               ("web view + browser", "inference-web.yml", True)]
-    results = {name: [] for name, _, _ in configs}
+    wanted = [c.strip() for c in args.configs.split(",")]
+    unknown = [c for c in wanted if c not in [name for name, *_ in CONFIGS]]
+    if unknown:
+        sys.exit(f"unknown configurations {unknown}")
+    configs = [c for c in CONFIGS if c[0] in wanted]
+    results = {name: [] for name, *_ in configs}
     with tempfile.TemporaryDirectory() as work:
         for r in range(args.rounds):
-            for i, (name, flow, browser) in enumerate(configs):
+            for i, (name, flow, browser, tracing) in enumerate(configs):
                 tag = f"r{r}-c{i}"
                 out = os.path.join(work, f"out-{tag}")
                 path = prepare(flow, work, args.seconds, out, tag)
                 print(f"round {r + 1}: {name} ...", file=sys.stderr, flush=True)
-                log, cpu = run(path, args.seconds, browser, work)
+                receiver, endpoint, spans_path = None, None, os.path.join(work, f"{tag}.otlp.jsonl")
+                if tracing is not None:
+                    receiver, endpoint = start_receiver(spans_path)
+                try:
+                    log, cpu = run(path, args.seconds, browser, work, endpoint, tracing)
+                finally:
+                    if receiver is not None:
+                        receiver.kill()
+                        receiver.wait()
+                spans = None
+                if tracing is not None:
+                    with open(spans_path) as f:
+                        spans = sum(1 for line in f if '"metric"' not in line)
                 with open(os.path.join(out, "latency.json")) as f:
                     lat = json.load(f)
                 summary = next((l.strip() for l in log.splitlines()
                                 if "browser connections" in l), None)
-                results[name].append({"latency": lat, "web_view": summary, "cpu_s": cpu})
+                results[name].append({"latency": lat, "web_view": summary, "cpu_s": cpu,
+                                      "spans": spans})
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=2)
     print("| inference.yml | end to end p50 / p99 ms (per round) | frames/s at the sink | frames | "
-          "CPU s: all nodes | CPU s: web-view | CPU s: browser |")
-    print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
+          "CPU s: all nodes | CPU s: web-view | CPU s: browser | spans exported |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for name, runs in results.items():
         e2e = ", ".join(f"{x['latency']['end_to_end']['p50_ms']:.1f} / "
                         f"{x['latency']['end_to_end']['p99_ms']:.1f}" for x in runs)
@@ -180,8 +232,9 @@ def main() -> None:
                           for x in runs)
         web = ", ".join(f"{x['cpu_s'].get('web-view', 0.0):.2f}" for x in runs)
         brw = ", ".join(f"{x['cpu_s'].get('browser', 0.0):.1f}" for x in runs)
-        print(f"| {name} | {e2e} | {fps} | {frames} | {nodes} | {web} | {brw} |")
-    for x in results["web view + browser"]:
+        spans = ", ".join("-" if x["spans"] is None else str(x["spans"]) for x in runs)
+        print(f"| {name} | {e2e} | {fps} | {frames} | {nodes} | {web} | {brw} | {spans} |")
+    for x in results.get("web view + browser", []):
         print(x["web_view"])
 
 
