@@ -109,6 +109,9 @@ pub struct RoomView {
     /// csi-preprocess), so a window lost on the way (a stage that died and was restarted, a
     /// queue that dropped) is counted here rather than lost silently.
     pub missed_frames: u64,
+    /// The newest frame's `seq`: between two states without a restart, the frames received
+    /// plus the frames missed make up its advance.
+    pub last_seq: Option<u64>,
     /// Times the room's `seq` started over (its chain restarted).
     pub seq_restarts: u64,
     /// People of its newest frame (unheld).
@@ -559,6 +562,7 @@ impl Fusion {
                 rejoins: slot.rejoins,
                 frames: slot.frames,
                 missed_frames: slot.missed_frames,
+                last_seq: slot.last_seq,
                 seq_restarts: slot.seq_restarts,
                 frame_people: slot.frame_people,
                 people,

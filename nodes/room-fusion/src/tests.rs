@@ -305,6 +305,7 @@ fn gaps_in_seq_are_counted_as_missed_frames_and_a_restart_is_told_apart() {
     // 3, 4, then 7, 8, 9, then (after the restart at 0) 2.
     assert_eq!(hall.missed_frames, 6);
     assert_eq!(hall.seq_restarts, 1);
+    assert_eq!(hall.last_seq, Some(3));
 }
 
 #[test]
