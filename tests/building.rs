@@ -7,7 +7,9 @@
 //! time while the other rooms go on without a gap; then its daemon comes back, the kitchen's
 //! chain is added again under new ids (`dora node add`, `connect`, `replace`: dora 1.1 cannot
 //! re-spawn the nodes of a daemon that died) and the kitchen rejoins with nothing else
-//! restarted. Every process (and namespace) is ended by a guard, also on failure. The same runs
+//! restarted; then the living room's model process is killed (SIGKILL) on the compute host:
+//! dora's restart policy starts it again, its frames come again, and every window of the gap
+//! is received or counted missed. Every process (and namespace) is ended by a guard, also on failure. The same runs
 //! with each host in a network namespace of its own (root only).
 //!
 //! Needs the release node binaries (`cargo build --release --workspace`) and the project's
@@ -777,7 +779,61 @@ fn building_scenario(net: &Net) {
         "only the kitchen went stale"
     );
 
-    // 4. Stop: room-fusion writes each room's end-to-end latency.
+    // 4. The living room's model process crashes (SIGKILL, on the compute host): its daemon
+    // starts it again (`restart_policy: on-failure`), the room's frames come again, and every
+    // window of the outage is either processed or counted as missed, never lost silently.
+    let model = "living-room-model";
+    let Some(pid) = node_pid("densepose-fused", model) else {
+        d.fail(&format!("no process of {model} found in /proc"))
+    };
+    let lines = read_lines(&state_file);
+    let before = (*states(&lines).last().expect("states")).clone();
+    let crashed = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(killed, "kill -KILL {pid} ({model})");
+    let Some(new_pid) = wait_for(Duration::from_secs(60), || {
+        node_pid("densepose-fused", model).filter(|p| *p != pid)
+    }) else {
+        d.fail(&format!(
+            "{model} was not started again within 60 s of its SIGKILL"
+        ))
+    };
+    let restarted_in = crashed.elapsed();
+    let frames_before = frames(&before, "living-room");
+    let after = wait_for(Duration::from_secs(120), || {
+        let lines = read_lines(&state_file);
+        let s = (*states(&lines).last()?).clone();
+        // 3 s of frames: more than the model had sent when it was killed.
+        (frames(&s, "living-room") >= frames_before + 60 && health(&s, "living-room") != "stale")
+            .then_some(s)
+    });
+    let Some(after) = after else {
+        d.fail("the living room's frames did not come again within 120 s of its model's restart")
+    };
+    let (b, a) = (room(&before, "living-room"), room(&after, "living-room"));
+    let count = |v: &Value, key: &str| v[key].as_u64().unwrap_or_else(|| panic!("{key}: {v}"));
+    assert_eq!(
+        count(a, "seq_restarts"),
+        count(b, "seq_restarts"),
+        "the windows' seq runs on through a model restart"
+    );
+    let received = count(a, "frames") - count(b, "frames");
+    let missed = count(a, "missed_frames") - count(b, "missed_frames");
+    let advance = count(a, "last_seq") - count(b, "last_seq");
+    eprintln!(
+        "{model} (pid {pid}) killed: pid {new_pid} within {restarted_in:?}; {received} frames \
+         received and {missed} counted missed while seq advanced {advance}"
+    );
+    assert_eq!(
+        received + missed,
+        advance,
+        "every window is received or counted missed: {b} -> {a}"
+    );
+
+    // 5. Stop: room-fusion writes each room's end-to-end latency.
     let _ = d.cli(&["stop", "--name", "building-test"]);
     d.started = false;
     let latency = wait_for(Duration::from_secs(30), || {
@@ -789,6 +845,28 @@ fn building_scenario(net: &Net) {
         Some(l) => eprintln!("end-to-end latency per room: {l}"),
         None => d.fail("room-fusion wrote no latency line at stop"),
     }
+}
+
+/// The pid of dataflow node `id`'s running process (binary name `comm`), from /proc: dora
+/// hands every node its configuration in `DORA_NODE_CONFIG`.
+fn node_pid(comm: &str, id: &str) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let dir = entry.path();
+            let name = std::fs::read_to_string(dir.join("comm")).ok()?;
+            if name.trim() != comm {
+                return None;
+            }
+            // A process that has died has no environment left to read.
+            let env = std::fs::read(dir.join("environ")).ok()?;
+            String::from_utf8_lossy(&env)
+                .split('\0')
+                .any(|kv| kv.starts_with("DORA_NODE_CONFIG=") && kv.contains(id))
+                .then_some(pid)
+        })
 }
 
 /// Per-room end-to-end latency (room-fusion's line at stop) of `rooms`: (p50, p99, frames).
