@@ -25,7 +25,10 @@ import tempfile
 
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench"))
+import dataflows  # noqa: E402  (scripts/bench/dataflows.py)
+
+ROOT = dataflows.ROOT
 MODEL_NODES = {"encoder", "upsampler", "densepose", "densepose-fused"}
 CHECKPOINT = os.path.join(ROOT, "models", "weights", "lite-sim.safetensors")
 PREPROCESS = os.path.join(ROOT, "models", "weights", "lite-sim.preprocess.yaml")
@@ -33,17 +36,9 @@ PREPROCESS = os.path.join(ROOT, "models", "weights", "lite-sim.preprocess.yaml")
 
 def prepare(flow: str, work: str, preset: str, pacing: str, seconds: float, out: str) -> str:
     """A copy of a real dataflow with absolute paths and the benchmark's settings."""
-    src = os.path.join(ROOT, "dataflows", flow)
-    base = os.path.dirname(src)
-    with open(src) as f:
-        doc = yaml.safe_load(f)
+    doc = dataflows.load(flow)
     for node in doc["nodes"]:
-        if str(node.get("path", "")).startswith("."):
-            node["path"] = os.path.normpath(os.path.join(base, node["path"]))
-        env = node.setdefault("env", {})
-        for k, v in list(env.items()):
-            if isinstance(v, str) and v.startswith("../"):
-                env[k] = os.path.normpath(os.path.join(base, v))
+        env = node["env"]
         if node["id"] == "csi-source":
             # The figures in docs/BENCHMARKS.md are of the lab scene (one person).
             env.update({"PACING": pacing, "DURATION_S": str(seconds), "RGB": "false", "SCENE": "lab"})

@@ -32,7 +32,9 @@ import time
 
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import dataflows
+
+ROOT = dataflows.ROOT
 DORA = os.path.join(ROOT, ".venv", "bin", "dora")
 CHROMIUM = "/usr/bin/chromium"
 RECEIVER = os.path.join(ROOT, "target", "release", "examples", "otlp_receiver")
@@ -40,17 +42,9 @@ RECEIVER = os.path.join(ROOT, "target", "release", "examples", "otlp_receiver")
 
 def prepare(flow: str, work: str, seconds: float, out: str, tag: str) -> str:
     """A copy of a real dataflow with absolute paths, a bounded simulation and its own output."""
-    src = os.path.join(ROOT, "dataflows", flow)
-    base = os.path.dirname(src)
-    with open(src) as f:
-        doc = yaml.safe_load(f)
+    doc = dataflows.load(flow)
     for node in doc["nodes"]:
-        if str(node.get("path", "")).startswith("."):
-            node["path"] = os.path.normpath(os.path.join(base, node["path"]))
-        env = node.setdefault("env", {})
-        for k, v in list(env.items()):
-            if isinstance(v, str) and v.startswith("../"):
-                env[k] = os.path.normpath(os.path.join(base, v))
+        env = node["env"]
         if node["id"] == "csi-source":
             env["DURATION_S"] = str(seconds)
         if node["id"] == "pose-sink":
