@@ -33,6 +33,7 @@ import time
 import yaml
 
 import dataflows
+import procs
 
 ROOT = dataflows.ROOT
 DORA = os.path.join(ROOT, ".venv", "bin", "dora")
@@ -57,38 +58,10 @@ def prepare(flow: str, work: str, seconds: float, out: str, tag: str) -> str:
     return path
 
 
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def processes() -> dict:
-    """pid -> (parent pid, command name, CPU seconds) of every process now."""
-    out = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        out[int(d)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / TICKS)
-    return out
-
-
 def sample(cpu: dict, roots: list) -> None:
     """Notes the CPU time of every descendant of `roots` (by pid: the last value seen)."""
-    procs = processes()
-    children = {}
-    for pid, (ppid, _, _) in procs.items():
-        children.setdefault(ppid, []).append(pid)
-    todo = [r for r in roots if r in procs]
-    while todo:
-        pid = todo.pop()
-        ppid, name, seconds = procs[pid]
+    for pid, (name, seconds, _rss) in procs.descendants(roots).items():
         cpu[pid] = (name, seconds)
-        todo.extend(children.get(pid, []))
 
 
 def start_receiver(out: str) -> tuple:
