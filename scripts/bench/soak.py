@@ -17,6 +17,7 @@ Markdown tables.
 import argparse
 import glob
 import json
+import math
 import os
 import re
 import subprocess
@@ -40,18 +41,11 @@ def percentile(xs: list, q: float) -> float:
     if not xs:
         return float("nan")
     s = sorted(xs)
-    return s[min(len(s) - 1, max(0, int(round(q * len(s) + 0.5)) - 1))]
+    return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--minutes", type=float, default=60.0)
-    ap.add_argument("--bucket-min", type=float, default=5.0)
-    ap.add_argument("--every-s", type=float, default=10.0)
-    ap.add_argument("--out", default=os.path.join(ROOT, "out", "soak"))
-    args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    run_dir = os.path.join(args.out, "run")
+def run(args, run_dir: str, log_path: str) -> tuple:
+    """Runs the soak; returns the /proc samples and the dora log."""
     doc = dataflows.load("inference.yml")
     for node in doc["nodes"]:
         if node["id"] == "csi-source":
@@ -63,7 +57,6 @@ def main() -> None:
         yaml.safe_dump(doc, f)
 
     env = {**os.environ, "PATH": os.path.dirname(DORA) + os.pathsep + os.environ.get("PATH", "")}
-    log_path = os.path.join(args.out, "dora.log")
     samples = []  # (elapsed s, {node: (cpu s, rss MB)})
     start = time.time()
     with open(log_path, "w") as log:
@@ -90,6 +83,29 @@ def main() -> None:
         text = f.read()
     if dora.returncode != 0:
         sys.exit(f"the dataflow failed:\n{text[-3000:]}")
+
+    return samples, text
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--bucket-min", type=float, default=5.0)
+    ap.add_argument("--every-s", type=float, default=10.0)
+    ap.add_argument("--out", default=os.path.join(ROOT, "out", "soak"))
+    ap.add_argument("--report-only", action="store_true",
+                    help="no run: the tables again from the last run's soak.json and recordings (same --minutes)")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    run_dir = os.path.join(args.out, "run")
+    log_path = os.path.join(args.out, "dora.log")
+    if args.report_only:
+        with open(os.path.join(args.out, "soak.json")) as f:
+            samples = [(t, {n: tuple(v) for n, v in s.items()}) for t, s in json.load(f)["samples"]]
+        with open(log_path) as f:
+            text = f.read()
+    else:
+        samples, text = run(args, run_dir, log_path)
 
     # Every frame's trace, from the sink's recording of its boxes.
     frames = []  # (first trace ns, end-to-end ms)
