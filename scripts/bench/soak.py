@@ -37,7 +37,7 @@ NODES = ["csi-source", "csi-locate", "csi-preprocess", "encoder", "upsampler", "
 
 
 def percentile(xs: list, q: float) -> float:
-    """Nearest rank, as the nodes' own figures."""
+    """Nearest rank: the ceil(q * n)-th smallest."""
     if not xs:
         return float("nan")
     s = sorted(xs)

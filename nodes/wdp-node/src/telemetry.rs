@@ -132,11 +132,6 @@ impl Telemetry {
             }
         }
     }
-
-    /// Whether spans and metrics leave the process.
-    pub fn exporting(&self) -> bool {
-        self.exporters.is_some()
-    }
 }
 
 impl Exporters {
