@@ -3,16 +3,17 @@
 
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use wdp_node::Figures;
+use wdp_node::{Figures, Latency as Series};
 use wdp_tensor::TensorMeta;
 
 /// Collected timings.
 #[derive(Debug, Default)]
 pub struct Latency {
     stages: Vec<String>,
-    processing: BTreeMap<String, Vec<f64>>,
-    transfer: BTreeMap<String, Vec<f64>>,
-    end_to_end: Vec<f64>,
+    // Bounded summaries, not every sample: the sink runs for days.
+    processing: BTreeMap<String, Series>,
+    transfer: BTreeMap<String, Series>,
+    end_to_end: Series,
     first_arrival_ns: Option<i64>,
     last_arrival_ns: i64,
     arrivals: HashMap<u64, i64>,
@@ -34,10 +35,6 @@ pub struct Report {
     pub transfer: BTreeMap<String, Figures>,
     /// First traced stage received -> sink received.
     pub end_to_end: Figures,
-}
-
-fn figures(v: &[f64]) -> Figures {
-    Figures::of(v)
 }
 
 impl Latency {
@@ -69,12 +66,12 @@ impl Latency {
             self.processing
                 .entry(stage.clone())
                 .or_default()
-                .push(ms(sent - received));
+                .record_ms(ms(sent - received));
             if let Some(p) = previous_sent {
                 self.transfer
                     .entry(stage.clone())
                     .or_default()
-                    .push(ms(received - p));
+                    .record_ms(ms(received - p));
             }
             previous_sent = Some(*sent);
         }
@@ -82,8 +79,8 @@ impl Latency {
             self.transfer
                 .entry("sink".into())
                 .or_default()
-                .push(ms(received_ns - p));
-            self.end_to_end.push(ms(received_ns - first));
+                .record_ms(ms(received_ns - p));
+            self.end_to_end.record_ms(ms(received_ns - first));
         }
     }
 
@@ -103,14 +100,14 @@ impl Latency {
             processing: self
                 .processing
                 .iter()
-                .map(|(k, v)| (k.clone(), figures(v)))
+                .map(|(k, v)| (k.clone(), v.figures()))
                 .collect(),
             transfer: self
                 .transfer
                 .iter()
-                .map(|(k, v)| (k.clone(), figures(v)))
+                .map(|(k, v)| (k.clone(), v.figures()))
                 .collect(),
-            end_to_end: figures(&self.end_to_end),
+            end_to_end: self.end_to_end.figures(),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The one latency summary of the project: samples in milliseconds, nearest-rank percentiles.
+//! The one latency summary of the project: samples in milliseconds, nearest-rank percentiles,
+//! in memory that does not grow with the run.
 
 use serde::Serialize;
 use std::time::Duration;
@@ -57,42 +58,157 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// Per-message latencies of one node (or one of its paths).
+/// Samples kept exactly; past this many a summary holds them in log-spaced buckets.
+const EXACT_SAMPLES: usize = 4096;
+/// Bucket width: each bucket spans this ratio, so a percentile read from the buckets is within
+/// half of it (0.5 %) of the exact one.
+const BUCKET_RATIO: f64 = 1.01;
+/// Magnitudes below this many milliseconds (100 ns) count as zero.
+const SMALLEST_MS: f64 = 1e-4;
+/// Buckets per sign: up to 10^6 ms (about 17 minutes); anything longer lands in the last one.
+fn buckets_per_sign() -> usize {
+    ((1e6 / SMALLEST_MS).ln() / BUCKET_RATIO.ln()).ceil() as usize + 1
+}
+
+/// Per-message latencies of one node (or one of its paths), in bounded memory: the first
+/// [`EXACT_SAMPLES`] exactly, then log-spaced buckets (about 37 KB) whatever the run's length,
+/// so a node that runs for days does not grow. Count, mean and max stay exact.
 #[derive(Debug, Default, Clone)]
 pub struct Latency {
-    samples_ms: Vec<f64>,
+    exact: Vec<f64>,
+    /// Counts by magnitude, negative values (clock offsets between machines) apart.
+    buckets: Option<Buckets>,
+    count: usize,
+    sum_ms: f64,
+    max_ms: f64,
+}
+
+#[derive(Debug, Clone)]
+struct Buckets {
+    negative: Vec<u64>,
+    zero: u64,
+    positive: Vec<u64>,
+}
+
+impl Buckets {
+    fn new() -> Self {
+        let n = buckets_per_sign();
+        Self {
+            negative: vec![0; n],
+            zero: 0,
+            positive: vec![0; n],
+        }
+    }
+
+    fn index(magnitude: f64) -> usize {
+        let i = ((magnitude / SMALLEST_MS).ln() / BUCKET_RATIO.ln()).floor();
+        (i.max(0.0) as usize).min(buckets_per_sign() - 1)
+    }
+
+    /// The geometric middle of bucket `i`.
+    fn middle(i: usize) -> f64 {
+        SMALLEST_MS * BUCKET_RATIO.powf(i as f64 + 0.5)
+    }
+
+    fn add(&mut self, ms: f64) {
+        if ms.abs() < SMALLEST_MS {
+            self.zero += 1;
+        } else if ms < 0.0 {
+            self.negative[Self::index(-ms)] += 1;
+        } else {
+            self.positive[Self::index(ms)] += 1;
+        }
+    }
+
+    /// The value of the `rank`-th smallest sample (0-based), to the bucket's precision.
+    fn at_rank(&self, rank: u64) -> f64 {
+        let mut seen = 0;
+        for (i, n) in self.negative.iter().enumerate().rev() {
+            seen += n;
+            if seen > rank {
+                return -Self::middle(i);
+            }
+        }
+        seen += self.zero;
+        if seen > rank {
+            return 0.0;
+        }
+        for (i, n) in self.positive.iter().enumerate() {
+            seen += n;
+            if seen > rank {
+                return Self::middle(i);
+            }
+        }
+        0.0
+    }
 }
 
 impl Latency {
     /// Records one message's latency.
     pub fn record(&mut self, d: Duration) {
-        self.samples_ms.push(d.as_secs_f64() * 1e3);
+        self.record_ms(d.as_secs_f64() * 1e3);
     }
 
-    /// Records one latency given in milliseconds.
+    /// Records one latency given in milliseconds (non-finite values are not latencies: skipped).
     pub fn record_ms(&mut self, ms: f64) {
-        self.samples_ms.push(ms);
+        if !ms.is_finite() {
+            return;
+        }
+        self.max_ms = if self.count == 0 {
+            ms
+        } else {
+            self.max_ms.max(ms)
+        };
+        self.count += 1;
+        self.sum_ms += ms;
+        match &mut self.buckets {
+            Some(b) => b.add(ms),
+            None if self.exact.len() < EXACT_SAMPLES => self.exact.push(ms),
+            None => {
+                let mut b = Buckets::new();
+                for v in self.exact.drain(..).chain([ms]) {
+                    b.add(v);
+                }
+                self.exact = Vec::new();
+                self.buckets = Some(b);
+            }
+        }
     }
 
     /// Samples recorded.
     pub fn count(&self) -> usize {
-        self.samples_ms.len()
+        self.count
     }
 
-    /// The `q` quantile in milliseconds, nearest rank; 0 when empty.
+    /// The `q` quantile in milliseconds, nearest rank (within 0.5 % once past
+    /// [`EXACT_SAMPLES`]); 0 when empty.
     pub fn quantile_ms(&self, q: f64) -> f64 {
-        self.figures_at(q)
-    }
-
-    fn figures_at(&self, q: f64) -> f64 {
-        let mut s = self.samples_ms.clone();
-        s.sort_by(f64::total_cmp);
-        quantile(&s, q)
+        match &self.buckets {
+            None => {
+                let mut s = self.exact.clone();
+                s.sort_by(f64::total_cmp);
+                quantile(&s, q)
+            }
+            Some(_) if q >= 1.0 => self.max_ms,
+            Some(b) => {
+                let rank = ((self.count - 1) as f64 * q.clamp(0.0, 1.0)).round() as u64;
+                b.at_rank(rank).min(self.max_ms)
+            }
+        }
     }
 
     /// The figures.
     pub fn figures(&self) -> Figures {
-        Figures::of(&self.samples_ms)
+        if self.buckets.is_none() {
+            return Figures::of(&self.exact);
+        }
+        Figures {
+            count: self.count,
+            p50_ms: self.quantile_ms(0.5),
+            p99_ms: self.quantile_ms(0.99),
+            mean_ms: self.sum_ms / self.count as f64,
+            max_ms: self.max_ms,
+        }
     }
 }
 
@@ -113,5 +229,40 @@ mod tests {
         assert_eq!((f.count, f.p50_ms, f.max_ms, f.mean_ms), (5, 3.0, 5.0, 3.0));
         assert_eq!(Figures::of(&[]).p99_ms, 0.0);
         assert_eq!(f.line(1), "p50 3.0 ms, p99 5.0 ms, max 5.0 ms");
+    }
+
+    #[test]
+    fn a_long_run_keeps_bounded_memory_and_close_percentiles() {
+        // A skewed spread with negative values (clocks of two machines) and zeros among them.
+        let values: Vec<f64> = (0..200_000u64)
+            .map(|i| {
+                let u = (i.wrapping_mul(2_654_435_761) % 100_000) as f64 / 100_000.0;
+                match i % 50 {
+                    0 => -3.0 * u,
+                    1 => 0.0,
+                    _ => 0.05 + 40.0 * u * u * u,
+                }
+            })
+            .collect();
+        let mut l = Latency::default();
+        for &v in &values {
+            l.record_ms(v);
+        }
+        l.record_ms(f64::NAN);
+        assert!(l.exact.capacity() == 0 && l.buckets.is_some());
+        let exact = Figures::of(&values);
+        let f = l.figures();
+        assert_eq!(f.count, values.len());
+        assert_eq!(f.max_ms, exact.max_ms);
+        assert!((f.mean_ms - exact.mean_ms).abs() < 1e-9 * exact.mean_ms.abs().max(1.0));
+        for q in [0.0, 0.01, 0.02, 0.03, 0.1, 0.5, 0.9, 0.99, 0.999] {
+            let mut s = values.clone();
+            s.sort_by(f64::total_cmp);
+            let (want, got) = (quantile(&s, q), l.quantile_ms(q));
+            assert!(
+                (got - want).abs() <= 0.005 * want.abs() + 1e-4,
+                "q {q}: {got} against {want}"
+            );
+        }
     }
 }
