@@ -34,7 +34,7 @@ pub mod testing;
 
 pub use error::{finite, HandlerError};
 pub use latency::{quantile, Figures, Latency};
-pub use runtime::{run, Context, Counts, Handler, Input, Report, Work};
+pub use runtime::{run, Context, Counts, Handler, Input, Report, SeqGaps, Work};
 pub use source::{run_source, Source, Step};
 
 /// Prints `line` to the node's log and to stderr (what `dora run` shows a user): the start and

@@ -144,6 +144,38 @@ pub struct Counts {
     pub unknown: BTreeMap<String, u64>,
     /// Batches run (nodes that batch).
     pub batches: u64,
+    /// Per input, what its `seq` advances say about messages that never arrived.
+    pub gaps: BTreeMap<String, SeqGaps>,
+}
+
+/// What one input's `seq` (the sender's message counter) shows: messages lost on the way (a
+/// sender or a queue dropping them, a stage killed with messages in flight) and senders that
+/// started counting again (restarted).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SeqGaps {
+    /// The newest `seq` received.
+    pub last: Option<i64>,
+    /// Counters skipped: messages that never came.
+    pub missing: u64,
+    /// Times the counter went back (the sender restarted; not counted as missing).
+    pub restarts: u64,
+}
+
+impl SeqGaps {
+    /// Notes `seq`; returns how many messages it says went missing.
+    pub fn see(&mut self, seq: i64) -> u64 {
+        let missing = match self.last {
+            Some(last) if seq > last + 1 => (seq - last - 1) as u64,
+            Some(last) if seq < last => {
+                self.restarts += 1;
+                0
+            }
+            _ => 0,
+        };
+        self.missing += missing;
+        self.last = Some(seq);
+        missing
+    }
 }
 
 impl Counts {
@@ -160,6 +192,11 @@ impl Counts {
     /// Messages on unknown ids.
     pub fn unknown_total(&self) -> u64 {
         self.unknown.values().sum()
+    }
+
+    /// Messages that never arrived, over every input.
+    pub fn missing_total(&self) -> u64 {
+        self.gaps.values().map(|g| g.missing).sum()
     }
 }
 
@@ -334,6 +371,21 @@ impl Context {
                 .collect();
             line += &format!(", unknown inputs ignored: {}", unknown.join(", "));
         }
+        let gaps: Vec<String> = c
+            .gaps
+            .iter()
+            .filter(|(_, g)| g.missing > 0 || g.restarts > 0)
+            .map(|(k, g)| {
+                let mut s = format!("`{k}` {} missing", g.missing);
+                if g.restarts > 0 {
+                    s += &format!(" ({} restarts)", g.restarts);
+                }
+                s
+            })
+            .collect();
+        if !gaps.is_empty() {
+            line += &format!(", seq gaps: {}", gaps.join(", "));
+        }
         if self.latency.count() > 0 {
             line += &format!("; latency {}", self.latency.figures().line(1));
         }
@@ -418,6 +470,12 @@ fn dispatch<H: Handler + ?Sized>(
                 return Ok(true);
             }
             *ctx.counts.received.entry(id.clone()).or_default() += 1;
+            if let Some(dora_node_api::Parameter::Integer(seq)) = metadata.parameters.get("seq") {
+                let missing = ctx.counts.gaps.entry(id.clone()).or_default().see(*seq);
+                if missing > 0 {
+                    ctx.instruments.count("missing", missing);
+                }
+            }
             let received = Instant::now();
             let span = receive_span(&ctx.name, &id, &metadata);
             let _entered = span.enter();

@@ -96,6 +96,35 @@ fn good_messages_out_bad_ones_dropped_and_counted() {
 }
 
 #[test]
+fn gaps_in_an_inputs_seq_are_counted_as_missing_and_a_counter_going_back_as_a_restart() {
+    let meta = TensorMeta::new(&[3], ["feature"]);
+    // 0 1 2, 3-4 lost, 5 6, the sender restarts: 0 1, 2 lost, 3; a bad message still counts as
+    // arrived.
+    let seqs = [0u64, 1, 2, 5, 6, 0, 1, 3];
+    let mut events: Vec<_> = seqs
+        .iter()
+        .enumerate()
+        .map(|(i, &seq)| {
+            let values: &[f32] = if i == 2 {
+                &[1.0, f32::NAN, 3.0]
+            } else {
+                &[1.0, 2.0, 3.0]
+            };
+            tensor_event(i as f64 * 1e-3, "x", &meta.clone().with_seq(seq), values)
+        })
+        .collect();
+    events.push(serde_json::json!({"time_offset_secs": 0.01, "type": "InputClosed", "id": "x"}));
+    let mut node = Double::default();
+    let run = run_test("double", events, &mut node).expect("run");
+    let c = &run.report.counts;
+    assert_eq!(c.handled, 7);
+    assert_eq!(c.bad["x/values"], 1);
+    let g = &c.gaps["x"];
+    assert_eq!((g.missing, g.restarts, g.last), (3, 1, Some(3)));
+    assert_eq!(c.missing_total(), 3);
+}
+
+#[test]
 fn a_fatal_error_stops_the_node() {
     struct Fails;
     impl Handler for Fails {
