@@ -268,3 +268,52 @@ fn people_are_drawn_where_the_floor_head_puts_them() {
         "without a camera the person maps place the box: {own:?}"
     );
 }
+
+/// A stage upstream killed and restarted counts its `seq` from 0 again while the radio's
+/// clock goes on: the new count's frames pair with their own companions and none is dropped
+/// as "cannot come any more" behind the old count's larger `seq`.
+#[test]
+fn a_restarted_upstream_counting_from_zero_again_loses_no_frame() {
+    let mut config = StageConfig::random("densepose", "lite", 0).expect("config");
+    config.preset.upsampler.locator_hidden = 16;
+    config.preset.upsampler.count_classes = 3;
+    config.preset.person.centre = wdp_models::CentreSource::Locator;
+    config.preset.person.count = wdp_models::CountSource::Head;
+    let up = config.preset.upsampler.clone();
+    let (lh, lw) = up.locator_size();
+    let shape = [3, up.out_height as usize, up.out_width as usize];
+    let dims = ["channel", "height", "width"];
+    let picture = vec![0.5f32; shape.iter().product()];
+    let logits = vec![0.0f32; (lh * lw) as usize];
+    let locator_shape = [1, lh as usize, lw as usize];
+    let mut events = Vec::new();
+    let mut t = 0.0;
+    // 30 frames, then the restart: 10 frames counted from 0, 50 ms apart on the same clock.
+    let frames = (0..30u64)
+        .map(|s| (s, s))
+        .chain((0..10u64).map(|s| (s, 31 + s)));
+    for (seq, tick) in frames {
+        let t_ns = 1_000_000_000 + tick as i64 * 50_000_000;
+        let meta = |shape: &[usize], dims: &[&str]| {
+            TensorMeta::new(shape, dims.iter().copied())
+                .with_seq(seq)
+                .with_time_ns(t_ns)
+        };
+        // The picture first: it arrives before the companions of its count.
+        for e in [
+            tensor_event(0.0, "spatial", &meta(&shape, &dims), &picture),
+            tensor_event(0.0, "locator", &meta(&locator_shape, &dims), &logits),
+            tensor_event(0.0, "count", &meta(&[3], &["class"]), &[0.0f32, 0.0, 0.0]),
+        ] {
+            let mut e = e;
+            t += 0.001;
+            e["time_offset_secs"] = serde_json::json!(t);
+            events.push(e);
+        }
+    }
+    let run = run_test("densepose", events, &mut stage(&config, None)).expect("run");
+    let c = &run.report.counts;
+    assert_eq!(c.handled, 40, "{c:?}");
+    assert!(c.bad.is_empty(), "{c:?}");
+    assert_eq!(c.gaps["spatial"].restarts, 1, "{c:?}");
+}

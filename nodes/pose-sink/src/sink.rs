@@ -172,9 +172,10 @@ impl Sink {
             serde_json::to_vec_pretty(&report)?,
         )?;
         let mut lines = vec![format!(
-            "{frames} frames ({} incomplete, {} invalid, {dropped} messages dropped); {pngs} PNG, {gif_frames} GIF frames in {}",
+            "{frames} frames ({} incomplete, {} invalid, {dropped} messages dropped{}); {pngs} PNG, {gif_frames} GIF frames in {}",
             assembler.incomplete_dropped,
             assembler.invalid_dropped,
+            assembler.stale_and_restarts(),
             config.out_dir.display()
         )];
         lines.extend(latency::lines(&report));

@@ -103,8 +103,12 @@ impl Tracking {
         }
         let a = self.assembler.stats();
         ctx.announce(&format!(
-            "tracking, poses: {} frames sent; assembler: {} frames, {} incomplete dropped, {} invalid dropped",
-            self.frames, a.frames, a.incomplete_dropped, a.invalid_dropped
+            "tracking, poses: {} frames sent; assembler: {} frames, {} incomplete dropped, {} invalid dropped{}",
+            self.frames,
+            a.frames,
+            a.incomplete_dropped,
+            a.invalid_dropped,
+            a.stale_and_restarts()
         ));
         Ok(())
     }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 use tch::{Kind, Tensor};
 use wdp_node::{Context, Handler, HandlerError, Input, Report};
-use wdp_tensor::{MetaValue, TensorMeta};
+use wdp_tensor::{seq_restarted, MetaValue, TensorMeta};
 
 use crate::StageConfig;
 
@@ -107,9 +107,10 @@ struct Companion {
     dims: Vec<String>,
     /// Received companions not yet paired, by `seq`.
     waiting: BTreeMap<u64, Frame>,
-    /// The largest `seq` received on it: main frames before it will get no companion (the
-    /// sender sends in `seq` order).
-    newest: Option<u64>,
+    /// `seq` and `t_ns` of the newest received on it: main frames before it will get no
+    /// companion (the sender sends in `seq` order; a restarted sender counts from the start
+    /// again, its clock moving on).
+    newest: Option<(u64, i64)>,
 }
 
 /// Companions kept waiting for their main frame at most (the oldest go first, counted).
@@ -239,9 +240,15 @@ where
         let (input, pending) = (&self.input, std::mem::take(&mut self.pending));
         for f in pending {
             // The first companion that cannot come any more loses the frame.
+            let (seq, t_ns) = (f.meta.seq, f.meta.t_ns);
             let lost = self.companions.iter().find(|c| {
                 !f.companions.contains_key(&c.input)
-                    && (at_end || c.newest.is_some_and(|n| n > f.meta.seq))
+                    && (at_end
+                        || c.newest.is_some_and(|(n, n_t)| {
+                            // A later one of the same count, or one of a newer count.
+                            (n > seq && !seq_restarted(n, n_t, seq, t_ns))
+                                || seq_restarted(seq, t_ns, n, n_t)
+                        }))
             });
             match lost {
                 Some(c) => {
@@ -300,7 +307,7 @@ where
             || self.sides.iter().any(|c| c.input == id)
     }
 
-    fn on_input(&mut self, _ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
+    fn on_input(&mut self, ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
         if let Some(side) = self.sides.iter_mut().find(|c| c.input == input.id) {
             let dims: Vec<&str> = side.dims.iter().map(String::as_str).collect();
             let frame = Frame::decode(&input, &dims)?;
@@ -316,8 +323,21 @@ where
         if let Some(c) = self.companions.iter_mut().find(|c| c.input == input.id) {
             let dims: Vec<&str> = c.dims.iter().map(String::as_str).collect();
             let frame = Frame::decode(&input, &dims)?;
-            c.newest = c.newest.max(Some(frame.meta.seq));
-            c.waiting.insert(frame.meta.seq, frame);
+            let (seq, t_ns) = (frame.meta.seq, frame.meta.t_ns);
+            match c.newest {
+                Some((n, n_t)) if seq_restarted(n, n_t, seq, t_ns) => {
+                    // Its sender restarted: what waits is the old count's, for no frame to come.
+                    let old = std::mem::take(&mut c.waiting);
+                    if !old.is_empty() {
+                        let reason = format!("`{}` restarted its seq at {seq}", c.input);
+                        ctx.dropped(&c.input, old.len(), &HandlerError::bad("unpaired", reason));
+                    }
+                    c.newest = Some((seq, t_ns));
+                }
+                Some((n, _)) if n >= seq => {}
+                _ => c.newest = Some((seq, t_ns)),
+            }
+            c.waiting.insert(seq, frame);
             return Ok(());
         }
         let dims: Vec<&str> = self.dims.iter().map(String::as_str).collect();

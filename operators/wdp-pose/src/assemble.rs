@@ -12,9 +12,6 @@ use crate::PoseError;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-/// A `seq` this far behind the last released frame means the sender restarted its count.
-const RESTART_GAP: u64 = 1024;
-
 /// Which messages make a frame complete, and how many frames may wait.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -48,6 +45,22 @@ pub struct AssemblerStats {
     pub invalid_dropped: u64,
     /// Messages ignored because their frame was already released or dropped.
     pub stale_messages: u64,
+    /// Times the sender started its `seq` over (a restarted stage upstream).
+    pub restarts: u64,
+}
+
+impl AssemblerStats {
+    /// `, N stale messages, M seq restarts` for a stop line; empty when both are 0.
+    pub fn stale_and_restarts(&self) -> String {
+        let mut s = String::new();
+        if self.stale_messages > 0 {
+            s += &format!(", {} stale messages", self.stale_messages);
+        }
+        if self.restarts > 0 {
+            s += &format!(", {} seq restarts", self.restarts);
+        }
+        s
+    }
 }
 
 #[derive(Debug)]
@@ -64,6 +77,11 @@ pub struct PoseAssembler {
     ready: VecDeque<PoseFrame>,
     /// Highest seq released or dropped; older messages are stale.
     done_up_to: Option<u64>,
+    /// The newest capture time accepted: tells a restarted counter from a late message.
+    newest_t_ns: i64,
+    /// After a restart told by the clock: the old count's newest capture time; messages at or
+    /// before it are the old count's, late.
+    old_count_t_ns: i64,
     /// Frames dropped as invalid that are newer than `done_up_to`.
     rejected: BTreeSet<u64>,
     stats: AssemblerStats,
@@ -85,6 +103,8 @@ impl PoseAssembler {
             pending: BTreeMap::new(),
             ready: VecDeque::new(),
             done_up_to: None,
+            newest_t_ns: i64::MIN,
+            old_count_t_ns: i64::MIN,
             rejected: BTreeSet::new(),
             stats: AssemblerStats::default(),
             warned_missing: false,
@@ -122,17 +142,19 @@ impl PoseAssembler {
         if !wanted {
             return Ok(());
         }
-        if let Some(done) = self.done_up_to {
-            if seq <= done {
-                if done - seq > RESTART_GAP {
-                    tracing::info!("pose seq went back from {done} to {seq}: sender restarted");
-                    self.pending.clear();
-                    self.rejected.clear();
-                    self.done_up_to = None;
-                } else {
-                    self.stats.stale_messages += 1;
-                    return Ok(());
-                }
+        let t_ns = message.meta.t_ns;
+        if t_ns <= self.old_count_t_ns {
+            self.stats.stale_messages += 1;
+            return Ok(());
+        }
+        if let Some(done) = self.done_up_to.filter(|&done| seq <= done) {
+            // `done + 1`: a counter that starts over at the frame just released is a restart too.
+            if wdp_tensor::seq_restarted(done + 1, self.newest_t_ns, seq, t_ns) {
+                tracing::info!("pose seq went back from {done} to {seq}: sender restarted");
+                self.restart(t_ns);
+            } else {
+                self.stats.stale_messages += 1;
+                return Ok(());
             }
         }
         if self.rejected.contains(&seq) {
@@ -165,6 +187,7 @@ impl PoseAssembler {
                 format!("a second message for seq {seq} (the first is kept)"),
             ));
         }
+        self.newest_t_ns = self.newest_t_ns.max(message.meta.t_ns);
         messages[index] = Some(message);
         let complete = messages[0].is_some()
             && messages[1].is_some()
@@ -215,6 +238,31 @@ impl PoseAssembler {
     /// Frames held (complete or not), not counting those ready to pop.
     pub fn pending(&self) -> usize {
         self.pending.len()
+    }
+
+    /// The sender counts from the start again (`t_ns`: the new count's first message): what
+    /// the old count left is released (complete frames) or dropped (counted), and the new count
+    /// is not stale.
+    fn restart(&mut self, t_ns: i64) {
+        for (seq, slot) in std::mem::take(&mut self.pending) {
+            match slot {
+                Slot::Complete(frame) => {
+                    self.stats.frames += 1;
+                    self.ready.push_back(*frame);
+                }
+                Slot::Partial(messages) => self.drop_incomplete(seq, &messages),
+            }
+        }
+        self.rejected.clear();
+        self.done_up_to = None;
+        // Told by the clock: the old count's late messages are known by their time.
+        self.old_count_t_ns = if t_ns > self.newest_t_ns {
+            self.newest_t_ns
+        } else {
+            i64::MIN
+        };
+        self.newest_t_ns = i64::MIN;
+        self.stats.restarts += 1;
     }
 
     fn reject(&mut self, seq: u64) {

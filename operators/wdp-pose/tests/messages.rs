@@ -201,6 +201,38 @@ fn assembler_drops_old_incomplete_frames_and_counts_them() {
 }
 
 #[test]
+fn a_sender_counting_from_the_start_again_is_a_restart_not_stale_frames() {
+    let mut a = PoseAssembler::default();
+    for seq in 0..10 {
+        push_all(&mut a, frame(seq, 1, true).to_messages().unwrap());
+    }
+    // Frame 10 is left incomplete when the stage upstream is killed.
+    let mut m10 = frame(10, 1, true).to_messages().unwrap();
+    m10.truncate(2);
+    push_all(&mut a, m10);
+    // It comes back counting from 0; the radio's clock has moved on.
+    let restarted = |seq: u64| {
+        let mut f = frame(seq, 1, true);
+        f.meta = f.meta.clone().with_time_ns(5_000 + seq as i64);
+        f.to_messages().unwrap()
+    };
+    for seq in 0..3 {
+        push_all(&mut a, restarted(seq));
+    }
+    // A late message of the old count (its clock behind) is still stale.
+    let late = frame(4, 1, true).to_messages().unwrap().remove(0);
+    a.push(late).unwrap();
+    let seqs: Vec<u64> = std::iter::from_fn(|| a.pop()).map(|f| f.seq()).collect();
+    assert_eq!(seqs, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2]);
+    let s = a.stats();
+    assert_eq!(
+        (s.restarts, s.incomplete_dropped, s.stale_messages),
+        (1, 1, 1)
+    );
+    assert_eq!(s.frames, 13);
+}
+
+#[test]
 fn assembler_without_dense_maps_needs_only_keypoints_and_boxes() {
     let mut a = PoseAssembler::new(AssemblerConfig {
         expect_parts: false,

@@ -23,7 +23,10 @@ mod element;
 mod meta;
 
 pub use element::Element;
-pub use meta::{wall_ns, MetaValue, TensorMeta, CONTRACT_KEYS, TRACE_NS, TRACE_STAGES};
+pub use meta::{
+    seq_restarted, wall_ns, MetaValue, TensorMeta, CONTRACT_KEYS, SEQ_RESTART_GAP, TRACE_NS,
+    TRACE_STAGES,
+};
 pub use ndarray;
 
 use arrow_array::{Array, ArrayRef, PrimitiveArray};

@@ -61,6 +61,18 @@ pub fn wall_ns() -> i64 {
 /// Keys of the contract itself; everything else goes to [`TensorMeta::extra`].
 pub const CONTRACT_KEYS: [&str; 6] = ["shape", "dims", "t_ns", "seq", "room", "link"];
 
+/// A `seq` this far behind the newest one of its stream cannot be a late message (no queue of
+/// the project holds that many): its sender started counting again.
+pub const SEQ_RESTART_GAP: u64 = 1024;
+
+/// Whether a message at (`seq`, `t_ns`) comes from a sender that started its counter again
+/// after the message at (`newest_seq`, `newest_t_ns`), rather than arriving late: its counter
+/// went back while its capture clock moved on (a restarted stage keeps the radio's clock), or
+/// went back by more than [`SEQ_RESTART_GAP`].
+pub fn seq_restarted(newest_seq: u64, newest_t_ns: i64, seq: u64, t_ns: i64) -> bool {
+    seq < newest_seq && (t_ns > newest_t_ns || newest_seq - seq > SEQ_RESTART_GAP)
+}
+
 impl TensorMeta {
     /// Metadata for a tensor of this shape with these axis names.
     pub fn new<S: Into<String>>(shape: &[usize], dims: impl IntoIterator<Item = S>) -> Self {
@@ -220,6 +232,20 @@ impl TensorMeta {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_counter_going_back_is_a_restart_when_the_clock_moved_on_or_the_gap_is_large() {
+        // Late: an older frame, older capture time.
+        assert!(!seq_restarted(100, 5_000, 98, 4_900));
+        // Restarted: the counter starts over, the radio's clock goes on.
+        assert!(seq_restarted(100, 5_000, 0, 5_050));
+        // Restarted with its clock too (a simulated room starting over): only a large gap says so.
+        assert!(!seq_restarted(100, 5_000, 0, 0));
+        assert!(seq_restarted(5_000, 5_000, 0, 0));
+        // Not behind at all.
+        assert!(!seq_restarted(100, 5_000, 100, 6_000));
+        assert!(!seq_restarted(100, 5_000, 101, 6_000));
+    }
 
     #[test]
     fn trace_accumulates_and_travels_with_carry_from() {
