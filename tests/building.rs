@@ -48,20 +48,6 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Polls `check` every 200 ms until it gives a value or `timeout` passes.
-fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = check() {
-            return Some(v);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// Where the hosts live: all on loopback, or each in a network namespace of its own with its
 /// own address on a bridge (created here, removed on drop).
 struct Net {
@@ -233,7 +219,7 @@ impl Deployment<'_> {
         self.coordinator = Some(child);
         let port = self.coordinator_port;
         let addr = self.net.coordinator.clone();
-        let up = wait_for(Duration::from_secs(20), || {
+        let up = common::wait_for(Duration::from_secs(20), || {
             std::net::TcpStream::connect((addr.as_str(), port)).ok()
         });
         if up.is_none() {
@@ -539,7 +525,7 @@ fn deploy_with<'n>(
         d.start_daemon(h);
     }
     let flow_arg = flow.display().to_string();
-    let started = wait_for(Duration::from_secs(60), || {
+    let started = common::wait_for(Duration::from_secs(60), || {
         d.cli(&["start", &flow_arg, "--name", "building-test", "--detach"])
             .ok()
     });
@@ -571,7 +557,7 @@ fn building_scenario(net: &Net) {
     let mut d = deploy(net, &dir, &HOSTS, &flow);
 
     // 1. Every room live, its frames arriving (the simulator offers 20 frames/s).
-    let live = wait_for(Duration::from_secs(120), || {
+    let live = common::wait_for(Duration::from_secs(120), || {
         let lines = read_lines(&state_file);
         let s = states(&lines).last().map(|s| (*s).clone())?;
         ROOMS
@@ -633,7 +619,7 @@ fn building_scenario(net: &Net) {
     // 2. The kitchen's daemon dies with its node.
     let killed_ms = now_ms();
     d.kill_daemon("room-host-2");
-    let stale = wait_for(Duration::from_secs(20), || {
+    let stale = common::wait_for(Duration::from_secs(20), || {
         read_lines(&state_file).into_iter().find(|l| {
             l["event"] == "stale" && l["room"] == "kitchen" && l["t_ms"].as_i64() >= Some(killed_ms)
         })
@@ -720,7 +706,7 @@ fn building_scenario(net: &Net) {
         let arg = file.display().to_string();
         // The source's add waits for the daemon to register again.
         let mut last_error = String::new();
-        let added = wait_for(Duration::from_secs(30), || {
+        let added = common::wait_for(Duration::from_secs(30), || {
             match d.cli(&["node", "add", "--from-yaml", &arg, "-d", "building-test"]) {
                 Ok(out) => Some(out),
                 Err(e) => {
@@ -758,7 +744,7 @@ fn building_scenario(net: &Net) {
     ]) {
         d.fail(&format!("dora node replace kitchen-temporal-r1: {e}"));
     }
-    let back = wait_for(Duration::from_secs(60), || {
+    let back = common::wait_for(Duration::from_secs(60), || {
         let lines = read_lines(&state_file);
         let s = (*states(&lines).last()?).clone();
         (health(&s, "kitchen") == "rejoined").then_some(s)
@@ -783,7 +769,7 @@ fn building_scenario(net: &Net) {
     // starts it again (`restart_policy: on-failure`), the room's frames come again, and every
     // window of the outage is either processed or counted as missed, never lost silently.
     let model = "living-room-model";
-    let Some(pid) = node_pid("densepose-fused", model) else {
+    let Some(pid) = common::node_pid("densepose-fused", model) else {
         d.fail(&format!("no process of {model} found in /proc"))
     };
     let lines = read_lines(&state_file);
@@ -794,8 +780,8 @@ fn building_scenario(net: &Net) {
         .status()
         .is_ok_and(|s| s.success());
     assert!(killed, "kill -KILL {pid} ({model})");
-    let Some(new_pid) = wait_for(Duration::from_secs(60), || {
-        node_pid("densepose-fused", model).filter(|p| *p != pid)
+    let Some(new_pid) = common::wait_for(Duration::from_secs(60), || {
+        common::node_pid("densepose-fused", model).filter(|p| *p != pid)
     }) else {
         d.fail(&format!(
             "{model} was not started again within 60 s of its SIGKILL"
@@ -803,7 +789,7 @@ fn building_scenario(net: &Net) {
     };
     let restarted_in = crashed.elapsed();
     let frames_before = frames(&before, "living-room");
-    let after = wait_for(Duration::from_secs(120), || {
+    let after = common::wait_for(Duration::from_secs(120), || {
         let lines = read_lines(&state_file);
         let s = (*states(&lines).last()?).clone();
         // 3 s of frames: more than the model had sent when it was killed.
@@ -836,7 +822,7 @@ fn building_scenario(net: &Net) {
     // 5. Stop: room-fusion writes each room's end-to-end latency.
     let _ = d.cli(&["stop", "--name", "building-test"]);
     d.started = false;
-    let latency = wait_for(Duration::from_secs(30), || {
+    let latency = common::wait_for(Duration::from_secs(30), || {
         read_lines(&state_file)
             .into_iter()
             .find_map(|l| l.get("latency").cloned())
@@ -847,31 +833,9 @@ fn building_scenario(net: &Net) {
     }
 }
 
-/// The pid of dataflow node `id`'s running process (binary name `comm`), from /proc: dora
-/// hands every node its configuration in `DORA_NODE_CONFIG`.
-fn node_pid(comm: &str, id: &str) -> Option<u32> {
-    std::fs::read_dir("/proc")
-        .ok()?
-        .flatten()
-        .find_map(|entry| {
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let dir = entry.path();
-            let name = std::fs::read_to_string(dir.join("comm")).ok()?;
-            if name.trim() != comm {
-                return None;
-            }
-            // A process that has died has no environment left to read.
-            let env = std::fs::read(dir.join("environ")).ok()?;
-            String::from_utf8_lossy(&env)
-                .split('\0')
-                .any(|kv| kv.starts_with("DORA_NODE_CONFIG=") && kv.contains(id))
-                .then_some(pid)
-        })
-}
-
 /// Per-room end-to-end latency (room-fusion's line at stop) of `rooms`: (p50, p99, frames).
 fn latencies(state_file: &Path, rooms: &[&str]) -> Vec<(f64, f64, u64)> {
-    let line = wait_for(Duration::from_secs(30), || {
+    let line = common::wait_for(Duration::from_secs(30), || {
         read_lines(state_file)
             .into_iter()
             .find_map(|l| l.get("latency").cloned())
@@ -936,7 +900,7 @@ fn building_figures() {
         );
         let state_file = dir.join("building.jsonl");
         let mut d = deploy_with(&net, &dir, &hosts, &flow, Some(overlay));
-        let live = wait_for(Duration::from_secs(120), || {
+        let live = common::wait_for(Duration::from_secs(120), || {
             let lines = read_lines(&state_file);
             let s = (*states(&lines).last()?).clone();
             rooms

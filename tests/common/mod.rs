@@ -178,3 +178,39 @@ pub fn run_dataflow(dataflow: &Path, stop_after: Duration) -> Run {
         log,
     }
 }
+
+/// Polls `check` every 200 ms until it gives a value or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The pid of dataflow node `id`'s running process (binary name `comm`), from /proc: dora
+/// hands every node its configuration in `DORA_NODE_CONFIG`.
+pub fn node_pid(comm: &str, id: &str) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let dir = entry.path();
+            let name = std::fs::read_to_string(dir.join("comm")).ok()?;
+            if name.trim() != comm {
+                return None;
+            }
+            // A process that has died has no environment left to read.
+            let env = std::fs::read(dir.join("environ")).ok()?;
+            String::from_utf8_lossy(&env)
+                .split('\0')
+                .any(|kv| kv.starts_with("DORA_NODE_CONFIG=") && kv.contains(id))
+                .then_some(pid)
+        })
+}
