@@ -769,7 +769,7 @@ fn building_scenario(net: &Net) {
     // starts it again (`restart_policy: on-failure`), the room's frames come again, and every
     // window of the outage is either processed or counted as missed, never lost silently.
     let model = "living-room-model";
-    let Some(pid) = common::node_pid("densepose-fused", model) else {
+    let Some(pid) = common::node_pid("densepose-fused", model, None) else {
         d.fail(&format!("no process of {model} found in /proc"))
     };
     let lines = read_lines(&state_file);
@@ -781,7 +781,7 @@ fn building_scenario(net: &Net) {
         .is_ok_and(|s| s.success());
     assert!(killed, "kill -KILL {pid} ({model})");
     let Some(new_pid) = common::wait_for(Duration::from_secs(60), || {
-        common::node_pid("densepose-fused", model).filter(|p| *p != pid)
+        common::node_pid("densepose-fused", model, None).filter(|p| *p != pid)
     }) else {
         d.fail(&format!(
             "{model} was not started again within 60 s of its SIGKILL"

@@ -1,12 +1,15 @@
-//! Faults injected into the running main job (`dataflows/inference.yml`, the real dora CLI):
-//! every stage between the radio and the sink is killed with SIGKILL in turn while frames flow.
-//! dora's restart policy brings each back, the poses resume, and every frame that never reached
-//! the sink's file is counted (a `seq` gap in the sink's stop line, or an incomplete frame):
-//! nothing is lost silently.
+//! Faults injected into running dataflows, with the real dora CLI.
+//!
+//! - The main job (`dataflows/inference.yml`): every stage between the radio and the sink is
+//!   killed with SIGKILL in turn while frames flow. dora's restart policy brings each back, the
+//!   poses resume, and every frame that never reached the sink's file is counted (a `seq` gap in
+//!   the sink's stop line, or an incomplete or stale frame): nothing is lost silently. The run
+//!   ends at its source, so every stage finishes what was queued.
+//! - A slow consumer under each queue policy: what the queue drops is what the consumer counts
+//!   missing, and what it received is all in its recording.
 
 mod common;
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -63,12 +66,14 @@ struct Dataflow {
 
 impl Drop for Dataflow {
     fn drop(&mut self) {
-        // The whole process group: dora and every node it spawned.
-        let _ = Command::new("kill")
-            .args(["-s", "KILL", "--"])
-            .arg(format!("-{}", self.child.id()))
-            .stderr(Stdio::null())
-            .status();
+        // dora and every node it spawned (each node has a process group of its own).
+        for pid in common::child_pids(self.child.id()) {
+            let _ = Command::new("kill")
+                .args(["-s", "KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
@@ -110,7 +115,6 @@ fn every_stage_killed_in_turn_restarts_and_what_was_in_flight_is_counted() {
             .arg(&flow)
             .args(["--stop-after", "900s"])
             .env("PATH", path)
-            .process_group(0)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -118,6 +122,9 @@ fn every_stage_killed_in_turn_restarts_and_what_was_in_flight_is_counted() {
             .expect("dora starts"),
     };
     let show_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    // Only this run's nodes (`dora run` spawns them): another dataflow may run the same.
+    let dora_pid = dataflow.child.id();
+    let node = |id: &str| common::node_pid(id, id, Some(dora_pid));
     let poses = out.join("poses.jsonl");
     let count = || frames(&poses).len();
 
@@ -127,12 +134,12 @@ fn every_stage_killed_in_turn_restarts_and_what_was_in_flight_is_counted() {
     assert!(started.is_some(), "no poses at start:\n{}", show_log());
     let mut figures = Vec::new();
     for stage in STAGES {
-        let pid = common::wait_for(Duration::from_secs(60), || common::node_pid(stage, stage))
+        let pid = common::wait_for(Duration::from_secs(60), || node(stage))
             .unwrap_or_else(|| panic!("{stage} is not running:\n{}", show_log()));
         let before = count();
         signal(pid, "KILL");
         let restarted = common::wait_for(Duration::from_secs(120), || {
-            common::node_pid(stage, stage).filter(|&p| p != pid)
+            node(stage).filter(|&p| p != pid)
         });
         assert!(
             restarted.is_some(),
@@ -152,9 +159,19 @@ fn every_stage_killed_in_turn_restarts_and_what_was_in_flight_is_counted() {
         figures.push((stage, before));
     }
 
-    // Stop as a user does (Ctrl-C): every node finishes and prints its stop line.
-    signal(dataflow.child.id(), "INT");
-    let ended = common::wait_for(Duration::from_secs(120), || {
+    // The restarted csi-preprocess counts from 0: wait until frames of the new count reached
+    // the file (a busy machine may still be working through what was queued).
+    let caught_up = common::wait_for(Duration::from_secs(300), || {
+        let seqs = frames(&poses);
+        let restart = seqs.windows(2).position(|w| w[1] < w[0])?;
+        (seqs.len() - restart > RESUMED_FRAMES).then_some(())
+    });
+    assert!(caught_up.is_some(), "the new count never reached the sink:\n{}", show_log());
+    // End the stream at its source (not restarted): every stage then finishes what is queued
+    // and stops, so the counts cover every frame sent.
+    let source = node("csi-source").unwrap_or_else(|| panic!("no csi-source:\n{}", show_log()));
+    signal(source, "KILL");
+    let ended = common::wait_for(Duration::from_secs(300), || {
         dataflow.child.try_wait().ok().flatten()
     });
     let log = show_log();
@@ -205,4 +222,78 @@ fn every_stage_killed_in_turn_restarts_and_what_was_in_flight_is_counted() {
             "no stop line from {stage}:\n{log}"
         );
     }
+}
+
+/// Runs `flow` (YAML text, node paths relative to the project's `target/release`) to its end in
+/// `dir`; its log.
+fn run_to_end(dir: &Path, flow: &str) -> String {
+    let release = common::root().join("target/release");
+    let flow = flow.replace("BIN/", &format!("{}/", release.display()));
+    let path = dir.join("flow.yml");
+    std::fs::write(&path, flow).expect("dataflow written");
+    let run = common::run_dataflow(&path, Duration::from_secs(300));
+    assert!(run.success, "{}", run.log);
+    run.log
+}
+
+/// The stop line of dataflow node `name` (its runtime's summary; dora prefixes the node id).
+fn stop_line<'a>(log: &'a str, name: &str) -> &'a str {
+    log.lines()
+        .find(|l| l.contains(&format!(" {name}: ")) && l.contains("messages handled"))
+        .unwrap_or_else(|| panic!("no stop line from {name}:\n{log}"))
+}
+
+/// A consumer slower than its producer (fault injection: `WDP_FAULT_DELAY_MS` on a recorder,
+/// 50 messages/s against the radio's 100 packets/s), under each of dora's queue policies: what
+/// the queue drops is counted by the consumer as `seq` gaps, and what it received is all in its
+/// recording.
+#[test]
+fn a_slow_consumer_loses_what_its_queue_policy_drops_and_counts_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("rec");
+    let recorder = |id: &str, queue: &str| {
+        format!(
+            "  - id: {id}\n    path: BIN/csi-recorder\n    inputs:\n      csi: {{ source: csi-source/csi, {queue} }}\n    env:\n      OUT_DIR: {}\n      WDP_FAULT_DELAY_MS: \"20\"\n",
+            out.join(id).display()
+        )
+    };
+    let flow = format!(
+        "nodes:\n  - id: csi-source\n    path: BIN/csi-source\n    outputs: [csi]\n    env:\n      MODE: sim\n      SCENE: lab\n      DURATION_S: \"4\"\n      RGB: \"false\"\n{}{}{}",
+        recorder("drop-oldest", "queue_size: 10"),
+        recorder("backpressure-small", "queue_size: 10, queue_policy: backpressure"),
+        recorder("backpressure-large", "queue_size: 1000, queue_policy: backpressure"),
+    );
+    let log = run_to_end(dir.path(), &flow);
+    let sent = log
+        .lines()
+        .find_map(|l| number_after(l, "csi-source: sent "))
+        .unwrap_or_else(|| panic!("no count from csi-source:\n{log}"));
+    assert!(sent >= 300, "{sent} packets\n{log}");
+    let mut figures = Vec::new();
+    for id in ["drop-oldest", "backpressure-small", "backpressure-large"] {
+        let line = stop_line(&log, id);
+        let handled = number_after(line, "csi-recorder: ").expect("handled");
+        let missing = number_after(line, "`csi`").unwrap_or(0);
+        let recorded = wdp_record::read_dir(out.join(id).join("csi"))
+            .unwrap_or_else(|e| panic!("{id}'s recording: {e}"));
+        // Nothing received is lost, and what was not received is counted.
+        assert_eq!(recorded.len() as u64, handled, "{line}");
+        assert_eq!(handled + missing, sent, "{line}");
+        let seqs: Vec<i64> = recorded.iter().map(|r| r.meta.seq as i64).collect();
+        assert_eq!(gaps(&seqs), (missing, 0), "{line}");
+        figures.push(format!(
+            "{id}: {handled} received, {missing} counted missing"
+        ));
+    }
+    eprintln!("{sent} packets sent; {}", figures.join("; "));
+    let missing = |id| number_after(stop_line(&log, id), "`csi`").unwrap_or(0);
+    // A queue of 10 dropping the oldest loses most of a 2x deficit; backpressure holds 10x its
+    // size (100 here) before dora drops; a queue larger than the deficit loses nothing.
+    assert!(missing("drop-oldest") > sent / 4, "{log}");
+    assert!(missing("backpressure-small") > 0, "{log}");
+    assert!(
+        missing("backpressure-small") < missing("drop-oldest"),
+        "{log}"
+    );
+    assert_eq!(missing("backpressure-large"), 0, "{log}");
 }

@@ -193,14 +193,38 @@ pub fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> O
     }
 }
 
+/// The parent pid of process `pid`, from `/proc/<pid>/stat`.
+pub fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The pids of the processes whose parent is `pid` (the nodes `dora run` or a daemon spawned).
+pub fn child_pids(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|&p| parent_pid(p) == Some(pid))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The pid of dataflow node `id`'s running process (binary name `comm`), from /proc: dora
-/// hands every node its configuration in `DORA_NODE_CONFIG`.
-pub fn node_pid(comm: &str, id: &str) -> Option<u32> {
+/// hands every node its configuration in `DORA_NODE_CONFIG`. With `parent`, only among that
+/// process's children: another dataflow running the same nodes on the machine is left alone.
+pub fn node_pid(comm: &str, id: &str, parent: Option<u32>) -> Option<u32> {
     std::fs::read_dir("/proc")
         .ok()?
         .flatten()
         .find_map(|entry| {
             let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            if parent.is_some() && parent_pid(pid) != parent {
+                return None;
+            }
             let dir = entry.path();
             let name = std::fs::read_to_string(dir.join("comm")).ok()?;
             if name.trim() != comm {

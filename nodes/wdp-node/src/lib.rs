@@ -14,7 +14,12 @@
 //!   instead of waiting;
 //! - logs on stderr (`RUST_LOG`, warnings by default) and, when an OTLP endpoint is set,
 //!   traces and metrics exported ([`telemetry`]): one trace per frame across nodes;
-//! - one latency summary ([`Latency`], [`Figures`]: nearest-rank percentiles);
+//! - every input's `seq` followed: gaps (messages that never came: a full queue, a stage
+//!   killed with messages in flight) and counters starting over (a restarted sender) are
+//!   counted per input ([`SeqGaps`]) and in the summary line;
+//! - fault injection for tests and drills: `WDP_FAULT_DELAY_MS` makes the node sleep that long
+//!   before each message (a slow consumer), whatever the node;
+//! - one latency summary ([`Latency`], [`Figures`]: nearest-rank percentiles, bounded memory);
 //! - sources (nodes without inputs: replay, simulator, radio) run the same way ([`run_source`]:
 //!   steps until done or stopped, same summary);
 //! - an in-process test harness ([`testing`]) on dora's integration-testing mode: fixture

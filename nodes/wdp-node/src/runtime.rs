@@ -217,6 +217,8 @@ pub struct Context {
     counts: Counts,
     latency: Latency,
     inputs_ended: bool,
+    /// `WDP_FAULT_DELAY_MS`: a slow consumer on purpose (fault injection).
+    fault_delay: Option<std::time::Duration>,
     max_drop_reports: Option<u64>,
     drops_reported: BTreeMap<String, u64>,
     instruments: Instruments,
@@ -234,6 +236,7 @@ impl Context {
             counts: Counts::default(),
             latency: Latency::default(),
             inputs_ended: false,
+            fault_delay: None,
             max_drop_reports: None,
             drops_reported: BTreeMap::new(),
             instruments: Instruments::new(),
@@ -410,6 +413,13 @@ pub fn run<H: Handler + ?Sized>(
 ) -> eyre::Result<Report> {
     let mut ctx = Context::with_telemetry(name, node);
     ctx.max_drop_reports = handler.max_drop_reports();
+    let delay_ms: f64 = crate::env::parse_or("WDP_FAULT_DELAY_MS", 0.0)?;
+    if delay_ms > 0.0 {
+        ctx.announce(&format!(
+            "WDP_FAULT_DELAY_MS={delay_ms}: sleeping before every message (fault injection)"
+        ));
+        ctx.fault_delay = Some(std::time::Duration::from_secs_f64(delay_ms / 1e3));
+    }
     let mut work = Work::Idle;
     loop {
         let first = if ctx.inputs_ended {
@@ -486,6 +496,10 @@ fn dispatch<H: Handler + ?Sized>(
                 received,
                 received_ns: wdp_tensor::wall_ns(),
             };
+            if let Some(delay) = ctx.fault_delay {
+                // A slow handler: the time counts in its latency.
+                std::thread::sleep(delay);
+            }
             let result = tracing::info_span!("compute").in_scope(|| handler.on_input(ctx, input));
             if result.is_ok() && !handler.records_latency() {
                 ctx.handled(1);
