@@ -166,7 +166,11 @@ fn every_stage_killed_in_turn_restarts_and_what_was_in_flight_is_counted() {
         let restart = seqs.windows(2).position(|w| w[1] < w[0])?;
         (seqs.len() - restart > RESUMED_FRAMES).then_some(())
     });
-    assert!(caught_up.is_some(), "the new count never reached the sink:\n{}", show_log());
+    assert!(
+        caught_up.is_some(),
+        "the new count never reached the sink:\n{}",
+        show_log()
+    );
     // End the stream at its source (not restarted): every stage then finishes what is queued
     // and stops, so the counts cover every frame sent.
     let source = node("csi-source").unwrap_or_else(|| panic!("no csi-source:\n{}", show_log()));
@@ -296,4 +300,52 @@ fn a_slow_consumer_loses_what_its_queue_policy_drops_and_counts_it() {
         "{log}"
     );
     assert_eq!(missing("backpressure-large"), 0, "{log}");
+}
+
+/// A message larger than the sender's shared-memory pool (dora's 8 MB default; a 1920x1600 RGB
+/// camera frame is 9.2 MB): the node says so once, naming the output, the sizes and the setting
+/// to raise, and every frame is still delivered (through dora's slower heap path).
+#[test]
+fn a_message_larger_than_the_shared_memory_pool_is_named_and_still_delivered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lab = std::fs::read_to_string(common::root().join("operators/wdp-sim/presets/lab.yaml"))
+        .expect("lab preset");
+    let scene = dir.path().join("big-camera.yaml");
+    std::fs::write(
+        &scene,
+        lab.replace("resolution: [320, 240]", "resolution: [1920, 1600]"),
+    )
+    .expect("scene written");
+    let out = dir.path().join("rec");
+    let flow = format!(
+        "nodes:\n  - id: csi-source\n    path: BIN/csi-source\n    outputs: [csi, frame]\n    env:\n      MODE: sim\n      SCENE: {}\n      DURATION_S: \"1\"\n      RGB: \"true\"\n  - id: csi-recorder\n    path: BIN/csi-recorder\n    inputs:\n      frame: {{ source: csi-source/frame, queue_size: 100, queue_policy: backpressure }}\n    env:\n      OUT_DIR: {}\n",
+        scene.display(),
+        out.display()
+    );
+    let log = run_to_end(dir.path(), &flow);
+    let warning = log
+        .lines()
+        .find(|l| l.contains("output `frame`") && l.contains("shared-memory pool"))
+        .unwrap_or_else(|| panic!("no word about the pool:\n{log}"));
+    assert!(
+        warning.contains("9.2 MB") && warning.contains("8.4 MB"),
+        "{warning}"
+    );
+    assert!(warning.contains("shared_memory_pool_size"), "{warning}");
+    assert_eq!(
+        log.matches("output `frame`: a ").count(),
+        1,
+        "said once per output:\n{log}"
+    );
+    let line = stop_line(&log, "csi-recorder");
+    let received = number_after(line, "csi-recorder: ").expect("handled");
+    let frames = wdp_record::read_dir(out.join("frame")).expect("recording");
+    assert!(received >= 10, "{line}");
+    assert_eq!(frames.len() as u64, received, "{line}");
+    assert_eq!(
+        number_after(line, "`frame`"),
+        None,
+        "nothing missing: {line}"
+    );
+    eprintln!("{warning}\n{line}");
 }

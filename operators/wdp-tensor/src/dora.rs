@@ -141,6 +141,57 @@ fn send_span(output: &str, meta: &TensorMeta) -> tracing::Span {
     )
 }
 
+/// dora 1.1's shared-memory pool of a node when nothing sets it.
+const DEFAULT_SHM_POOL_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The node's shared-memory pool in bytes, as dora sizes it: the node's
+/// `shared_memory_pool_size:` (in the configuration dora hands it, `DORA_NODE_CONFIG`), else
+/// `DORA_NODE_SHM_POOL_SIZE`, else 8 MB.
+pub fn shm_pool_bytes() -> u64 {
+    static POOL: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *POOL.get_or_init(|| {
+        let var = |name| std::env::var(name).ok();
+        pool_bytes(
+            var("DORA_NODE_CONFIG").as_deref(),
+            var("DORA_NODE_SHM_POOL_SIZE").as_deref(),
+        )
+    })
+}
+
+fn pool_bytes(node_config: Option<&str>, env: Option<&str>) -> u64 {
+    node_config
+        .and_then(|c| serde_yaml::from_str::<serde_yaml::Value>(c).ok())
+        .and_then(|c| c["run_config"]["shared_memory_pool_size"].as_u64())
+        .or_else(|| env?.trim().parse().ok())
+        .unwrap_or(DEFAULT_SHM_POOL_BYTES)
+}
+
+/// Says once per output when a message cannot fit the node's shared-memory pool: dora then
+/// copies it through the heap, about 20x slower, and would say nothing.
+fn check_pool(output: &str, bytes: usize) {
+    let pool = shm_pool_bytes();
+    if (bytes as u64) <= pool {
+        return;
+    }
+    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let Ok(mut warned) = WARNED.lock() else {
+        return;
+    };
+    if warned.iter().any(|o| o == output) {
+        return;
+    }
+    warned.push(output.to_owned());
+    let mb = |b: u64| b as f64 / 1e6;
+    tracing::warn!(
+        "output `{output}`: a {:.1} MB message does not fit this node's {:.1} MB shared-memory \
+         pool, so dora copies it through the heap (about 20x slower); set \
+         `shared_memory_pool_size:` on this node to at least {:.0} MB (a few messages in flight)",
+        mb(bytes as u64),
+        mb(pool),
+        (mb(bytes as u64) * 4.0).ceil()
+    );
+}
+
 /// Sends a tensor on an output of a node.
 pub fn send<T: Element>(
     node: &mut DoraNode,
@@ -151,6 +202,7 @@ pub fn send<T: Element>(
     let mut meta = meta.clone();
     meta.shape = data.shape().to_vec();
     let _span = send_span(output, &meta).entered();
+    check_pool(output, data.len() * std::mem::size_of::<T>());
     node.send_output(
         DataId::from(output.to_owned()),
         to_parameters(&meta),
@@ -166,12 +218,24 @@ pub fn send_tensor<T: Element>(
 ) -> Result<(), NodeError> {
     let params = to_parameters(&tensor.meta);
     let _span = send_span(output, &tensor.meta).entered();
+    check_pool(output, tensor.data.len() * std::mem::size_of::<T>());
     node.send_output(DataId::from(output.to_owned()), params, tensor.into_arrow())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pool_size_is_the_nodes_own_then_the_environments_then_doras_default() {
+        // The node's run configuration, with another node's setting in the descriptor after it.
+        let config = "dataflow_id: x\nnode_id: upsampler\nrun_config:\n  inputs: {}\n  shared_memory_pool_size: 67108864\ndataflow_descriptor:\n  nodes:\n  - id: other\n    shared_memory_pool_size: 1000\n";
+        assert_eq!(pool_bytes(Some(config), Some("5")), 67_108_864);
+        let unset = "node_id: encoder\nrun_config:\n  inputs: {}\ndataflow_descriptor:\n  nodes:\n  - id: other\n    shared_memory_pool_size: 1000\n";
+        assert_eq!(pool_bytes(Some(unset), Some("16777216")), 16_777_216);
+        assert_eq!(pool_bytes(Some(unset), None), 8 * 1024 * 1024);
+        assert_eq!(pool_bytes(None, Some("not a size")), 8 * 1024 * 1024);
+    }
 
     #[test]
     fn a_senders_trace_context_is_not_kept_as_tensor_metadata() {
