@@ -349,3 +349,88 @@ fn a_message_larger_than_the_shared_memory_pool_is_named_and_still_delivered() {
     );
     eprintln!("{warning}\n{line}");
 }
+
+/// A recorder killed with SIGKILL mid-run: every completed file reads, and the file it was
+/// writing keeps every batch it flushed, so at most the batch it held in memory is lost
+/// (`BATCH_ROWS`, 16 here) — not the file (`ROTATE_ROWS`, 200).
+#[test]
+fn a_recorder_killed_mid_file_loses_at_most_its_unflushed_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("rec");
+    let release = common::root().join("target/release");
+    let flow = format!(
+        "nodes:\n  - id: csi-source\n    path: {bin}/csi-source\n    outputs: [csi]\n    env:\n      MODE: sim\n      SCENE: lab\n      DURATION_S: \"120\"\n      RGB: \"false\"\n  - id: csi-recorder\n    path: {bin}/csi-recorder\n    inputs:\n      csi: {{ source: csi-source/csi, queue_size: 1000, queue_policy: backpressure }}\n    env:\n      OUT_DIR: {out}\n      BATCH_ROWS: \"16\"\n      ROTATE_ROWS: \"200\"\n",
+        bin = release.display(),
+        out = out.display()
+    );
+    let path = dir.path().join("flow.yml");
+    std::fs::write(&path, flow).expect("dataflow written");
+    let log_path = dir.path().join("dora.log");
+    let log = std::fs::File::create(&log_path).expect("log");
+    let mut dataflow = Dataflow {
+        child: Command::new(common::dora())
+            .arg("run")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("dora starts"),
+    };
+    let show_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let dora_pid = dataflow.child.id();
+    let csi = out.join("csi");
+    let files = |ext: &str| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&csi)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.to_string_lossy().ends_with(ext))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Two files completed, and the third has flushed batches of its own.
+    let ready = common::wait_for(Duration::from_secs(120), || {
+        let partial = files(".arrow.partial");
+        let flushed = partial
+            .first()
+            .is_some_and(|p| wdp_record::read_partial(p).is_ok_and(|r| r.len() >= 32));
+        (files(".arrow").len() >= 2 && flushed).then_some(())
+    });
+    assert!(ready.is_some(), "no files:\n{}", show_log());
+    let recorder = common::node_pid("csi-recorder", "csi-recorder", Some(dora_pid))
+        .unwrap_or_else(|| panic!("no csi-recorder:\n{}", show_log()));
+    signal(recorder, "KILL");
+    let source = common::node_pid("csi-source", "csi-source", Some(dora_pid))
+        .unwrap_or_else(|| panic!("no csi-source:\n{}", show_log()));
+    signal(source, "KILL");
+    let ended = common::wait_for(Duration::from_secs(60), || {
+        dataflow.child.try_wait().ok().flatten()
+    });
+    assert!(ended.is_some(), "dora run did not stop:\n{}", show_log());
+
+    let completed = wdp_record::read_dir(&csi).expect("every completed file reads");
+    let partial = files(".arrow.partial");
+    assert_eq!(partial.len(), 1, "one file was being written: {partial:?}");
+    let tail = wdp_record::read_partial(&partial[0]).expect("the torn file reads");
+    assert_eq!(completed.len() % 200, 0, "whole files");
+    assert!(completed.len() >= 400);
+    assert!(
+        !tail.is_empty() && tail.len() % 16 == 0 && tail.len() < 200,
+        "{}",
+        tail.len()
+    );
+    let seqs: Vec<i64> = completed
+        .iter()
+        .chain(&tail)
+        .map(|r| r.meta.seq as i64)
+        .collect();
+    assert_eq!(gaps(&seqs), (0, 0), "one unbroken run of messages");
+    eprintln!(
+        "recorder killed: {} messages in completed files, {} more read back from the file being \
+         written (whole batches of 16)",
+        completed.len(),
+        tail.len()
+    );
+}

@@ -22,7 +22,9 @@
 //! | `ROTATE_ROWS` | messages per file | `10000` |
 //!
 //! Batches are flushed as they fill and at stop; completed files are renamed from `.partial`,
-//! so a killed run leaves every completed file readable. Counts per input are logged at stop.
+//! so a killed run leaves every completed file readable, and the file being written keeps every
+//! flushed batch (`wdp_record::read_partial` reads them): a SIGKILL loses at most the batch held
+//! in memory, `BATCH_ROWS` messages (tests/faults.rs). Counts per input are logged at stop.
 
 use dora_node_api::DoraNode;
 use eyre::{Context as _, Result};

@@ -27,7 +27,7 @@
 mod read;
 mod write;
 
-pub use read::{read_dir, read_file, Record};
+pub use read::{read_dir, read_file, read_partial, Record};
 pub use write::{Recorder, RecorderOptions};
 
 /// What can go wrong while recording or reading a recording.

@@ -5,7 +5,7 @@ use crate::RecordError;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt64Type};
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_ipc::reader::FileReader;
+use arrow_ipc::reader::{FileReader, StreamReader};
 use std::fs::File;
 use std::path::Path;
 use wdp_tensor::TensorMeta;
@@ -47,6 +47,42 @@ pub fn read_file(path: impl AsRef<Path>) -> Result<Vec<Record>, RecordError> {
             path: path.to_path_buf(),
             source,
         })?;
+        records.extend(rows(&batch, &path)?);
+    }
+    Ok(records)
+}
+
+/// Reads what a recorder stopped mid-file (killed, or its machine lost power after the OS wrote
+/// the file) left in a `.partial` file: every batch it flushed. Such a file has no footer, so it
+/// is read as the IPC stream it begins with, up to the first batch cut short. What is lost is at
+/// most the batch the recorder held in memory (`BATCH_ROWS` messages).
+pub fn read_partial(path: impl AsRef<Path>) -> Result<Vec<Record>, RecordError> {
+    let path = path.as_ref().to_path_buf();
+    let io = |source| RecordError::Io {
+        path: path.clone(),
+        source,
+    };
+    let bytes = std::fs::read(&path).map_err(io)?;
+    if !bytes.starts_with(b"ARROW1") {
+        return Err(RecordError::Layout {
+            path,
+            problem: "not an Arrow IPC file (no ARROW1 magic)".into(),
+        });
+    }
+    // The magic is padded with zeros to the writer's alignment; the stream starts after it.
+    let start = bytes[6..]
+        .iter()
+        .position(|&b| b != 0)
+        .map_or(bytes.len(), |i| i + 6);
+    let file = std::io::Cursor::new(&bytes[start..]);
+    let reader = StreamReader::try_new(file, None).map_err(|source| RecordError::Arrow {
+        path: path.clone(),
+        source,
+    })?;
+    let mut records = Vec::new();
+    for batch in reader {
+        // The torn tail: a batch the recorder was writing when it stopped.
+        let Ok(batch) = batch else { break };
         records.extend(rows(&batch, &path)?);
     }
     Ok(records)
@@ -120,7 +156,7 @@ fn rows(batch: &RecordBatch, path: &Path) -> Result<Vec<Record>, RecordError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::{read_dir, Recorder, RecorderOptions};
+    use crate::{read_dir, read_partial, Recorder, RecorderOptions};
     use arrow_array::{Float32Array, UInt8Array};
     use wdp_tensor::{view, MetaValue, TensorMeta};
 
@@ -186,6 +222,27 @@ mod tests {
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(records.len(), 4, "{names:?}");
+        // The file being written keeps every flushed batch (seq 4, 5); only the batch held in
+        // memory (seq 6) is lost.
+        let partial = dir.path().join("csi/part-00001.arrow.partial");
+        let tail: Vec<u64> = read_partial(&partial)
+            .expect("partial read")
+            .iter()
+            .map(|r| r.meta.seq)
+            .collect();
+        assert_eq!(tail, [4, 5], "{names:?}");
+        // A batch cut short (the OS wrote part of it) ends the reading; what precedes it stays.
+        let len = std::fs::metadata(&partial).expect("size").len();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&partial)
+            .expect("open");
+        file.set_len(len - 10).expect("truncate");
+        assert_eq!(read_partial(&partial).expect("torn read").len(), 0);
+        let not_arrow = dir.path().join("x.arrow.partial");
+        std::fs::write(&not_arrow, b"hello world").expect("write");
+        let e = read_partial(&not_arrow).expect_err("not arrow").to_string();
+        assert!(e.contains("x.arrow.partial") && e.contains("ARROW1"), "{e}");
     }
 
     #[test]
