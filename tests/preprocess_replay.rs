@@ -80,3 +80,53 @@ fn preprocess_replay_records_contract_windows() {
         }
     }
 }
+
+/// A radio that reboots mid-capture (its clock starts over): the real ESP32-S3 recording twice
+/// in a row, the second copy's timestamps starting again from 0. The resampler restarts its grid
+/// at the jump (counted as a clock jump) and the second half gives as many windows as the first,
+/// instead of every packet after the jump being dropped as out of order.
+#[test]
+fn a_radio_whose_clock_starts_over_keeps_its_windows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let capture = common::captures().join("espectre/movement_s3_64sc_20260117_222626.csv");
+    let text = std::fs::read_to_string(&capture).expect("capture");
+    let once = dir.path().join("once.csv");
+    let twice = dir.path().join("rebooted.csv");
+    std::fs::write(&once, &text).expect("write");
+    std::fs::write(&twice, format!("{text}{text}")).expect("write");
+    let windows = |name: &str, file: &std::path::Path| {
+        let out = dir.path().join(name);
+        let sub = dir.path().join(format!("{name}-flow"));
+        std::fs::create_dir_all(&sub).expect("dir");
+        let flow = common::prepare(
+            "preprocess-replay.yml",
+            &sub,
+            &[
+                ("csi-recorder", "OUT_DIR", out.to_str().expect("utf8")),
+                ("csi-source", "CAPTURE", file.to_str().expect("utf8")),
+            ],
+        );
+        let run = common::run_dataflow(&flow, Duration::from_secs(60));
+        assert!(run.success, "dataflow failed:\n{}", run.log);
+        let line = run
+            .log
+            .lines()
+            .find(|l| l.contains("csi-preprocess: ") && l.contains("clock jumps"))
+            .unwrap_or_else(|| panic!("no counts from csi-preprocess:\n{}", run.log))
+            .to_owned();
+        let n = wdp_record::read_dir(out.join("window"))
+            .expect("windows")
+            .len();
+        (n, line)
+    };
+    let (single, line) = windows("once", &once);
+    assert!(line.contains("0 clock jumps"), "{line}");
+    let (double, line) = windows("twice", &twice);
+    assert!(line.contains(", 1 clock jumps"), "{line}");
+    assert!(single >= 5, "{single} windows from one copy");
+    assert!(
+        double + 1 >= 2 * single && double <= 2 * single + 1,
+        "{double} windows from two copies, {single} from one: {line}"
+    );
+    eprintln!("{single} windows from the recording, {double} from it twice with a reboot: {line}");
+}

@@ -141,10 +141,11 @@ impl Handler for Preprocess {
         let p = self.processing.figures();
         ctx.announce(&format!(
             "{} packets ({bad_messages} bad messages, {} malformed, {} non-finite, {} all-zero, \
-             {} outliers, {} duplicates, {} out of order), {} resets, loss {:.3}, {} windows, {} spectrograms; \
-             window packet processing p50 {:.3} ms, p99 {:.3} ms",
+             {} outliers, {} duplicates, {} out of order), {} clock jumps, {} resets, loss {:.3}, {} windows, \
+             {} spectrograms; window packet processing p50 {:.3} ms, p99 {:.3} ms",
             s.packets + bad_messages, s.malformed, s.non_finite, s.zero_amplitude, s.outliers,
-            s.resample.duplicates, s.resample.out_of_order, s.resets, s.resample.loss_fraction(),
+            s.resample.duplicates, s.resample.out_of_order, s.resample.clock_jumps, s.resets,
+            s.resample.loss_fraction(),
             s.windows, s.spectrograms, p.p50_ms, p.p99_ms,
         ));
         if let Ok(json) = serde_json::to_string(&s) {

@@ -5,7 +5,10 @@
 //! from them (complex values component-wise, which is linear interpolation of the complex
 //! number; polar phase along the shorter arc). Duplicates (same timestamp) and packets older
 //! than the previous one are dropped and counted; a gap longer than `max_gap_s` is not bridged:
-//! the grid restarts at the next packet. The loss figure compares the packets received with the
+//! the grid restarts at the next packet. A step back longer than `max_gap_s` is not a late
+//! packet but the clock starting over (a radio rebooting, a counter wrapping, a wall clock
+//! stepped back): the grid restarts there too, instead of every packet being "older than the
+//! previous one" until the clock catches up. The loss figure compares the packets received with the
 //! packets expected at the nominal packet rate (given, or the mean rate of the first packets:
 //! real radios send in bursts, e.g. Intel 5300 captures at 0.4 ms within a burst and 100 ms
 //! between bursts, so a median interval would overstate the rate many times).
@@ -54,6 +57,8 @@ pub struct ResampleStats {
     pub missing: u64,
     /// Gaps longer than `max_gap_s` (grid restarted).
     pub gaps: u64,
+    /// Steps back longer than `max_gap_s`: the clock started over (grid restarted).
+    pub clock_jumps: u64,
     /// Packets consumed while estimating the rate, before the grid started.
     pub warmup: u64,
     /// Uniform samples produced.
@@ -76,6 +81,7 @@ impl ResampleStats {
         self.out_of_order += other.out_of_order;
         self.missing += other.missing;
         self.gaps += other.gaps;
+        self.clock_jumps += other.clock_jumps;
         self.warmup += other.warmup;
         self.emitted += other.emitted;
         self.jitter_sum_ns += other.jitter_sum_ns;
@@ -185,6 +191,12 @@ impl Resampler {
             return 0;
         }
         if t_ns < prev_t {
+            if (prev_t - t_ns) as f64 > self.config.max_gap_s * 1e9 {
+                self.stats.clock_jumps += 1;
+                self.grid_on = false;
+                self.accept_first(t_ns, values);
+                return self.len();
+            }
             self.stats.out_of_order += 1;
             return 0;
         }
@@ -373,7 +385,7 @@ mod tests {
         );
         let mut packets: Vec<(i64, f32)> = (0..100).map(|n| (n * 20_000_000, n as f32)).collect();
         packets.extend((0..50).map(|n| (10_000_000_000 + n * 20_000_000, 0.0)));
-        packets.push((5, 0.0)); // out of order
+        packets.push((10_980_000_000 - 5_000_000, 0.0)); // out of order: 5 ms late
         let out = run(&mut r, &packets);
         assert_eq!(r.rate_hz().map(|r| r.round()), Some(50.0));
         let s = r.stats();
@@ -384,6 +396,33 @@ mod tests {
         assert!(out
             .iter()
             .all(|(t, _)| *t <= 1_980_000_000 || *t >= 10_000_000_000));
+    }
+
+    #[test]
+    fn a_clock_starting_over_restarts_the_grid_instead_of_dropping_everything_after_it() {
+        let mut r = Resampler::new(
+            1,
+            ResampleConfig {
+                rate_hz: Some(50.0),
+                packet_rate_hz: Some(50.0),
+                ..Default::default()
+            },
+        );
+        // 4 s of packets at 50 Hz, then the radio reboots: its clock starts again near 0.
+        let mut packets: Vec<(i64, f32)> = (0..200)
+            .map(|n| (3_600_000_000_000 + n * 20_000_000, 1.0))
+            .collect();
+        packets.extend((0..100).map(|n| (1_000_000 + n * 20_000_000, 2.0)));
+        let out = run(&mut r, &packets);
+        let s = r.stats();
+        assert_eq!((s.clock_jumps, s.out_of_order), (1, 0));
+        // Every packet after the jump is used: 100 samples on the new clock.
+        let after: Vec<_> = out.iter().filter(|(t, _)| *t < 1_000_000_000_000).collect();
+        assert_eq!(after.len(), 100);
+        assert!(after.iter().all(|(_, v)| *v == 2.0));
+        for w in after.windows(2) {
+            assert_eq!(w[1].0 - w[0].0, 20_000_000);
+        }
     }
 
     #[test]
