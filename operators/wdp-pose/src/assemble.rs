@@ -80,8 +80,12 @@ pub struct PoseAssembler {
     /// The newest capture time accepted: tells a restarted counter from a late message.
     newest_t_ns: i64,
     /// After a restart told by the clock: the old count's newest capture time; messages at or
-    /// before it are the old count's, late.
+    /// before it are the old count's, late. Forgotten once the new count has released
+    /// `max_pending` frames (nothing of the old count can still be queued; a later step back of
+    /// the clock must not make every frame stale).
     old_count_t_ns: i64,
+    /// The new count's `seq` from which [`Self::old_count_t_ns`] is forgotten.
+    old_count_until: u64,
     /// Frames dropped as invalid that are newer than `done_up_to`.
     rejected: BTreeSet<u64>,
     stats: AssemblerStats,
@@ -105,6 +109,7 @@ impl PoseAssembler {
             done_up_to: None,
             newest_t_ns: i64::MIN,
             old_count_t_ns: i64::MIN,
+            old_count_until: 0,
             rejected: BTreeSet::new(),
             stats: AssemblerStats::default(),
             warned_missing: false,
@@ -151,7 +156,7 @@ impl PoseAssembler {
             // `done + 1`: a counter that starts over at the frame just released is a restart too.
             if wdp_tensor::seq_restarted(done + 1, self.newest_t_ns, seq, t_ns) {
                 tracing::info!("pose seq went back from {done} to {seq}: sender restarted");
-                self.restart(t_ns);
+                self.restart(seq, t_ns);
             } else {
                 self.stats.stale_messages += 1;
                 return Ok(());
@@ -240,10 +245,10 @@ impl PoseAssembler {
         self.pending.len()
     }
 
-    /// The sender counts from the start again (`t_ns`: the new count's first message): what
+    /// The sender counts from the start again (`seq`, `t_ns`: the new count's first message): what
     /// the old count left is released (complete frames) or dropped (counted), and the new count
     /// is not stale.
-    fn restart(&mut self, t_ns: i64) {
+    fn restart(&mut self, seq: u64, t_ns: i64) {
         for (seq, slot) in std::mem::take(&mut self.pending) {
             match slot {
                 Slot::Complete(frame) => {
@@ -261,6 +266,7 @@ impl PoseAssembler {
         } else {
             i64::MIN
         };
+        self.old_count_until = seq.saturating_add(self.config.max_pending as u64);
         self.newest_t_ns = i64::MIN;
         self.stats.restarts += 1;
     }
@@ -296,6 +302,9 @@ impl PoseAssembler {
 
     fn mark_done(&mut self, seq: u64) {
         self.done_up_to = Some(self.done_up_to.map_or(seq, |d| d.max(seq)));
+        if seq >= self.old_count_until {
+            self.old_count_t_ns = i64::MIN;
+        }
         self.rejected = self.rejected.split_off(&(seq + 1));
     }
 

@@ -230,6 +230,18 @@ fn a_sender_counting_from_the_start_again_is_a_restart_not_stale_frames() {
         (1, 1, 1)
     );
     assert_eq!(s.frames, 13);
+    // Well into the new count, the capture clock steps back (a radio's clock reset): frames
+    // still come through, not taken for the old count's.
+    for seq in 3..12 {
+        push_all(&mut a, restarted(seq));
+    }
+    for seq in 12..15 {
+        let mut f = frame(seq, 1, true);
+        f.meta = f.meta.clone().with_time_ns(10 + seq as i64);
+        push_all(&mut a, f.to_messages().unwrap());
+    }
+    let seqs: Vec<u64> = std::iter::from_fn(|| a.pop()).map(|f| f.seq()).collect();
+    assert_eq!(seqs, (3..15).collect::<Vec<_>>());
 }
 
 #[test]
