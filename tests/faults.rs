@@ -60,8 +60,42 @@ fn number_after(line: &str, label: &str) -> Option<u64> {
         .ok()
 }
 
+/// A `dora run` of a dataflow file, its output in `log`; killed with its nodes when dropped.
 struct Dataflow {
     child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Dataflow {
+    fn start(flow: &Path, log: std::path::PathBuf) -> Self {
+        let file = std::fs::File::create(&log).expect("log");
+        let venv_bin = common::dora().parent().expect("bin").to_path_buf();
+        let path = std::env::join_paths(std::iter::once(venv_bin).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )))
+        .expect("PATH");
+        let child = Command::new(common::dora())
+            .arg("run")
+            .arg(flow)
+            .args(["--stop-after", "900s"])
+            .env("PATH", path)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
+            .spawn()
+            .expect("dora starts");
+        Self { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The pid of node `id` (its binary of the same name) of this run: another dataflow may
+    /// run the same nodes on the machine.
+    fn node(&self, id: &str) -> Option<u32> {
+        common::node_pid(id, id, Some(self.child.id()))
+    }
 }
 
 impl Drop for Dataflow {
@@ -102,49 +136,27 @@ fn every_stage_killed_in_turn_restarts_and_what_was_in_flight_is_counted() {
             ("csi-source", "RGB", "false"),
         ],
     );
-    let log_path = dir.path().join("dora.log");
-    let log = std::fs::File::create(&log_path).expect("log");
-    let venv_bin = common::dora().parent().expect("bin").to_path_buf();
-    let path = std::env::join_paths(std::iter::once(venv_bin).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .expect("PATH");
-    let mut dataflow = Dataflow {
-        child: Command::new(common::dora())
-            .arg("run")
-            .arg(&flow)
-            .args(["--stop-after", "900s"])
-            .env("PATH", path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("dora starts"),
-    };
-    let show_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    // Only this run's nodes (`dora run` spawns them): another dataflow may run the same.
-    let dora_pid = dataflow.child.id();
-    let node = |id: &str| common::node_pid(id, id, Some(dora_pid));
+    let mut dataflow = Dataflow::start(&flow, dir.path().join("dora.log"));
     let poses = out.join("poses.jsonl");
     let count = || frames(&poses).len();
 
     let started = common::wait_for(Duration::from_secs(240), || {
         (count() >= RESUMED_FRAMES).then_some(())
     });
-    assert!(started.is_some(), "no poses at start:\n{}", show_log());
+    assert!(started.is_some(), "no poses at start:\n{}", dataflow.log());
     let mut figures = Vec::new();
     for stage in STAGES {
-        let pid = common::wait_for(Duration::from_secs(60), || node(stage))
-            .unwrap_or_else(|| panic!("{stage} is not running:\n{}", show_log()));
+        let pid = common::wait_for(Duration::from_secs(60), || dataflow.node(stage))
+            .unwrap_or_else(|| panic!("{stage} is not running:\n{}", dataflow.log()));
         let before = count();
         signal(pid, "KILL");
         let restarted = common::wait_for(Duration::from_secs(120), || {
-            node(stage).filter(|&p| p != pid)
+            dataflow.node(stage).filter(|&p| p != pid)
         });
         assert!(
             restarted.is_some(),
             "{stage} was not restarted:\n{}",
-            show_log()
+            dataflow.log()
         );
         let resumed = common::wait_for(Duration::from_secs(180), || {
             (count() >= before + RESUMED_FRAMES).then_some(())
@@ -154,7 +166,7 @@ fn every_stage_killed_in_turn_restarts_and_what_was_in_flight_is_counted() {
             "no poses after {stage} restarted ({} before the kill, {} now):\n{}",
             before,
             count(),
-            show_log()
+            dataflow.log()
         );
         figures.push((stage, before));
     }
@@ -169,16 +181,18 @@ fn every_stage_killed_in_turn_restarts_and_what_was_in_flight_is_counted() {
     assert!(
         caught_up.is_some(),
         "the new count never reached the sink:\n{}",
-        show_log()
+        dataflow.log()
     );
     // End the stream at its source (not restarted): every stage then finishes what is queued
     // and stops, so the counts cover every frame sent.
-    let source = node("csi-source").unwrap_or_else(|| panic!("no csi-source:\n{}", show_log()));
+    let source = dataflow
+        .node("csi-source")
+        .unwrap_or_else(|| panic!("no csi-source:\n{}", dataflow.log()));
     signal(source, "KILL");
     let ended = common::wait_for(Duration::from_secs(300), || {
         dataflow.child.try_wait().ok().flatten()
     });
-    let log = show_log();
+    let log = dataflow.log();
     assert!(ended.is_some(), "dora run did not stop:\n{log}");
 
     let seqs = frames(&poses);
@@ -365,20 +379,7 @@ fn a_recorder_killed_mid_file_loses_at_most_its_unflushed_batch() {
     );
     let path = dir.path().join("flow.yml");
     std::fs::write(&path, flow).expect("dataflow written");
-    let log_path = dir.path().join("dora.log");
-    let log = std::fs::File::create(&log_path).expect("log");
-    let mut dataflow = Dataflow {
-        child: Command::new(common::dora())
-            .arg("run")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("dora starts"),
-    };
-    let show_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    let dora_pid = dataflow.child.id();
+    let mut dataflow = Dataflow::start(&path, dir.path().join("dora.log"));
     let csi = out.join("csi");
     let files = |ext: &str| -> Vec<std::path::PathBuf> {
         std::fs::read_dir(&csi)
@@ -398,17 +399,23 @@ fn a_recorder_killed_mid_file_loses_at_most_its_unflushed_batch() {
             .is_some_and(|p| wdp_record::read_partial(p).is_ok_and(|r| r.len() >= 32));
         (files(".arrow").len() >= 2 && flushed).then_some(())
     });
-    assert!(ready.is_some(), "no files:\n{}", show_log());
-    let recorder = common::node_pid("csi-recorder", "csi-recorder", Some(dora_pid))
-        .unwrap_or_else(|| panic!("no csi-recorder:\n{}", show_log()));
+    assert!(ready.is_some(), "no files:\n{}", dataflow.log());
+    let recorder = dataflow
+        .node("csi-recorder")
+        .unwrap_or_else(|| panic!("no csi-recorder:\n{}", dataflow.log()));
     signal(recorder, "KILL");
-    let source = common::node_pid("csi-source", "csi-source", Some(dora_pid))
-        .unwrap_or_else(|| panic!("no csi-source:\n{}", show_log()));
+    let source = dataflow
+        .node("csi-source")
+        .unwrap_or_else(|| panic!("no csi-source:\n{}", dataflow.log()));
     signal(source, "KILL");
     let ended = common::wait_for(Duration::from_secs(60), || {
         dataflow.child.try_wait().ok().flatten()
     });
-    assert!(ended.is_some(), "dora run did not stop:\n{}", show_log());
+    assert!(
+        ended.is_some(),
+        "dora run did not stop:\n{}",
+        dataflow.log()
+    );
 
     let completed = wdp_record::read_dir(&csi).expect("every completed file reads");
     let partial = files(".arrow.partial");

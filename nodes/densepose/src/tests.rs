@@ -148,10 +148,10 @@ fn the_count_head_decides_how_many_people_there_are() {
     assert_eq!(c.bad["spatial/count"], 1, "{c:?}");
 }
 
-/// The three inputs of a frame arrive in any order across inputs (dora interleaves its input
-/// queues): no frame is lost while each input keeps its own order.
-#[test]
-fn companions_in_any_order_across_inputs_lose_nothing() {
+/// A preset that places people by the upsampler's locator and counts them by its count head,
+/// and the three input events of frame (`seq`, `t_ns`): `spatial`, `locator`, `count`, at time 0
+/// (callers space them out).
+fn located_and_counted() -> (StageConfig, impl Fn(u64, i64) -> Vec<serde_json::Value>) {
     let mut config = StageConfig::random("densepose", "lite", 0).expect("config");
     config.preset.upsampler.locator_hidden = 16;
     config.preset.upsampler.count_classes = 3;
@@ -160,28 +160,47 @@ fn companions_in_any_order_across_inputs_lose_nothing() {
     let up = config.preset.upsampler.clone();
     let (lh, lw) = up.locator_size();
     let shape = [3, up.out_height as usize, up.out_width as usize];
-    let dims = ["channel", "height", "width"];
     let picture = vec![0.5f32; shape.iter().product()];
     let logits = vec![0.0f32; (lh * lw) as usize];
     let locator_shape = [1, lh as usize, lw as usize];
-    let mut events = Vec::new();
-    let mut t = 0.0;
-    for seq in 0..24u64 {
-        let spatial = TensorMeta::new(&shape, dims).with_seq(seq);
-        let locator = TensorMeta::new(&locator_shape, dims).with_seq(seq);
-        let count = TensorMeta::new(&[3], ["class"]).with_seq(seq);
-        let mut three = vec![
-            tensor_event(0.0, "spatial", &spatial, &picture),
-            tensor_event(0.0, "locator", &locator, &logits),
-            tensor_event(0.0, "count", &count, &[0.0f32, 0.0, 0.0]),
-        ];
+    let events = move |seq: u64, t_ns: i64| {
+        let meta = |shape: &[usize], dims: &[&str]| {
+            TensorMeta::new(shape, dims.iter().copied())
+                .with_seq(seq)
+                .with_time_ns(t_ns)
+        };
+        let dims = ["channel", "height", "width"];
+        vec![
+            tensor_event(0.0, "spatial", &meta(&shape, &dims), &picture),
+            tensor_event(0.0, "locator", &meta(&locator_shape, &dims), &logits),
+            tensor_event(0.0, "count", &meta(&[3], &["class"]), &[0.0f32, 0.0, 0.0]),
+        ]
+    };
+    (config, events)
+}
+
+/// Events one millisecond apart, in the order given.
+fn spaced(events: impl IntoIterator<Item = serde_json::Value>) -> Vec<serde_json::Value> {
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut e)| {
+            e["time_offset_secs"] = serde_json::json!((i + 1) as f64 * 1e-3);
+            e
+        })
+        .collect()
+}
+
+/// The three inputs of a frame arrive in any order across inputs (dora interleaves its input
+/// queues): no frame is lost while each input keeps its own order.
+#[test]
+fn companions_in_any_order_across_inputs_lose_nothing() {
+    let (config, frame) = located_and_counted();
+    let events = spaced((0..24u64).flat_map(|seq| {
+        let mut three = frame(seq, 0);
         three.rotate_left(seq as usize % 3);
-        for mut e in three {
-            t += 0.001;
-            e["time_offset_secs"] = serde_json::json!(t);
-            events.push(e);
-        }
-    }
+        three
+    }));
     let run = run_test("densepose", events, &mut stage(&config, None)).expect("run");
     let c = &run.report.counts;
     assert_eq!(c.handled, 24, "{c:?}");
@@ -274,43 +293,14 @@ fn people_are_drawn_where_the_floor_head_puts_them() {
 /// as "cannot come any more" behind the old count's larger `seq`.
 #[test]
 fn a_restarted_upstream_counting_from_zero_again_loses_no_frame() {
-    let mut config = StageConfig::random("densepose", "lite", 0).expect("config");
-    config.preset.upsampler.locator_hidden = 16;
-    config.preset.upsampler.count_classes = 3;
-    config.preset.person.centre = wdp_models::CentreSource::Locator;
-    config.preset.person.count = wdp_models::CountSource::Head;
-    let up = config.preset.upsampler.clone();
-    let (lh, lw) = up.locator_size();
-    let shape = [3, up.out_height as usize, up.out_width as usize];
-    let dims = ["channel", "height", "width"];
-    let picture = vec![0.5f32; shape.iter().product()];
-    let logits = vec![0.0f32; (lh * lw) as usize];
-    let locator_shape = [1, lh as usize, lw as usize];
-    let mut events = Vec::new();
-    let mut t = 0.0;
-    // 30 frames, then the restart: 10 frames counted from 0, 50 ms apart on the same clock.
+    let (config, frame) = located_and_counted();
+    // 30 frames, then the restart: 10 frames counted from 0, 50 ms apart on the same clock. The
+    // picture comes first: it arrives before the companions of its count.
     let frames = (0..30u64)
         .map(|s| (s, s))
         .chain((0..10u64).map(|s| (s, 31 + s)));
-    for (seq, tick) in frames {
-        let t_ns = 1_000_000_000 + tick as i64 * 50_000_000;
-        let meta = |shape: &[usize], dims: &[&str]| {
-            TensorMeta::new(shape, dims.iter().copied())
-                .with_seq(seq)
-                .with_time_ns(t_ns)
-        };
-        // The picture first: it arrives before the companions of its count.
-        for e in [
-            tensor_event(0.0, "spatial", &meta(&shape, &dims), &picture),
-            tensor_event(0.0, "locator", &meta(&locator_shape, &dims), &logits),
-            tensor_event(0.0, "count", &meta(&[3], &["class"]), &[0.0f32, 0.0, 0.0]),
-        ] {
-            let mut e = e;
-            t += 0.001;
-            e["time_offset_secs"] = serde_json::json!(t);
-            events.push(e);
-        }
-    }
+    let events =
+        spaced(frames.flat_map(|(seq, tick)| frame(seq, 1_000_000_000 + tick as i64 * 50_000_000)));
     let run = run_test("densepose", events, &mut stage(&config, None)).expect("run");
     let c = &run.report.counts;
     assert_eq!(c.handled, 40, "{c:?}");

@@ -221,8 +221,17 @@ impl PoseAssembler {
     /// At the end of the stream: every complete frame still held, in order; incomplete ones are
     /// dropped and counted.
     pub fn flush(&mut self) -> Vec<PoseFrame> {
-        while let Some((seq, slot)) = self.pending.pop_first() {
-            self.done_up_to = Some(seq);
+        if let Some(last) = self.release_all() {
+            self.done_up_to = Some(last);
+        }
+        self.ready.drain(..).collect()
+    }
+
+    /// Releases every complete frame held and drops (counted) every incomplete one; the
+    /// largest `seq` held, if any.
+    fn release_all(&mut self) -> Option<u64> {
+        let last = self.pending.last_key_value().map(|(&seq, _)| seq);
+        for (seq, slot) in std::mem::take(&mut self.pending) {
             match slot {
                 Slot::Complete(frame) => {
                     self.stats.frames += 1;
@@ -232,7 +241,7 @@ impl PoseAssembler {
             }
         }
         self.rejected.clear();
-        self.ready.drain(..).collect()
+        last
     }
 
     /// What happened so far.
@@ -249,16 +258,7 @@ impl PoseAssembler {
     /// the old count left is released (complete frames) or dropped (counted), and the new count
     /// is not stale.
     fn restart(&mut self, seq: u64, t_ns: i64) {
-        for (seq, slot) in std::mem::take(&mut self.pending) {
-            match slot {
-                Slot::Complete(frame) => {
-                    self.stats.frames += 1;
-                    self.ready.push_back(*frame);
-                }
-                Slot::Partial(messages) => self.drop_incomplete(seq, &messages),
-            }
-        }
-        self.rejected.clear();
+        self.release_all();
         self.done_up_to = None;
         // Told by the clock: the old count's late messages are known by their time.
         self.old_count_t_ns = if t_ns > self.newest_t_ns {
