@@ -3,7 +3,9 @@
 //! dropped and counted.
 
 use super::stage;
-use wdp_node::testing::{bad_tensor_events, run_test, tensor_event};
+use wdp_node::testing::{
+    assert_malformed_dropped, bad_tensor_events, malformed_tensor_events, run_test, tensor_event,
+};
 use wdp_stage::StageConfig;
 use wdp_tensor::TensorMeta;
 
@@ -34,6 +36,7 @@ fn windows_in_poses_out_bad_messages_dropped() {
                 &other,
                 "csi",
             ));
+            events.extend(malformed_tensor_events(t, "window", &meta(9), &values(1.0)));
         }
     }
     let run = run_test(
@@ -51,7 +54,6 @@ fn windows_in_poses_out_bad_messages_dropped() {
     );
     let c = &run.report.counts;
     assert_eq!(c.handled, 2);
-    assert_eq!(c.bad["window/shape"], 2, "{c:?}");
-    assert_eq!(c.bad["window/values"], 1, "{c:?}");
+    assert_malformed_dropped(c, "window", [2, 1, 0, 0]);
     assert_eq!(c.unknown["csi"], 1);
 }

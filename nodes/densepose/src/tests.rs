@@ -3,7 +3,9 @@
 //! sized and an unknown-id message dropped and counted.
 
 use super::stage;
-use wdp_node::testing::{bad_tensor_events, run_test, tensor_event};
+use wdp_node::testing::{
+    assert_malformed_dropped, bad_tensor_events, malformed_tensor_events, run_test, tensor_event,
+};
 use wdp_stage::StageConfig;
 use wdp_tensor::TensorMeta;
 
@@ -35,6 +37,7 @@ fn images_in_poses_out_bad_messages_dropped() {
                 &small,
                 "features",
             ));
+            events.extend(malformed_tensor_events(t, "spatial", &meta(9), &good));
         }
     }
     let run = run_test("densepose", events, &mut stage(&config, None)).expect("run");
@@ -50,8 +53,7 @@ fn images_in_poses_out_bad_messages_dropped() {
     }
     let c = &run.report.counts;
     assert_eq!(c.handled, 2);
-    assert_eq!(c.bad["spatial/shape"], 2, "{c:?}");
-    assert_eq!(c.bad["spatial/values"], 1, "{c:?}");
+    assert_malformed_dropped(c, "spatial", [2, 1, 0, 0]);
     assert_eq!(c.unknown["features"], 1);
 }
 

@@ -3,7 +3,9 @@
 //! dropped and counted.
 
 use super::stage;
-use wdp_node::testing::{bad_tensor_events, run_test, tensor_event};
+use wdp_node::testing::{
+    assert_malformed_dropped, bad_tensor_events, malformed_tensor_events, run_test, tensor_event,
+};
 use wdp_stage::StageConfig;
 use wdp_tensor::TensorMeta;
 
@@ -36,6 +38,7 @@ fn features_in_spatial_out_bad_messages_dropped() {
                 &short,
                 "window",
             ));
+            events.extend(malformed_tensor_events(t, "features", &meta(9), &good));
         }
     }
     let run = run_test("upsampler", events, &mut stage(&config, 50_000_000)).expect("run");
@@ -50,8 +53,7 @@ fn features_in_spatial_out_bad_messages_dropped() {
     }
     let c = &run.report.counts;
     assert_eq!(c.handled, 3);
-    assert_eq!(c.bad["features/shape"], 2, "{c:?}");
-    assert_eq!(c.bad["features/values"], 1, "{c:?}");
+    assert_malformed_dropped(c, "features", [2, 1, 0, 0]);
     assert_eq!(c.unknown["window"], 1);
 }
 

@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use wdp_pose::{PoseArray, PoseFrame};
 use wdp_tensor::{Element, TensorMeta};
 
-use crate::{Handler, Report, Source};
+use crate::{Counts, Handler, Report, Source};
 
 /// One output a node sent.
 #[derive(Debug, Clone, PartialEq)]
@@ -194,6 +194,46 @@ pub fn bad_tensor_events(
         tensor_event(t_s + 0.03, id, other, &other_values),
         tensor_event(t_s + 0.04, unknown_id, meta, good),
     ]
+}
+
+/// More malformed messages every tensor input must survive, at `t_s` + 50..90 ms, each dropped
+/// and counted while the node goes on: an empty array (`id/shape`), a storm of infinities
+/// (`id/values`), `good` as f64 instead of f32 (`id/data type`), `good` without its `shape`
+/// metadata (`id/shape`), and `good` under other dims names (`id/dims`). Check them with
+/// [`assert_malformed_dropped`].
+pub fn malformed_tensor_events(t_s: f64, id: &str, meta: &TensorMeta, good: &[f32]) -> Vec<Value> {
+    let infinite = vec![f32::INFINITY; good.len()];
+    let doubles: Vec<f64> = good.iter().map(|&v| v as f64).collect();
+    let mut no_shape = tensor_event(t_s + 0.08, id, meta, good);
+    if let Some(m) = no_shape["metadata"].as_object_mut() {
+        m.remove("shape");
+    }
+    let mut renamed = meta.clone();
+    renamed.dims = (0..meta.shape.len()).map(|i| format!("d{i}")).collect();
+    vec![
+        tensor_event::<f32>(t_s + 0.05, id, meta, &[]),
+        tensor_event(t_s + 0.06, id, meta, &infinite),
+        tensor_event(t_s + 0.07, id, meta, &doubles),
+        no_shape,
+        tensor_event(t_s + 0.09, id, &renamed, good),
+    ]
+}
+
+/// Asserts that the messages of [`malformed_tensor_events`] on `id` were dropped and counted
+/// under the fields at fault: 2 `shape`, 1 `values`, 1 `data type`, 1 `dims`, beyond
+/// `already` (what the test's other bad messages add to each, in the same order).
+pub fn assert_malformed_dropped(counts: &Counts, id: &str, already: [u64; 4]) {
+    for (field, n) in ["shape", "values", "data type", "dims"]
+        .iter()
+        .zip([2u64, 1, 1, 1].iter().zip(already).map(|(a, b)| a + b))
+    {
+        let key = format!("{id}/{field}");
+        assert_eq!(
+            counts.bad.get(&key).copied().unwrap_or(0),
+            n,
+            "{key}: {counts:?}"
+        );
+    }
 }
 
 /// The messages of a pose frame (`keypoints`, `boxes`, then `parts` and `uv` when present) as

@@ -1,7 +1,9 @@
 //! The runtime on a toy node (doubles a 3-vector), in dora's testing mode.
 
 use serde_json::json;
-use wdp_node::testing::{run_test, tensor_event};
+use wdp_node::testing::{
+    assert_malformed_dropped, malformed_tensor_events, run_test, tensor_event,
+};
 use wdp_node::{Context, Handler, HandlerError, Input, Work};
 use wdp_tensor::ndarray::Array1;
 use wdp_tensor::TensorMeta;
@@ -93,6 +95,20 @@ fn good_messages_out_bad_ones_dropped_and_counted() {
     assert_eq!(node.closed, ["x"]);
     assert!(node.finished);
     assert!(node.batches.iter().all(|&b| b <= 1));
+}
+
+#[test]
+fn empty_infinite_wrongly_typed_shapeless_and_renamed_messages_are_dropped_and_counted() {
+    let meta = TensorMeta::new(&[3], ["feature"]);
+    let mut events = vec![tensor_event(0.0, "x", &meta, &[1.0f32, 2.0, 3.0])];
+    events.extend(malformed_tensor_events(0.0, "x", &meta, &[1.0, 2.0, 3.0]));
+    events.push(tensor_event(0.2, "x", &meta, &[4.0f32, 5.0, 6.0]));
+    let mut node = Double::default();
+    let run = run_test("double", events, &mut node).expect("run");
+    let c = &run.report.counts;
+    assert_eq!(c.handled, 2, "{c:?}");
+    assert_eq!(c.dropped(), 5, "{c:?}");
+    assert_malformed_dropped(c, "x", [0; 4]);
 }
 
 #[test]
