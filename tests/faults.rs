@@ -68,20 +68,8 @@ struct Dataflow {
 
 impl Dataflow {
     fn start(flow: &Path, log: std::path::PathBuf) -> Self {
-        let file = std::fs::File::create(&log).expect("log");
-        let venv_bin = common::dora().parent().expect("bin").to_path_buf();
-        let path = std::env::join_paths(std::iter::once(venv_bin).chain(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        )))
-        .expect("PATH");
-        let child = Command::new(common::dora())
-            .arg("run")
-            .arg(flow)
+        let child = common::dora_run(flow, &log)
             .args(["--stop-after", "900s"])
-            .env("PATH", path)
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("log"))
-            .stderr(file)
             .spawn()
             .expect("dora starts");
         Self { child, log }
@@ -95,6 +83,22 @@ impl Dataflow {
     /// run the same nodes on the machine.
     fn node(&self, id: &str) -> Option<u32> {
         common::node_pid(id, id, Some(self.child.id()))
+    }
+
+    /// Kills node `id` with SIGKILL.
+    fn kill(&self, id: &str) {
+        let pid = self
+            .node(id)
+            .unwrap_or_else(|| panic!("no {id}:\n{}", self.log()));
+        signal(pid, "KILL");
+    }
+
+    /// Waits for `dora run` to end (at most `timeout`); its log.
+    fn wait_end(&mut self, timeout: Duration) -> String {
+        let ended = common::wait_for(timeout, || self.child.try_wait().ok().flatten());
+        let log = self.log();
+        assert!(ended.is_some(), "dora run did not stop:\n{log}");
+        log
     }
 }
 
@@ -185,15 +189,8 @@ fn every_stage_killed_in_turn_restarts_and_what_was_in_flight_is_counted() {
     );
     // End the stream at its source (not restarted): every stage then finishes what is queued
     // and stops, so the counts cover every frame sent.
-    let source = dataflow
-        .node("csi-source")
-        .unwrap_or_else(|| panic!("no csi-source:\n{}", dataflow.log()));
-    signal(source, "KILL");
-    let ended = common::wait_for(Duration::from_secs(300), || {
-        dataflow.child.try_wait().ok().flatten()
-    });
-    let log = dataflow.log();
-    assert!(ended.is_some(), "dora run did not stop:\n{log}");
+    dataflow.kill("csi-source");
+    let log = dataflow.wait_end(Duration::from_secs(300));
 
     let seqs = frames(&poses);
     let (file_missing, file_restarts) = gaps(&seqs);
@@ -400,22 +397,9 @@ fn a_recorder_killed_mid_file_loses_at_most_its_unflushed_batch() {
         (files(".arrow").len() >= 2 && flushed).then_some(())
     });
     assert!(ready.is_some(), "no files:\n{}", dataflow.log());
-    let recorder = dataflow
-        .node("csi-recorder")
-        .unwrap_or_else(|| panic!("no csi-recorder:\n{}", dataflow.log()));
-    signal(recorder, "KILL");
-    let source = dataflow
-        .node("csi-source")
-        .unwrap_or_else(|| panic!("no csi-source:\n{}", dataflow.log()));
-    signal(source, "KILL");
-    let ended = common::wait_for(Duration::from_secs(60), || {
-        dataflow.child.try_wait().ok().flatten()
-    });
-    assert!(
-        ended.is_some(),
-        "dora run did not stop:\n{}",
-        dataflow.log()
-    );
+    dataflow.kill("csi-recorder");
+    dataflow.kill("csi-source");
+    dataflow.wait_end(Duration::from_secs(60));
 
     let completed = wdp_record::read_dir(&csi).expect("every completed file reads");
     let partial = files(".arrow.partial");

@@ -129,23 +129,11 @@ fn one_frame_is_one_trace_from_the_radio_to_the_sink_and_every_node_exports_its_
         dir.path(),
         &[("pose-sink", "OUT_DIR", out_dir.as_str())],
     );
-    let venv_bin = common::dora().parent().expect("bin").to_path_buf();
-    let path = std::env::join_paths(std::iter::once(venv_bin).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .expect("PATH");
     let log_path = dir.path().join("dora.log");
-    let log = std::fs::File::create(&log_path).expect("log");
     let mut run = Process(
-        Command::new(common::dora())
-            .arg("run")
-            .arg(&flow)
-            .env("PATH", path)
+        common::dora_run(&flow, &log_path)
             .env("DORA_OTLP_ENDPOINT", &endpoint)
             .env("OTEL_METRIC_EXPORT_INTERVAL", "1000")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
             .spawn()
             .expect("dora starts"),
     );

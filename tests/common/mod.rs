@@ -139,25 +139,33 @@ pub struct Run {
     pub log: String,
 }
 
-/// Runs `dora run` on a dataflow, stopping it after `stop_after` and killing it if it is still
-/// running `stop_after + 60 s` later.
-pub fn run_dataflow(dataflow: &Path, stop_after: Duration) -> Run {
+/// `dora run <dataflow>` with the project's venv first on `PATH` (dora resolves `uv` and
+/// Python nodes through it) and its output written to `log`; callers add arguments and spawn.
+pub fn dora_run(dataflow: &Path, log: &Path) -> Command {
     let venv_bin = dora().parent().expect("bin").to_path_buf();
     let path = std::env::join_paths(std::iter::once(venv_bin).chain(std::env::split_paths(
         &std::env::var_os("PATH").unwrap_or_default(),
     )))
     .expect("PATH");
-    let log_path = dataflow.with_extension("log");
-    let log = std::fs::File::create(&log_path).expect("log file");
-    let mut child = Command::new(dora())
+    let file = std::fs::File::create(log).expect("log file");
+    let mut command = Command::new(dora());
+    command
         .arg("run")
         .arg(dataflow)
-        .arg("--stop-after")
-        .arg(format!("{}s", stop_after.as_secs().max(1)))
         .env("PATH", path)
         .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
+        .stdout(file.try_clone().expect("log"))
+        .stderr(file);
+    command
+}
+
+/// Runs `dora run` on a dataflow, stopping it after `stop_after` and killing it if it is still
+/// running `stop_after + 60 s` later.
+pub fn run_dataflow(dataflow: &Path, stop_after: Duration) -> Run {
+    let log_path = dataflow.with_extension("log");
+    let mut child = dora_run(dataflow, &log_path)
+        .arg("--stop-after")
+        .arg(format!("{}s", stop_after.as_secs().max(1)))
         .spawn()
         .expect("dora starts");
     let deadline = Instant::now() + stop_after + Duration::from_secs(60);

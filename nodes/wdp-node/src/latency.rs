@@ -100,9 +100,10 @@ impl Buckets {
         }
     }
 
-    fn index(magnitude: f64) -> usize {
+    /// The bucket of `magnitude` among `n` (the last one holds everything beyond).
+    fn index(magnitude: f64, n: usize) -> usize {
         let i = ((magnitude / SMALLEST_MS).ln() / BUCKET_RATIO.ln()).floor();
-        (i.max(0.0) as usize).min(buckets_per_sign() - 1)
+        (i.max(0.0) as usize).min(n - 1)
     }
 
     /// The geometric middle of bucket `i`.
@@ -114,9 +115,11 @@ impl Buckets {
         if ms.abs() < SMALLEST_MS {
             self.zero += 1;
         } else if ms < 0.0 {
-            self.negative[Self::index(-ms)] += 1;
+            let i = Self::index(-ms, self.negative.len());
+            self.negative[i] += 1;
         } else {
-            self.positive[Self::index(ms)] += 1;
+            let i = Self::index(ms, self.positive.len());
+            self.positive[i] += 1;
         }
     }
 

@@ -192,7 +192,7 @@ impl PoseAssembler {
                 format!("a second message for seq {seq} (the first is kept)"),
             ));
         }
-        self.newest_t_ns = self.newest_t_ns.max(message.meta.t_ns);
+        self.newest_t_ns = self.newest_t_ns.max(t_ns);
         messages[index] = Some(message);
         let complete = messages[0].is_some()
             && messages[1].is_some()
