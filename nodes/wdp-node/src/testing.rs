@@ -18,6 +18,7 @@
 //! dora's testing mode records each output's id and data, not its metadata: check metadata
 //! in the end-to-end dataflow tests, or on the handler's state.
 
+use dora_node_api::arrow_v59::datatypes::DataType;
 use dora_node_api::integration_testing::{
     drain_outputs, output_channel, IntegrationTestInput, TestingInput, TestingOptions,
     TestingOutput,
@@ -151,18 +152,24 @@ pub fn tensor_event<T: Element + Into<f64>>(
     meta: &TensorMeta,
     values: &[T],
 ) -> Value {
-    let data_type = format!(
-        "{:?}",
-        <T::Arrow as arrow_array::ArrowPrimitiveType>::DATA_TYPE
-    );
-    let values: Vec<Value> = values.iter().map(|&v| number(v.into())).collect();
+    let values = values.iter().map(|&v| number(v.into())).collect();
+    event(t_s, id, meta, data_type::<T>(), values)
+}
+
+/// The Arrow data type of `T`.
+fn data_type<T: Element>() -> DataType {
+    <T::Arrow as arrow_array::ArrowPrimitiveType>::DATA_TYPE
+}
+
+/// An input event of JSON `values` typed `data_type` (nulls allowed).
+fn event(t_s: f64, id: &str, meta: &TensorMeta, data_type: DataType, values: Vec<Value>) -> Value {
     json!({
         "time_offset_secs": t_s,
         "type": "Input",
         "id": id,
         "metadata": wdp_tensor::dora::to_parameters(meta),
         "data": values,
-        "data_type": data_type,
+        "data_type": format!("{data_type:?}"),
     })
 }
 
@@ -198,12 +205,24 @@ pub fn bad_tensor_events(
 
 /// More malformed messages every tensor input must survive, at `t_s` + 50..90 ms, each dropped
 /// and counted while the node goes on: an empty array (`id/shape`), a storm of infinities
-/// (`id/values`), `good` as f64 instead of f32 (`id/data type`), `good` without its `shape`
-/// metadata (`id/shape`), and `good` under other dims names (`id/dims`). Check them with
-/// [`assert_malformed_dropped`].
-pub fn malformed_tensor_events(t_s: f64, id: &str, meta: &TensorMeta, good: &[f32]) -> Vec<Value> {
-    let infinite = vec![f32::INFINITY; good.len()];
-    let doubles: Vec<f64> = good.iter().map(|&v| v as f64).collect();
+/// (`id/values`; of nulls when `T` is an integer type, which has no infinity), `good` as f64
+/// instead of `T` (`id/data type`), `good` without its `shape` metadata (`id/shape`), and
+/// `good` under other dims names (`id/dims`). `T` is the input's element type (f32, or u8
+/// for part maps and pictures), not f64. Check them with [`assert_malformed_dropped`].
+pub fn malformed_tensor_events<T: Element + Into<f64>>(
+    t_s: f64,
+    id: &str,
+    meta: &TensorMeta,
+    good: &[T],
+) -> Vec<Value> {
+    let data_type = data_type::<T>();
+    assert_ne!(data_type, DataType::Float64, "f64 is the wrong type sent");
+    let storm = if data_type.is_floating() {
+        number(f64::INFINITY)
+    } else {
+        Value::Null
+    };
+    let doubles: Vec<f64> = good.iter().map(|&v| v.into()).collect();
     let mut no_shape = tensor_event(t_s + 0.08, id, meta, good);
     if let Some(m) = no_shape["metadata"].as_object_mut() {
         m.remove("shape");
@@ -211,8 +230,8 @@ pub fn malformed_tensor_events(t_s: f64, id: &str, meta: &TensorMeta, good: &[f3
     let mut renamed = meta.clone();
     renamed.dims = (0..meta.shape.len()).map(|i| format!("d{i}")).collect();
     vec![
-        tensor_event::<f32>(t_s + 0.05, id, meta, &[]),
-        tensor_event(t_s + 0.06, id, meta, &infinite),
+        tensor_event::<T>(t_s + 0.05, id, meta, &[]),
+        event(t_s + 0.06, id, meta, data_type, vec![storm; good.len()]),
         tensor_event(t_s + 0.07, id, meta, &doubles),
         no_shape,
         tensor_event(t_s + 0.09, id, &renamed, good),

@@ -101,7 +101,12 @@ fn good_messages_out_bad_ones_dropped_and_counted() {
 fn empty_infinite_wrongly_typed_shapeless_and_renamed_messages_are_dropped_and_counted() {
     let meta = TensorMeta::new(&[3], ["feature"]);
     let mut events = vec![tensor_event(0.0, "x", &meta, &[1.0f32, 2.0, 3.0])];
-    events.extend(malformed_tensor_events(0.0, "x", &meta, &[1.0, 2.0, 3.0]));
+    events.extend(malformed_tensor_events(
+        0.0,
+        "x",
+        &meta,
+        &[1.0f32, 2.0, 3.0],
+    ));
     events.push(tensor_event(0.2, "x", &meta, &[4.0f32, 5.0, 6.0]));
     let mut node = Double::default();
     let run = run_test("double", events, &mut node).expect("run");
@@ -109,6 +114,40 @@ fn empty_infinite_wrongly_typed_shapeless_and_renamed_messages_are_dropped_and_c
     assert_eq!(c.handled, 2, "{c:?}");
     assert_eq!(c.dropped(), 5, "{c:?}");
     assert_malformed_dropped(c, "x", [0; 4]);
+}
+
+/// A u8 input (a picture, a part map): counts its bytes.
+#[derive(Default)]
+struct Bytes {
+    sums: Vec<u64>,
+}
+
+impl Handler for Bytes {
+    fn accepts(&self, id: &str) -> bool {
+        id == "b"
+    }
+
+    fn on_input(&mut self, ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
+        let b = input.tensor::<u8>(&["byte"])?;
+        self.sums.push(b.data.iter().map(|&v| u64::from(v)).sum());
+        ctx.handled(1);
+        Ok(())
+    }
+}
+
+/// u8 has no infinity: its storm is one of nulls, still counted under `values`.
+#[test]
+fn the_malformed_sweep_on_a_u8_input_sends_nulls_for_the_storm() {
+    let meta = TensorMeta::new(&[3], ["byte"]);
+    let mut events = vec![tensor_event(0.0, "b", &meta, &[1u8, 2, 3])];
+    events.extend(malformed_tensor_events(0.0, "b", &meta, &[1u8, 2, 3]));
+    events.push(tensor_event(0.2, "b", &meta, &[4u8, 5, 6]));
+    let mut node = Bytes::default();
+    let run = run_test("bytes", events, &mut node).expect("run");
+    let c = &run.report.counts;
+    assert_eq!(node.sums, [6, 15], "{c:?}");
+    assert_eq!(c.dropped(), 5, "{c:?}");
+    assert_malformed_dropped(c, "b", [0; 4]);
 }
 
 #[test]
