@@ -7,9 +7,12 @@
 //! ## Inputs
 //! - `csi`: Float32 `[tx, rx, subcarrier, 2]` (re, im), one packet per message; metadata `t_ns`
 //!   (capture time, ns), `subcarriers` (real indices; `0..n` when absent), optional `agc` (dB)
-//!   and `rssi_dbm`. A message that is not such a tensor, or whose values are NaN/infinite or
-//!   all zero, is logged, counted and dropped; a change of antennas or subcarriers resets the
-//!   pipeline. Other input ids are logged and ignored.
+//!   and `rssi_dbm`. A message that is not such a tensor (type, shape, dims
+//!   `tx,rx,subcarrier,complex` when given, `subcarriers` of another length) or whose values are
+//!   NaN/infinite is logged, counted under `csi/<field>` and dropped before the pipeline, so it
+//!   leaves later windows as they were; an all-zero packet is refused by the pipeline and
+//!   counted in its stats. A change of antennas or subcarriers resets the pipeline. Other input
+//!   ids are logged and ignored.
 //!
 //! ## Outputs
 //! - `window`: Float32 `[2, tx*rx, subcarrier, time]`, dims `feature,antenna,subcarrier,time`;
@@ -80,10 +83,11 @@ impl Handler for Preprocess {
     }
 
     fn on_input(&mut self, ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
-        let csi = input.tensor::<f32>(&[])?;
+        // The csi contract's dims, so that another tensor's axes are not read as antennas and
+        // subcarriers; a broken layout is counted under the field at fault (shape, subcarriers).
+        let csi = input.tensor::<f32>(&wdp_csi::CSI_DIMS)?;
         wdp_node::finite("values", csi.data.iter())?;
-        let layout = wdp_csi::csi_layout(&csi.meta)
-            .map_err(|e| HandlerError::bad("layout", format!("{e:#}")))?;
+        let layout = wdp_csi::csi_layout(&csi.meta)?;
         let values = csi
             .data
             .as_slice()
