@@ -10,9 +10,10 @@
 //! ## Inputs
 //! - `csi`: Float32 `[tx, rx, subcarrier, 2]` (re, im), one packet per message, as
 //!   csi-preprocess reads it (metadata `t_ns`, `subcarriers`, optional `agc`). A message that is
-//!   not such a tensor, or whose values are not finite, is logged, counted and dropped; a packet
-//!   of another antenna or subcarrier layout than the geometry's is dropped and counted too.
-//!   Other input ids are logged and ignored.
+//!   not such a tensor (type, shape, dims, `subcarriers`), or whose values are not finite, is
+//!   logged, counted under `csi/<field>` and dropped before the locator; a packet of another
+//!   antenna layout than the geometry's is dropped and counted too (`csi/layout`). Other input
+//!   ids are logged and ignored.
 //!
 //! ## Outputs
 //! - `radio_map`: Float32 `[ny, nx]`, dims `y,x`: per floor cell (row y, column x; cell side
@@ -86,10 +87,10 @@ impl Handler for Locate {
     }
 
     fn on_input(&mut self, ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
-        let csi = input.tensor::<f32>(&[])?;
+        // As csi-preprocess: the csi contract's dims, a broken layout counted under its field.
+        let csi = input.tensor::<f32>(&wdp_csi::CSI_DIMS)?;
         wdp_node::finite("values", csi.data.iter())?;
-        let layout = wdp_csi::csi_layout(&csi.meta)
-            .map_err(|e| HandlerError::bad("layout", format!("{e:#}")))?;
+        let layout = wdp_csi::csi_layout(&csi.meta)?;
         let links = layout.n_tx * layout.n_rx;
         let want = self.geometry.links().len();
         if links != want {

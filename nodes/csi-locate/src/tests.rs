@@ -1,12 +1,14 @@
 //! The node's handler in dora's testing mode on the simulator's packets: a floor image per
 //! window, its peak near the walking person; a misshapen, a NaN, a wrong-layout and an
-//! unknown-id message dropped and counted while the stream goes on.
+//! unknown-id message, and the harness's malformed sweep, dropped and counted while the stream
+//! goes on.
 
 use super::Locate;
 use serde_json::{json, Value};
 use wdp_locate::{simulated_background, LocatorSettings, RadioGeometry};
-use wdp_node::testing::run_test;
+use wdp_node::testing::{assert_malformed_dropped, malformed_tensor_events, run_test};
 use wdp_sim::{Scene, SimEvent, Simulator};
+use wdp_tensor::{MetaValue, TensorMeta};
 
 fn scene() -> Scene {
     let mut s = Scene::from_yaml_str(
@@ -108,6 +110,18 @@ fn floor_images_out_near_the_person_bad_messages_dropped() {
                         &[1.0, 2.0],
                     ));
                 }
+                if packets == 200 {
+                    // Empty, infinite, f64, shapeless, and under dims that are not csi's.
+                    let shape = [f.n_tx, f.n_rx, f.subcarriers.len(), 2];
+                    let meta = TensorMeta::new(&shape, wdp_csi::CSI_DIMS)
+                        .with_time_ns(f.timestamp_ns)
+                        .with_room("csi-locate-test")
+                        .with(
+                            "subcarriers",
+                            MetaValue::Ints(f.subcarriers.iter().map(|&k| i64::from(k)).collect()),
+                        );
+                    events.extend(malformed_tensor_events(0.0, "csi", &meta, &values));
+                }
             }
         }
     }
@@ -137,9 +151,10 @@ fn floor_images_out_near_the_person_bad_messages_dropped() {
     );
     let c = &run.report.counts;
     assert_eq!(c.handled, packets as u64);
-    assert_eq!(c.bad_total(), 3, "{c:?}");
-    assert_eq!(c.bad["csi/values"], 1, "{c:?}");
+    assert_eq!(c.bad_total(), 8, "{c:?}");
     assert_eq!(c.bad["csi/layout"], 1, "{c:?}");
+    // The `[7]` message's dims name 4 axes (`csi/dims`), the NaN one is `csi/values`.
+    assert_malformed_dropped(c, "csi", [0, 1, 0, 1]);
     assert_eq!(c.unknown["window"], 1);
     // The peak cell of each image against where the person walks (the camera's frames are at
     // 20 fps like the windows, so the image k windows in is near frame k + length / hop).
