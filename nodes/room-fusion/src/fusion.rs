@@ -7,9 +7,9 @@
 //! the wall clock of arrival here (`now_ns`, ns since the UNIX epoch), the one clock all rooms
 //! share at this node.
 
-use crate::plan::BuildingPlan;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use wdp_building::BuildingPlan;
 use wdp_room::{EventKind, PoseObservation, Room, RoomConfig, RoomState, Source};
 
 const NS: f64 = 1e9;

@@ -2,7 +2,6 @@
 //! every tick, events as they happen, both also as lines of a JSON-lines file when configured.
 
 use crate::fusion::{BuildingEvent, Fusion, FusionConfig};
-use crate::plan::BuildingPlan;
 use arrow_array::StringArray;
 use dora_node_api::dora_core::config::DataId;
 use dora_node_api::{MetadataParameters, Parameter};
@@ -11,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use wdp_building::BuildingPlan;
 use wdp_node::{Context, Handler, HandlerError, Input, Latency};
 use wdp_pose::{AssemblerConfig, PoseAssembler, PoseFrame};
 use wdp_room::{PoseObservation, RoomConfig};

@@ -32,20 +32,19 @@
 //! ## Configuration (`env:`)
 //! | variable | meaning | default |
 //! | --- | --- | --- |
-//! | `BUILDING` | the building description ([`plan`]), inline YAML or a file | required |
+//! | `BUILDING` | the building description ([`wdp_building::BuildingPlan`]), inline YAML or a file | required |
 //! | `FUSION_CONFIG` | [`FusionConfig`] as YAML, inline or a file (`stale_after_s`, `rejoined_for_s`, `handover_window_s`, `door_radius_m`) | its defaults |
 //! | `ROOM_CONFIG` | each room's `wdp_room::RoomConfig` (track events are always on) | its defaults |
 //! | `OUT_FILE` | JSON-lines file of states and events (relative: to the dataflow's folder) | none |
 
 pub mod fusion;
 pub mod handler;
-pub mod plan;
 
 pub use fusion::{
     BuildingEvent, BuildingState, Fusion, FusionConfig, Health, PersonView, RoomView,
 };
 pub use handler::{Config, RoomFusionNode};
-pub use plan::BuildingPlan;
+pub use wdp_building::BuildingPlan;
 
 #[cfg(test)]
 mod tests;

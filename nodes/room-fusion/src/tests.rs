@@ -6,8 +6,8 @@
 
 use crate::fusion::{BuildingEvent, Fusion, FusionConfig, Health};
 use crate::handler::{Config, RoomFusionNode};
-use crate::plan::BuildingPlan;
 use serde_json::Value;
+use wdp_building::BuildingPlan;
 use wdp_node::testing::{pose_events, run_test, tensor_event};
 use wdp_pose::{Person, PoseFrame};
 use wdp_room::{PoseObservation, RoomConfig};
