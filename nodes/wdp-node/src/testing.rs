@@ -274,3 +274,23 @@ pub fn pose_events(t_s: f64, frame: &PoseFrame, prefix: &str) -> Result<Vec<Valu
         })
         .collect()
 }
+
+/// [`malformed_tensor_events`] on each message of a pose frame (`keypoints`, `boxes`, then
+/// `parts` and `uv` when present), on the inputs named `prefix` + output. The frame needs a
+/// person, or its empty array would be a good message. Check each input with
+/// [`assert_malformed_dropped`].
+pub fn malformed_pose_events(t_s: f64, frame: &PoseFrame, prefix: &str) -> Result<Vec<Value>> {
+    let mut events = Vec::new();
+    for m in frame.to_messages()? {
+        let id = format!("{prefix}{}", m.output.id());
+        events.extend(match &m.data {
+            PoseArray::F32(a) => {
+                malformed_tensor_events(t_s, &id, &m.meta, &a.iter().copied().collect::<Vec<_>>())
+            }
+            PoseArray::U8(a) => {
+                malformed_tensor_events(t_s, &id, &m.meta, &a.iter().copied().collect::<Vec<_>>())
+            }
+        });
+    }
+    Ok(events)
+}
