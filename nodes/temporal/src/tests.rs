@@ -1,10 +1,14 @@
 //! The node's handler in dora's testing mode: pose frames in, tracked frames out; a
-//! misshapen, a NaN and an unknown-id message dropped and counted.
+//! misshapen, a NaN and an unknown-id message, and the harness's malformed sweep on every pose
+//! input, dropped and counted.
 
 use serde_json::Value;
-use temporal::{Tracking, TrackingNode};
-use wdp_node::testing::{pose_events, run_test, tensor_event};
+use temporal::{Tracking, TrackingNode, POSE_INPUTS};
+use wdp_node::testing::{
+    assert_malformed_dropped, malformed_pose_events, pose_events, run_test, tensor_event,
+};
 use wdp_pose::{AssemblerConfig, Person, PoseAssembler, PoseFrame, SmootherConfig};
+use wdp_tensor::ndarray::{Array3, Array4};
 use wdp_tensor::TensorMeta;
 
 fn frame(seq: u64, x: f32) -> PoseFrame {
@@ -54,5 +58,47 @@ fn frames_tracked_bad_messages_dropped() {
     assert_eq!(c.bad["keypoints/shape"], 1, "{c:?}");
     assert_eq!(c.bad["boxes/values"], 1, "{c:?}");
     assert_eq!(c.unknown["window"], 1);
+    assert_eq!(run.report.latency.count, 4);
+}
+
+/// A frame with dense maps over its box: parts `[1, 6, 8]`, uv `[1, 2, 6, 8]`.
+fn dense_frame(seq: u64, x: f32) -> PoseFrame {
+    let mut f = frame(seq, x);
+    f.parts = Some(Array3::from_shape_fn((1, 6, 8), |(_, y, x)| {
+        ((y + x) % 25) as u8
+    }));
+    f.uv = Some(Array4::from_shape_fn((1, 2, 6, 8), |(_, c, y, x)| {
+        (c + y + x) as f32 / 16.0
+    }));
+    f
+}
+
+#[test]
+fn malformed_messages_on_every_pose_input_are_dropped_and_counted() {
+    let mut events: Vec<Value> = Vec::new();
+    for seq in 0..4u64 {
+        let t = seq as f64 * 0.1;
+        let f = dense_frame(seq, 20.0 + seq as f32);
+        events.extend(pose_events(t, &f, "").expect("events"));
+        if seq == 1 {
+            // Each input's broken copies of this frame's messages: empty, infinite (parts:
+            // nulls), f64, shapeless, renamed dims.
+            events.extend(malformed_pose_events(t, &f, "").expect("malformed"));
+        }
+    }
+    let assembler = PoseAssembler::new(AssemblerConfig::default());
+    let mut handler = TrackingNode(Tracking::new(assembler, SmootherConfig::default()));
+    let run = run_test("temporal", events, &mut handler).expect("run");
+    let ids: Vec<&str> = run.outputs.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(ids, POSE_INPUTS.repeat(4), "{ids:?}");
+    for o in &run.outputs {
+        assert!(o.numbers().iter().all(|v| v.is_finite()), "{}", o.id);
+    }
+    let c = &run.report.counts;
+    assert_eq!(c.handled, 16, "{c:?}");
+    assert_eq!(c.dropped(), 20, "{c:?}");
+    for id in POSE_INPUTS {
+        assert_malformed_dropped(c, id, [0; 4]);
+    }
     assert_eq!(run.report.latency.count, 4);
 }
