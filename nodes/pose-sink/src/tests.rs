@@ -1,10 +1,15 @@
 //! The node's handler in dora's testing mode: pose frames in, poses.jsonl, PNGs and
-//! latency.json written; a misshapen, a NaN and an unknown-id message dropped and counted.
+//! latency.json written; a misshapen, a NaN and an unknown-id message, and the harness's
+//! malformed sweep on every input, dropped and counted.
 
 use super::PoseSink;
 use crate::sink::{Config, Sink};
-use wdp_node::testing::{pose_events, run_test, tensor_event};
-use wdp_pose::{AssemblerConfig, DenseStyle, Person, PoseAssembler, PoseFrame};
+use wdp_node::testing::{
+    assert_malformed_dropped, malformed_pose_events, malformed_tensor_events, pose_events,
+    run_test, tensor_event,
+};
+use wdp_pose::{AssemblerConfig, DenseStyle, Person, PoseArray, PoseAssembler, PoseFrame};
+use wdp_tensor::ndarray::{Array3, Array4};
 use wdp_tensor::TensorMeta;
 
 fn frame(seq: u64) -> PoseFrame {
@@ -117,4 +122,84 @@ fn truth_floor_positions_are_read_and_poses_keep_theirs() {
     let x = first["people"][0]["floor_m"][0].as_f64().expect("floor_m");
     assert!((x - 2.2).abs() < 1e-6, "{first}");
     assert_eq!(std::fs::read_dir(out.join("png")).expect("png").count(), 1);
+}
+
+/// A camera picture `[h, w, 3]` on `frame`, and its metadata.
+fn picture(t_s: f64, h: usize, w: usize) -> (serde_json::Value, TensorMeta, Vec<u8>) {
+    let meta = TensorMeta::new(&[h, w, 3], ["height", "width", "channel"]);
+    let values: Vec<u8> = (0..h * w * 3).map(|i| (i % 200) as u8).collect();
+    (tensor_event(t_s, "frame", &meta, &values), meta, values)
+}
+
+/// Width and height of a PNG file (its IHDR chunk).
+fn png_size(path: &std::path::Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).expect("png");
+    let be =
+        |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    (be(16), be(20))
+}
+
+#[test]
+fn malformed_messages_on_every_input_are_dropped_and_the_next_good_ones_used() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config {
+        out_dir: dir.path().join("poses"),
+        png_every: 1,
+        gif_frames: 0,
+        dense: DenseStyle::Parts,
+    };
+    let mut events = Vec::new();
+    for seq in 0..4u64 {
+        let t = seq as f64 * 0.1;
+        if seq == 0 {
+            events.push(picture(t, 48, 64).0);
+        }
+        let mut f = frame(seq);
+        f.parts = Some(Array3::from_elem((1, 6, 8), 3));
+        f.uv = Some(Array4::from_elem((1, 2, 6, 8), 0.5));
+        events.extend(pose_events(t, &f, "").expect("events"));
+        if seq == 1 {
+            // Broken copies of this frame's messages on each pose input, of the picture on
+            // `frame` (nulls for its storm) and of the boxes on `truth`; then a smaller picture
+            // the later overlays are drawn on.
+            events.extend(malformed_pose_events(t, &f, "").expect("malformed"));
+            let (_, meta, values) = picture(t, 48, 64);
+            events.extend(malformed_tensor_events(t, "frame", &meta, &values));
+            let boxes = f.to_messages().expect("messages").swap_remove(1);
+            let PoseArray::F32(b) = &boxes.data else {
+                panic!("f32 boxes");
+            };
+            let b: Vec<f32> = b.iter().copied().collect();
+            events.extend(malformed_tensor_events(t, "truth", &boxes.meta, &b));
+            events.push(tensor_event(t + 0.095, "truth", &boxes.meta, &b));
+            events.push(picture(t + 0.095, 24, 32).0);
+        }
+    }
+    let mut handler = PoseSink {
+        sink: Some(Sink::create(config).expect("sink")),
+        assembler: PoseAssembler::new(AssemblerConfig {
+            max_pending: 32,
+            expect_parts: true,
+            expect_uv: true,
+        }),
+    };
+    let run = run_test("pose-sink", events, &mut handler).expect("run");
+    let c = &run.report.counts;
+    // 4 frames of 4 messages, 2 pictures, 1 truth.
+    assert_eq!(c.handled, 19, "{c:?}");
+    assert_eq!(c.dropped(), 30, "{c:?}");
+    for id in ["keypoints", "boxes", "parts", "uv", "frame", "truth"] {
+        assert_malformed_dropped(c, id, [0; 4]);
+    }
+    let out = dir.path().join("poses");
+    let lines = std::fs::read_to_string(out.join("poses.jsonl")).expect("jsonl");
+    assert_eq!(lines.lines().count(), 4);
+    let sizes: Vec<(u32, u32)> = (0..4)
+        .map(|seq| png_size(&out.join("png").join(format!("frame-{seq:06}.png"))))
+        .collect();
+    assert_eq!(sizes, [(64, 48), (64, 48), (32, 24), (32, 24)]);
+    for output in ["keypoints", "boxes", "parts", "uv"] {
+        let recorded = wdp_record::read_dir(out.join("arrow").join(output)).expect("arrow");
+        assert_eq!(recorded.len(), 4, "{output}");
+    }
 }
