@@ -1,9 +1,12 @@
 //! The node's handler in dora's testing mode: truth and predicted frames in, each prediction
 //! scored against the truth nearest in time, the report written; a misshapen, a NaN and an
-//! unknown-id message dropped and counted.
+//! unknown-id message, and the harness's malformed sweep on all eight inputs, dropped and
+//! counted.
 
 use crate::eval::PoseEval;
-use wdp_node::testing::{pose_events, run_test, tensor_event};
+use wdp_node::testing::{
+    assert_malformed_dropped, malformed_pose_events, pose_events, run_test, tensor_event,
+};
 use wdp_pose::{KeypointKind, Person, PoseFrame, Region};
 use wdp_tensor::ndarray::{Array3, Array4};
 use wdp_tensor::TensorMeta;
@@ -64,6 +67,10 @@ fn predictions_scored_bad_messages_dropped() {
             let meta = TensorMeta::new(&[1, 5], ["person", "box"]).with_seq(8);
             events.push(tensor_event(t + 0.03, "truth_boxes", &meta, &[f32::NAN; 5]));
             events.push(tensor_event(t + 0.04, "window", &meta, &[1.0f32; 5]));
+            // Broken copies of this moment's messages on each input, truth and prediction.
+            events.extend(malformed_pose_events(t, &truth(seq, t_ns), "truth_").expect("truth"));
+            let p = predicted(seq, t_ns + 5_000_000);
+            events.extend(malformed_pose_events(t + 0.01, &p, "").expect("pred"));
         }
     }
     // A prediction with no truth near it.
@@ -75,8 +82,20 @@ fn predictions_scored_bad_messages_dropped() {
     assert_eq!((handler.scored, handler.unmatched), (3, 1));
     let c = &run.report.counts;
     assert_eq!(c.handled, 28);
-    assert_eq!(c.bad["keypoints/shape"], 1, "{c:?}");
-    assert_eq!(c.bad["truth_boxes/values"], 1, "{c:?}");
+    // Beyond the sweep: the misshapen keypoints (shape), the NaN truth boxes (values).
+    for (id, already) in [
+        ("keypoints", [1, 0, 0, 0]),
+        ("boxes", [0; 4]),
+        ("parts", [0; 4]),
+        ("uv", [0; 4]),
+        ("truth_keypoints", [0; 4]),
+        ("truth_boxes", [0, 1, 0, 0]),
+        ("truth_parts", [0; 4]),
+        ("truth_uv", [0; 4]),
+    ] {
+        assert_malformed_dropped(c, id, already);
+    }
+    assert_eq!(c.dropped(), 2 + 8 * 5, "{c:?}");
     assert_eq!(c.unknown["window"], 1);
     assert!(out.join("report.md").is_file());
 }
