@@ -120,7 +120,13 @@ fn floor_images_out_near_the_person_bad_messages_dropped() {
                             "subcarriers",
                             MetaValue::Ints(f.subcarriers.iter().map(|&k| i64::from(k)).collect()),
                         );
-                    events.extend(malformed_tensor_events(0.0, "csi", &meta, &values));
+                    // At offset 0 like the packets (dora's testing mode sorts events by
+                    // offset), so that the stream goes on after them.
+                    let malformed = malformed_tensor_events(0.0, "csi", &meta, &values);
+                    events.extend(malformed.into_iter().map(|mut e| {
+                        e["time_offset_secs"] = 0.0.into();
+                        e
+                    }));
                 }
             }
         }
