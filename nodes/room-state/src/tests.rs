@@ -1,11 +1,16 @@
 //! The node's handler in dora's testing mode: pose frames with floor positions and CSI packets
 //! of two rooms in, `room_state` on every tick and `events` once per change out; a misshapen,
-//! a NaN and an unknown-id message dropped and counted.
+//! a NaN and an unknown-id message, and the harness's malformed sweep on every pose input and
+//! on `csi`, dropped and counted.
 
 use crate::handler::{Config, RoomStateNode};
 use serde_json::Value;
-use wdp_node::testing::{pose_events, run_test, tensor_event};
+use wdp_node::testing::{
+    assert_malformed_dropped, malformed_pose_events, malformed_tensor_events, pose_events,
+    run_test, tensor_event,
+};
 use wdp_pose::{AssemblerConfig, Person, PoseAssembler, PoseFrame};
+use wdp_tensor::ndarray::{Array3, Array4};
 use wdp_tensor::TensorMeta;
 
 const FRAME_NS: i64 = 50_000_000;
@@ -68,6 +73,17 @@ fn states_on_ticks_events_once_bad_messages_dropped() {
                 &values,
             ));
         }
+        if seq == 20 {
+            // Broken copies of a frame of two people with dense maps on each pose input (the
+            // node reads parts and uv when wired), and of a packet on `csi`.
+            let mut f = frame(seq, 2);
+            f.parts = Some(Array3::from_elem((2, 4, 4), 1));
+            f.uv = Some(Array4::from_elem((2, 2, 4, 4), 0.5));
+            events.extend(malformed_pose_events(t, &f, "").expect("malformed"));
+            let values: Vec<f32> = (0..16).map(|k| 1.0 + (k % 5) as f32).collect();
+            let meta = csi_meta(seq as i64 * FRAME_NS);
+            events.extend(malformed_tensor_events(t, "csi", &meta, &values));
+        }
         if seq == 50 {
             let mut nan = vec![1.0f32; 16];
             nan[3] = f32::NAN;
@@ -86,8 +102,12 @@ fn states_on_ticks_events_once_bad_messages_dropped() {
     let mut handler = RoomStateNode::new(Config::default(), assembler);
     let run = run_test("room-state", events, &mut handler).expect("run");
     let c = &run.report.counts;
-    assert_eq!(c.bad["csi/values"], 1, "{c:?}");
-    assert_eq!(c.bad["csi/dims"], 1, "{c:?}");
+    // Beyond the sweep: the NaN packet (values), the one of other dims names.
+    assert_malformed_dropped(c, "csi", [0, 1, 0, 1]);
+    for id in ["keypoints", "boxes", "parts", "uv"] {
+        assert_malformed_dropped(c, id, [0; 4]);
+    }
+    assert_eq!(c.dropped(), 2 + 5 * 5, "{c:?}");
     assert_eq!(c.unknown["window"], 1);
 
     let states: Vec<Value> = run.on("room_state").iter().map(|o| json_of(o)).collect();
