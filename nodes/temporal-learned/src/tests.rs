@@ -1,13 +1,28 @@
 //! The node's handler in dora's testing mode on a seeded random module: features in, refined
-//! features out; a misshapen, a NaN, a wrongly sized and an unknown-id message dropped and
-//! counted.
+//! features out; a misshapen, a NaN, a wrongly sized and an unknown-id message, and the
+//! harness's malformed sweep on `features` and on the pose inputs, dropped and counted.
 
 use super::LearnedNode;
-use temporal::Tracking;
-use wdp_node::testing::{run_test, tensor_event};
-use wdp_pose::{AssemblerConfig, PoseAssembler, SmootherConfig};
+use temporal::{Tracking, POSE_INPUTS};
+use wdp_node::testing::{
+    assert_malformed_dropped, malformed_pose_events, malformed_tensor_events, run_test,
+    tensor_event,
+};
+use wdp_pose::{AssemblerConfig, Person, PoseAssembler, PoseFrame, SmootherConfig};
 use wdp_stage::StageConfig;
+use wdp_tensor::ndarray::{Array3, Array4};
 use wdp_tensor::TensorMeta;
+
+/// A frame of one person with dense maps.
+fn pose_frame(seq: u64) -> PoseFrame {
+    let base = TensorMeta::new::<&str>(&[], [])
+        .with_seq(seq)
+        .with_room("lab");
+    let mut f = PoseFrame::new(&base, vec![Person::from_box([20.0, 10.0, 60.0, 90.0, 0.9])]);
+    f.parts = Some(Array3::from_elem((1, 4, 4), 1));
+    f.uv = Some(Array4::from_elem((1, 2, 4, 4), 0.5));
+    f
+}
 
 #[test]
 fn features_refined_bad_messages_dropped() {
@@ -20,7 +35,8 @@ fn features_refined_bad_messages_dropped() {
     };
     let mut events = Vec::new();
     for seq in 0..5u64 {
-        let t = seq as f64 * 0.01;
+        // 100 ms apart: the malformed sweep (50-90 ms after its message) comes before the next.
+        let t = seq as f64 * 0.1;
         let values: Vec<f32> = (0..f)
             .map(|i| ((i as f32 + seq as f32) * 0.1).sin())
             .collect();
@@ -38,6 +54,8 @@ fn features_refined_bad_messages_dropped() {
             let short = TensorMeta::new(&[16], ["feature"]);
             events.push(tensor_event(t + 0.003, "features", &short, &values[..16]));
             events.push(tensor_event(t + 0.004, "window", &meta(9), &values));
+            events.extend(malformed_tensor_events(t, "features", &meta(seq), &values));
+            events.extend(malformed_pose_events(t, &pose_frame(seq), "").expect("malformed"));
         }
     }
     let tracking = Tracking::new(
@@ -54,7 +72,10 @@ fn features_refined_bad_messages_dropped() {
     }
     let c = &run.report.counts;
     assert_eq!(c.handled, 5);
-    assert_eq!(c.bad["features/shape"], 2, "{c:?}");
-    assert_eq!(c.bad["features/values"], 1, "{c:?}");
+    // Beyond the sweep: the misshapen and the wrongly sized vector (shape), the NaN (values).
+    assert_malformed_dropped(c, "features", [2, 1, 0, 0]);
+    for id in POSE_INPUTS {
+        assert_malformed_dropped(c, id, [0; 4]);
+    }
     assert_eq!(c.unknown["window"], 1);
 }
