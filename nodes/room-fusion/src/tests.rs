@@ -8,7 +8,9 @@ use crate::fusion::{BuildingEvent, Fusion, FusionConfig, Health};
 use crate::handler::{Config, RoomFusionNode};
 use serde_json::Value;
 use wdp_building::BuildingPlan;
-use wdp_node::testing::{pose_events, run_test, tensor_event};
+use wdp_node::testing::{
+    assert_malformed_dropped, malformed_pose_events, pose_events, run_test, tensor_event,
+};
 use wdp_pose::{Person, PoseFrame};
 use wdp_room::{PoseObservation, RoomConfig};
 use wdp_tensor::TensorMeta;
@@ -365,6 +367,18 @@ fn the_node_sends_states_on_ticks_and_drops_bad_messages() {
                 &wrong,
                 &[1.0f32; 34],
             ));
+            // Broken copies of this moment's messages on every pose input of two rooms (the
+            // hall's with dense maps), at this moment: dora's testing mode sorts by offset.
+            let mut dense = frame("hall", seq, 1);
+            dense.parts = Some(wdp_tensor::ndarray::Array3::from_elem((1, 4, 4), 1));
+            dense.uv = Some(wdp_tensor::ndarray::Array4::from_elem((1, 2, 4, 4), 0.5));
+            let mut malformed = malformed_pose_events(t, &dense, "hall_").unwrap();
+            malformed
+                .extend(malformed_pose_events(t, &frame("kitchen", seq, 2), "kitchen_").unwrap());
+            events.extend(malformed.into_iter().map(|mut e| {
+                e["time_offset_secs"] = (t + 0.0004).into();
+                e
+            }));
         }
         if seq % 20 == 19 {
             events.push(tick(t + 0.0005));
@@ -384,9 +398,20 @@ fn the_node_sends_states_on_ticks_and_drops_bad_messages() {
     assert_eq!(rooms[0]["frame_people"], 1);
     assert_eq!(rooms[1]["frame_people"], 2);
     assert_eq!(rooms[2]["health"], "waiting");
-    // Two bad messages dropped (the NaN box, the misshapen keypoints); the garage's inputs
-    // are not the node's and are skipped as unknown ids.
-    assert_eq!(run.report.counts.dropped(), 2, "{:?}", run.report.counts);
+    // Two bad messages dropped (the NaN box, the misshapen keypoints) and the malformed sweep
+    // on six inputs; the garage's inputs are not the node's and are skipped as unknown ids.
+    let c = &run.report.counts;
+    assert_eq!(c.dropped(), 2 + 6 * 5, "{c:?}");
+    for (id, already) in [
+        ("hall_keypoints", [0; 4]),
+        ("hall_boxes", [0, 1, 0, 0]),
+        ("hall_parts", [0; 4]),
+        ("hall_uv", [0; 4]),
+        ("kitchen_keypoints", [1, 0, 0, 0]),
+        ("kitchen_boxes", [0; 4]),
+    ] {
+        assert_malformed_dropped(c, id, already);
+    }
     assert_eq!(
         run.report.counts.unknown_total(),
         2,
