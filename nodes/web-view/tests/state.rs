@@ -4,8 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{json, Value};
-use wdp_node::testing::{pose_events, run_test, tensor_event};
+use wdp_node::testing::{
+    assert_malformed_dropped, malformed_pose_events, malformed_tensor_events, pose_events,
+    run_test, tensor_event,
+};
 use wdp_pose::{AssemblerConfig, Person, PoseAssembler, PoseFrame};
+use wdp_tensor::ndarray::{Array3, Array4};
 use wdp_tensor::{MetaValue, TensorMeta};
 use web_view::{Board, WebView};
 
@@ -227,6 +231,27 @@ fn the_handler_takes_frames_truth_and_states_and_drops_bad_messages() {
     let num_meta = TensorMeta::new(&[1], ["x"]);
     events.push(tensor_event(0.24, "room_state", &num_meta, &[1.0f32]));
     events.push(tensor_event(0.25, "camera", &num_meta, &[1.0f32]));
+    // The malformed sweep at 0.2-0.24 s on each pose input (a frame with dense maps), on
+    // `truth` and on `frame`; then a good camera picture.
+    let mut dense = frame("lab", 2, vec![person(5.0, Some(1), Some([1.0, 1.0]))]);
+    dense.parts = Some(Array3::from_elem((1, 4, 4), 1));
+    dense.uv = Some(Array4::from_elem((1, 2, 4, 4), 0.5));
+    events.extend(malformed_pose_events(0.15, &dense, "").unwrap());
+    let boxes = dense.to_messages().unwrap().swap_remove(1);
+    let boxes_values: Vec<f32> = match &boxes.data {
+        wdp_pose::PoseArray::F32(b) => b.iter().copied().collect(),
+        wdp_pose::PoseArray::U8(_) => panic!("f32 boxes"),
+    };
+    events.extend(malformed_tensor_events(
+        0.15,
+        "truth",
+        &boxes.meta,
+        &boxes_values,
+    ));
+    let picture = TensorMeta::new(&[4, 6, 3], ["height", "width", "channel"]).with_room("lab");
+    let pixels: Vec<u8> = (0..4 * 6 * 3).map(|i| (i * 7 % 256) as u8).collect();
+    events.extend(malformed_tensor_events(0.15, "frame", &picture, &pixels));
+    events.push(tensor_event(0.26, "frame", &picture, &pixels));
     // A good frame after the bad ones: the node went on.
     let f = frame("lab", 3, vec![]);
     events.extend(pose_events(0.3, &f, "").unwrap());
@@ -239,7 +264,11 @@ fn the_handler_takes_frames_truth_and_states_and_drops_bad_messages() {
     let mut handler = WebView::new(assembler, None);
     let run = run_test("web-view", events, &mut handler).unwrap();
     let c = &run.report.counts;
-    assert_eq!(c.bad.get("keypoints/shape"), Some(&1), "{c:?}");
+    // Beyond the sweep: the keypoints of the wrong shape.
+    assert_malformed_dropped(c, "keypoints", [1, 0, 0, 0]);
+    for id in ["boxes", "parts", "uv", "truth", "frame"] {
+        assert_malformed_dropped(c, id, [0; 4]);
+    }
     assert_eq!(c.bad.get("room_state/json"), Some(&1), "{c:?}");
     assert_eq!(c.bad.get("room_state/type"), Some(&1), "{c:?}");
     assert_eq!(c.unknown.get("camera"), Some(&1), "{c:?}");
@@ -251,6 +280,7 @@ fn the_handler_takes_frames_truth_and_states_and_drops_bad_messages() {
     assert_eq!(lab.truth_people, Some(2));
     assert_eq!(lab.truth_floor_m, vec![[2.0, 3.0], [2.0, 3.0]]);
     assert_eq!(lab.room_state.as_ref().unwrap()["presence"], true);
+    assert_eq!(lab.camera.unwrap().size, [6, 4]);
 }
 
 /// Camera frames `[H, W, 3]` become the room's camera on the page, at most one per interval
