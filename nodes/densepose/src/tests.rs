@@ -138,6 +138,15 @@ fn the_count_head_decides_how_many_people_there_are() {
         tensor_event(0.06, "spatial", &spatial(2), &picture),
         tensor_event(0.07, "locator", &locator(2), &logits),
     ];
+    // The malformed sweep on both companions, between seq 0 and seq 1 (dora's testing mode
+    // sorts events by offset): dropped before they could pair.
+    let mut events = events;
+    let mut malformed = malformed_tensor_events(0.0, "locator", &locator(0), &logits);
+    malformed.extend(malformed_tensor_events(0.0, "count", &count(0), &nobody));
+    events.extend(malformed.into_iter().map(|mut e| {
+        e["time_offset_secs"] = 0.025.into();
+        e
+    }));
     let run = run_test("densepose", events, &mut stage(&config, None)).expect("run");
     let people: Vec<usize> = run
         .on("boxes")
@@ -148,6 +157,8 @@ fn the_count_head_decides_how_many_people_there_are() {
     let c = &run.report.counts;
     assert_eq!(c.handled, 2, "{c:?}");
     assert_eq!(c.bad["spatial/count"], 1, "{c:?}");
+    assert_malformed_dropped(c, "locator", [0; 4]);
+    assert_malformed_dropped(c, "count", [0; 4]);
 }
 
 /// A preset that places people by the upsampler's locator and counts them by its count head,
