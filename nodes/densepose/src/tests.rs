@@ -284,7 +284,21 @@ fn people_are_drawn_where_the_floor_head_puts_them() {
         ]
     };
     let want = box_from_floor(xy, &body, |q| camera.pixel(q)).expect("in front of the camera");
-    let run = run_test("densepose", events(), &mut stage(&config, Some(&camera))).expect("run");
+    // The malformed sweep on floor, before the good floor logits: none of it pairs.
+    let floor_meta = TensorMeta::new(&[24, 32], ["y", "x"]).with_seq(0);
+    let malformed = malformed_tensor_events(0.0, "floor", &floor_meta, &floor);
+    let mut with_malformed = events();
+    with_malformed.extend(malformed.into_iter().map(|mut e| {
+        e["time_offset_secs"] = 0.015.into();
+        e
+    }));
+    let run = run_test(
+        "densepose",
+        with_malformed,
+        &mut stage(&config, Some(&camera)),
+    )
+    .expect("run");
+    assert_malformed_dropped(&run.report.counts, "floor", [0; 4]);
     let boxes = run.on("boxes")[0].numbers();
     assert_eq!(boxes.len(), 5, "one person: {:?}", run.report);
     for (got, want) in boxes.iter().zip(want) {
