@@ -43,10 +43,10 @@ impl Settings {
     /// Reads the environment.
     pub fn from_env() -> Result<Self> {
         let mut config: TrainConfig = match var("CONFIG") {
-            Some(p) => serde_yaml::from_str(
+            Some(p) => TrainConfig::from_yaml(
+                &format!("CONFIG={p}"),
                 &std::fs::read_to_string(&p).wrap_err_with(|| format!("CONFIG={p}"))?,
-            )
-            .wrap_err_with(|| format!("CONFIG={p}"))?,
+            )?,
             None => TrainConfig::default(),
         };
         if let Some(steps) = parse("STEPS")? {

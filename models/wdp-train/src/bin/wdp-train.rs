@@ -456,10 +456,10 @@ fn dims_of(samples: &[Sample]) -> Result<InputDims> {
 
 fn run_train(args: &TrainArgs) -> Result<()> {
     let mut config: TrainConfig = match &args.config {
-        Some(p) => serde_yaml::from_str(
+        Some(p) => TrainConfig::from_yaml(
+            &p.display().to_string(),
             &std::fs::read_to_string(p).wrap_err_with(|| format!("reading {}", p.display()))?,
-        )
-        .wrap_err_with(|| format!("{}", p.display()))?,
+        )?,
         None => TrainConfig::default(),
     };
     if let Some(v) = &args.preset {

@@ -198,6 +198,91 @@ pub struct TrainConfig {
     pub preprocess: wdp_csi::dsp::PipelineConfig,
 }
 
+/// `v` finite and at least `min` (above it when `strict`), or an error naming `field`.
+fn number(field: &str, v: f64, min: f64, strict: bool) -> Result<()> {
+    let ok = v.is_finite() && if strict { v > min } else { v >= min };
+    if ok {
+        Ok(())
+    } else {
+        let bound = if strict { ">" } else { ">=" };
+        Err(eyre!("{field}: {v} must be a finite number {bound} {min}"))
+    }
+}
+
+impl TrainConfig {
+    /// Parses a training configuration (YAML; missing keys take their defaults) and checks it;
+    /// `origin` (a file name) begins every error.
+    pub fn from_yaml(origin: &str, text: &str) -> Result<Self> {
+        let config: TrainConfig = serde_yaml::from_str(text).map_err(|e| eyre!("{origin}: {e}"))?;
+        config.validate().map_err(|e| eyre!("{origin}: {e}"))?;
+        Ok(config)
+    }
+
+    /// Checks every value the trainer divides by, schedules with or feeds to the optimiser
+    /// (a zero batch, a NaN learning rate or a negative sigma would fail deep in a step, or
+    /// train on silently); the error names the field.
+    pub fn validate(&self) -> Result<()> {
+        if self.preset.is_empty() {
+            return Err(eyre!("preset: a preset name or file is needed"));
+        }
+        if self.steps == 0 || self.batch_size == 0 {
+            return Err(eyre!(
+                "steps {} and batch_size {}: both must be >= 1",
+                self.steps,
+                self.batch_size
+            ));
+        }
+        number("lr", self.lr, 0.0, true)?;
+        number("min_lr", self.min_lr, 0.0, false)?;
+        number("backbone_lr_factor", self.backbone_lr_factor, 0.0, false)?;
+        number("weight_decay", self.weight_decay, 0.0, false)?;
+        number("clip_grad_norm", self.clip_grad_norm, 0.0, true)?;
+        number("heatmap_sigma", f64::from(self.heatmap_sigma), 0.0, true)?;
+        if self.lmmd_grid < 1 {
+            return Err(eyre!("lmmd_grid: {} must be >= 1", self.lmmd_grid));
+        }
+        let w = &self.weights;
+        for (field, v) in [
+            ("mask", w.mask),
+            ("uv", w.uv),
+            ("keypoint", w.keypoint),
+            ("center", w.center),
+            ("center_regression", w.center_regression),
+            ("feature_distill", w.feature_distill),
+            ("soft_distill", w.soft_distill),
+            ("domain", w.domain),
+            ("keypoint_ce", w.keypoint_ce),
+            ("translation", w.translation),
+            ("translation_foreground", w.translation_foreground),
+            ("locator", w.locator),
+            ("count", w.count),
+            ("floor", w.floor),
+            ("keypoint_token", w.keypoint_token),
+            ("visual_token", w.visual_token),
+            ("temporal", w.temporal),
+            ("temporal_motion", w.temporal_motion),
+            ("coordinate", w.coordinate),
+        ] {
+            number(&format!("weights.{field}"), v, 0.0, false)?;
+        }
+        number("weights.temperature", w.temperature, 0.0, true)?;
+        if let Some(a) = &self.augment {
+            number("augment.noise_level", a.noise_level, 0.0, false)?;
+            number("augment.phase_shift", a.phase_shift, 0.0, false)?;
+            let (lo, hi) = a.amplitude_scale;
+            number("augment.amplitude_scale", lo, 0.0, true)?;
+            number("augment.amplitude_scale", hi, lo, false)?;
+        }
+        if let Some(f) = self.freeze.iter().find(|f| f.is_empty()) {
+            return Err(eyre!("freeze: {f:?} is not a module prefix"));
+        }
+        self.preprocess
+            .validate()
+            .map_err(|e| eyre!("preprocess: {e}"))?;
+        Ok(())
+    }
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {
@@ -223,5 +308,78 @@ impl Default for TrainConfig {
             sequence: 0,
             preprocess: crate::data::LoadOptions::default().pipeline,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::trainer::lr_at;
+
+    #[test]
+    fn every_shipped_config_is_valid_and_bad_values_are_named() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../train");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                TrainConfig::from_yaml(&path.display().to_string(), &text).unwrap();
+                n += 1;
+            }
+        }
+        assert!(n >= 5, "{n} configs in {}", dir.display());
+        for (yaml, field) in [
+            ("batch_size: 0", "batch_size"),
+            ("lr: .nan", "lr"),
+            ("lr: -0.1", "lr"),
+            ("heatmap_sigma: 0", "heatmap_sigma"),
+            ("weights: {mask: -1}", "weights.mask"),
+            ("weights: {temperature: 0}", "weights.temperature"),
+            (
+                "augment: {amplitude_scale: [1.2, 0.8]}",
+                "augment.amplitude_scale",
+            ),
+            ("lmmd_grid: 0", "lmmd_grid"),
+            ("freeze: ['']", "freeze"),
+            ("preprocess: {window: {length: 0, hop: 1}}", "preprocess"),
+            ("colour: red", "colour"),
+        ] {
+            let err = TrainConfig::from_yaml("t.yaml", yaml)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("t.yaml: ") && err.contains(field),
+                "{yaml}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_schedule_stays_finite_and_quick_far_past_its_periods() {
+        // Found by the fuzz target `train_config`: periods that overflowed when growing, and
+        // equal periods walked one at a time (step / period turns at a resumed run's step).
+        for (period, mult) in [(usize::MAX / 3, 7), (5, 1), (5, 0), (1, 2)] {
+            let config = TrainConfig {
+                restart_period: period,
+                restart_mult: mult,
+                ..TrainConfig::default()
+            };
+            for step in [0, 49, 50, 10_000, usize::MAX / 2, usize::MAX] {
+                let lr = lr_at(&config, step);
+                assert!(
+                    lr.is_finite() && lr >= 0.0 && lr <= config.lr,
+                    "{step}: {lr}"
+                );
+            }
+        }
+        let equal = TrainConfig {
+            restart_period: 100,
+            restart_mult: 1,
+            warmup_steps: 0,
+            ..TrainConfig::default()
+        };
+        assert_eq!(lr_at(&equal, 1_000_000_037), lr_at(&equal, 37));
     }
 }

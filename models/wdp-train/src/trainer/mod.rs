@@ -68,6 +68,7 @@ fn group_of(name: &str, config: &TrainConfig) -> (usize, f64) {
 impl Trainer {
     /// A fresh model for windows of `dims` on `device`.
     pub fn new(config: TrainConfig, dims: InputDims, device: Device) -> Result<Self> {
+        config.validate()?;
         tch::manual_seed(config.seed);
         let preset = Preset::load(&config.preset)?;
         let vs = nn::VarStore::new(device);

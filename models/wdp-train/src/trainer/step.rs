@@ -16,16 +16,27 @@ use wdp_models::{losses, TrainOutputs};
 pub fn lr_at(config: &TrainConfig, step: usize) -> f64 {
     let (base, floor) = (config.lr, config.min_lr.min(config.lr));
     if step < config.warmup_steps {
-        return base * (step + 1) as f64 / config.warmup_steps as f64;
+        return base * step.saturating_add(1) as f64 / config.warmup_steps as f64;
     }
     let mut t = step - config.warmup_steps;
     let mut period = match config.restart_period {
         0 => config.steps.saturating_sub(config.warmup_steps).max(1),
         p => p,
     };
-    while t >= period && config.restart_period > 0 {
-        t -= period;
-        period *= config.restart_mult.max(1);
+    if config.restart_period > 0 {
+        let mult = config.restart_mult.max(1);
+        if mult == 1 {
+            // Equal periods: the position in the current one, at once (a loop would take
+            // step / period turns).
+            t %= period;
+        } else {
+            // Growing periods: a handful of turns. Saturates rather than overflows, so a run
+            // far past its periods stays in the last one.
+            while t >= period {
+                t -= period;
+                period = period.saturating_mul(mult);
+            }
+        }
     }
     floor + (base - floor) * 0.5 * (1.0 + (std::f64::consts::PI * t as f64 / period as f64).cos())
 }
