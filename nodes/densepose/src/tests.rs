@@ -318,6 +318,32 @@ fn people_are_drawn_where_the_floor_head_puts_them() {
 /// A stage upstream killed and restarted counts its `seq` from 0 again while the radio's
 /// clock goes on: the new count's frames pair with their own companions and none is dropped
 /// as "cannot come any more" behind the old count's larger `seq`.
+/// A restart that overtakes the old count's last pictures on their own input: the old count's
+/// companions came first on theirs, then the new count's, and only then the old pictures. Each
+/// still pairs with its own companions (by `seq` and capture time), none with the new count's.
+#[test]
+fn the_old_count_still_pairs_after_the_new_count_began_on_another_input() {
+    let (config, frame) = located_and_counted();
+    let t = |tick: i64| 1_000_000_000 + tick * 50_000_000;
+    let mut events: Vec<_> = (0..5u64).flat_map(|s| frame(s, t(s as i64))).collect();
+    let (old5, old6) = (frame(5, t(5)), frame(6, t(6)));
+    let new0 = frame(0, t(8));
+    // Companions (locator, count) of 5 and 6, then of the new count's 0; then the pictures.
+    events.extend(
+        old5[1..]
+            .iter()
+            .chain(&old6[1..])
+            .chain(&new0[1..])
+            .cloned(),
+    );
+    events.extend([old5[0].clone(), old6[0].clone(), new0[0].clone()]);
+    events.extend((1..4u64).flat_map(|s| frame(s, t(8 + s as i64))));
+    let run = run_test("densepose", spaced(events), &mut stage(&config, None)).expect("run");
+    let c = &run.report.counts;
+    assert_eq!(c.handled, 5 + 2 + 1 + 3, "{c:?}");
+    assert!(c.bad.is_empty(), "{c:?}");
+}
+
 #[test]
 fn a_restarted_upstream_counting_from_zero_again_loses_no_frame() {
     let (config, frame) = located_and_counted();

@@ -101,12 +101,15 @@ pub fn stack<'f>(
         .to_device(device))
 }
 
-/// A second input whose frames pair with the main input's by `seq`.
+/// A second input whose frames pair with the main input's by `seq` and `t_ns` (a stage sends a
+/// frame's outputs with the same two).
 struct Companion {
     input: String,
     dims: Vec<String>,
-    /// Received companions not yet paired, by `seq`.
-    waiting: BTreeMap<u64, Frame>,
+    /// Received companions not yet paired, by `(t_ns, seq)`: oldest first, and a restarted
+    /// sender's new count apart from its old one (its clock moved on), so that the old count's
+    /// companions still pair with its frames that come after the restart's first messages.
+    waiting: BTreeMap<(i64, u64), Frame>,
     /// `seq` and `t_ns` of the newest received on it: main frames before it will get no
     /// companion (the sender sends in `seq` order; a restarted sender counts from the start
     /// again, its clock moving on).
@@ -165,7 +168,7 @@ where
         }
     }
 
-    /// Also reads `input` (dims `dims`), paired with the main input by `seq`: each main frame
+    /// Also reads `input` (dims `dims`), paired with the main input by `seq` and `t_ns`: each main frame
     /// waits for its companions (in [`Frame::companion`] when it runs). A main frame whose
     /// companion cannot come any more (one of a later `seq` arrived, or the stream ended) is
     /// dropped and counted as `<main>/<input>`; a companion that waits for its main frame longer
@@ -231,7 +234,7 @@ where
         for c in &mut self.companions {
             for f in self.pending.iter_mut() {
                 if !f.companions.contains_key(&c.input) {
-                    if let Some(frame) = c.waiting.remove(&f.meta.seq) {
+                    if let Some(frame) = c.waiting.remove(&(f.meta.t_ns, f.meta.seq)) {
                         f.companions.insert(c.input.clone(), frame);
                     }
                 }
@@ -260,7 +263,7 @@ where
         }
         for c in &mut self.companions {
             while c.waiting.len() > COMPANIONS_WAITING {
-                if let Some((seq, _)) = c.waiting.pop_first() {
+                if let Some(((_, seq), _)) = c.waiting.pop_first() {
                     ctx.dropped(
                         &c.input,
                         1,
@@ -325,19 +328,14 @@ where
             let frame = Frame::decode(&input, &dims)?;
             let (seq, t_ns) = (frame.meta.seq, frame.meta.t_ns);
             match c.newest {
-                Some((n, n_t)) if seq_restarted(n, n_t, seq, t_ns) => {
-                    // Its sender restarted: what waits is the old count's, for no frame to come.
-                    let old = std::mem::take(&mut c.waiting);
-                    if !old.is_empty() {
-                        let reason = format!("`{}` restarted its seq at {seq}", c.input);
-                        ctx.dropped(&c.input, old.len(), &HandlerError::bad("unpaired", reason));
-                    }
-                    c.newest = Some((seq, t_ns));
-                }
-                Some((n, _)) if n >= seq => {}
+                // Its sender restarted: a new count begins.
+                Some((n, n_t)) if seq_restarted(n, n_t, seq, t_ns) => c.newest = Some((seq, t_ns)),
+                // Not the newest: an earlier one of this count, or one of the count before a
+                // restart that overtook it.
+                Some((n, n_t)) if n >= seq || seq_restarted(seq, t_ns, n, n_t) => {}
                 _ => c.newest = Some((seq, t_ns)),
             }
-            c.waiting.insert(seq, frame);
+            c.waiting.insert((t_ns, seq), frame);
             return Ok(());
         }
         let dims: Vec<&str> = self.dims.iter().map(String::as_str).collect();
@@ -377,8 +375,16 @@ where
     }
 
     fn finish(&mut self, ctx: &mut Context) -> Result<()> {
-        // Frames still waiting for a companion at the end will not get one: counted.
+        // Frames still waiting for a companion at the end will not get one, nor companions
+        // still waiting for their frame: both counted.
         self.pair(ctx, true);
+        for c in &mut self.companions {
+            let left = std::mem::take(&mut c.waiting);
+            if !left.is_empty() {
+                let reason = format!("no `{}` came for them", self.input);
+                ctx.dropped(&c.input, left.len(), &HandlerError::bad("unpaired", reason));
+            }
+        }
         for side in &self.sides {
             if side.unpaired > 0 {
                 ctx.announce(&format!(
