@@ -310,7 +310,7 @@ where
             || self.sides.iter().any(|c| c.input == id)
     }
 
-    fn on_input(&mut self, ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
+    fn on_input(&mut self, _ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
         if let Some(side) = self.sides.iter_mut().find(|c| c.input == input.id) {
             let dims: Vec<&str> = side.dims.iter().map(String::as_str).collect();
             let frame = Frame::decode(&input, &dims)?;
