@@ -288,11 +288,21 @@ impl Preset {
             ("head.shared_channels", h.shared_channels),
             ("head.branch_channels", h.branch_channels),
             ("head.output_upsample", h.output_upsample),
-            ("head.num_keypoints", h.num_keypoints),
         ] {
             if v < 1 {
                 return fail(field, format!("{v} must be >= 1"));
             }
+        }
+        // Found by the `preset` fuzz target: any other count built a model whose every pose
+        // the nodes after it drop as misshapen.
+        if h.num_keypoints != 17 {
+            return fail(
+                "head.num_keypoints",
+                format!(
+                    "{} must be 17: poses are COCO-17 on the wire (`keypoints` [P, 17, 3])",
+                    h.num_keypoints
+                ),
+            );
         }
         if !(1..=254).contains(&h.num_parts) {
             return fail(

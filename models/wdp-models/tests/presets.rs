@@ -40,6 +40,12 @@ fn preset_errors_name_the_field() {
         matches!(&err, ModelError::PresetField { field, .. } if field == "upsampler.out_height"),
         "{err}"
     );
+    // Found by the `preset` fuzz target: poses are COCO-17 on the wire.
+    let bad = lite.replace("num_keypoints: 17", "num_keypoints: 34");
+    assert!(Preset::from_yaml("bad", &bad)
+        .unwrap_err()
+        .to_string()
+        .contains("head.num_keypoints"));
     let bad = lite.replace("fusion_heads: 4", "fusion_heads: 5");
     assert!(Preset::from_yaml("bad", &bad)
         .unwrap_err()
