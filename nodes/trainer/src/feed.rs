@@ -9,7 +9,7 @@ use crate::inputs::{Inputs, Labeller, POSE_PREFIX};
 use dora_node_api::{Metadata, Parameter};
 use wdp_node::{Context, Counts, HandlerError, Input};
 use wdp_pose::{AssemblerConfig, PoseAssembler};
-use wdp_train::live::{FeatureMatch, Labels, LiveWindow, Pairing, ReplayBuffer};
+use wdp_train::live::{FeatureMatch, Labels, LiveWindow, Pairing, ReplayBuffer, WINDOW_DIMS};
 use wdp_train::Sample;
 
 /// What the feed holds.
@@ -111,14 +111,14 @@ impl Feed {
         let id = input.id.as_str();
         match id {
             "window" => {
-                let r = input.tensor::<f32>(&[])?;
+                let r = input.tensor::<f32>(&WINDOW_DIMS)?;
                 wdp_node::finite("values", r.data.iter())?;
                 let w = LiveWindow::new(r.data, &r.meta, self.shape).map_err(|e| refused(&e))?;
                 self.shape.get_or_insert(w.shape);
                 self.pairing.push_window(w);
             }
             "target_window" => {
-                let r = input.tensor::<f32>(&[])?;
+                let r = input.tensor::<f32>(&WINDOW_DIMS)?;
                 // The labelled side decides the model's shape; target windows before it are
                 // counted and passed over (more follow).
                 let Some(shape) = self.shape else {
@@ -152,7 +152,8 @@ impl Feed {
                 let output = id
                     .strip_prefix(POSE_PREFIX)
                     .ok_or_else(|| HandlerError::bad("id", "unexpected input"))?;
-                let message = wdp_pose::dora::receive(output, &input.metadata, &input.data)?;
+                // Finite values only: an infinite label would make every loss after it NaN.
+                let message = input.pose(output)?;
                 let assembler = self
                     .assembler
                     .as_mut()

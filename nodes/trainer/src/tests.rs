@@ -10,7 +10,10 @@ use crate::live::{LiveTrainer, Phase};
 use crate::model::{metrics_path, run_options};
 use serde_json::{json, Value};
 use std::path::Path;
-use wdp_node::testing::{bad_tensor_events, pose_events, run_test, tensor_event, TestRun};
+use wdp_node::testing::{
+    assert_malformed_dropped, bad_tensor_events, malformed_pose_events, malformed_tensor_events,
+    pose_events, run_test, tensor_event, TestRun,
+};
 use wdp_pose::{KeypointKind, Person, PoseFrame, Region};
 use wdp_tensor::ndarray::{Array3, Array4};
 use wdp_tensor::TensorMeta;
@@ -116,6 +119,13 @@ fn live_events(frames: usize, with_bad: bool) -> Vec<Value> {
                 &other,
                 "csi",
             ));
+            events.extend(malformed_tensor_events(
+                t,
+                "window",
+                &window_meta(i),
+                &window_values(i),
+            ));
+            events.extend(malformed_pose_events(t, &truth(i), "labels_").expect("malformed"));
         }
         events.extend(pose_events(t + 0.001, &truth(i), "labels_").expect("pose messages"));
     }
@@ -188,8 +198,11 @@ fn live_frames_train_and_bad_messages_are_dropped_and_counted() {
     assert_eq!(saved_step(&out), 3);
     assert!(metrics_path(&settings).is_file());
     let c = &run.report.counts;
-    assert_eq!(c.bad["window/shape"], 1, "{c:?}");
-    assert_eq!(c.bad["window/values"], 1, "{c:?}");
+    // The misshapen and NaN windows, then the malformed sweep on the window and the labels.
+    assert_malformed_dropped(c, "window", [1, 1, 0, 0]);
+    for label in ["keypoints", "boxes", "parts", "uv"] {
+        assert_malformed_dropped(c, &format!("labels_{label}"), [0, 0, 0, 0]);
+    }
     assert_eq!(
         c.bad["window/window"], 1,
         "another shape than the model's: {c:?}"
