@@ -167,7 +167,9 @@ fn pool_bytes(node_config: Option<&str>, env: Option<&str>) -> u64 {
 }
 
 /// Says once per output when a message cannot fit the node's shared-memory pool: dora then
-/// copies it through the heap, about 20x slower, and would say nothing.
+/// copies it through the heap and its daemon, and would say nothing. A 9.2 MB message took
+/// 13 ms from node to node that way against 1.5 ms through a 64 MB pool
+/// (`scripts/bench/shm_pool.py`, docs/BENCHMARKS.md "Faults").
 fn check_pool(output: &str, bytes: usize) {
     let pool = shm_pool_bytes();
     if (bytes as u64) <= pool {
@@ -184,7 +186,7 @@ fn check_pool(output: &str, bytes: usize) {
     let mb = |b: u64| b as f64 / 1e6;
     tracing::warn!(
         "output `{output}`: a {:.1} MB message does not fit this node's {:.1} MB shared-memory \
-         pool, so dora copies it through the heap (about 20x slower); set \
+         pool, so dora copies it through the heap (several times slower); set \
          `shared_memory_pool_size:` on this node to at least {:.0} MB (a few messages in flight)",
         mb(bytes as u64),
         mb(pool),
