@@ -57,7 +57,6 @@ seed() {
 }
 
 for project in "${projects[@]}"; do
-    # shellcheck disable=SC2046
     mapfile -t available < <(cargo fuzz list --fuzz-dir "$root/$project")
     for t in "${available[@]}"; do
         if [ $# -gt 0 ] && [[ " $* " != *" $t "* ]]; then
