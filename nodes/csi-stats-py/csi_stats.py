@@ -8,6 +8,9 @@ Inputs:  csi  Float32 [tx, rx, subcarrier, 2] (re, im), metadata t_ns, seq, room
 Outputs: stats  Float32 [tx, rx] mean amplitude per antenna pair over the last REPORT_EVERY packets,
          with metadata t_ns, room, link, packets, rssi_dbm_mean
 Config:  REPORT_EVERY (packets per report, default 100)
+
+A message breaking the contract (type, shape, dims, NaN or infinity) is dropped, named in one
+line and counted in the summary at the end, as in the Rust nodes (nodes/wdp-node-py).
 """
 import os
 import sys
@@ -16,35 +19,43 @@ import numpy as np
 import pyarrow as pa
 from dora import Node
 
+# The Python side of the node runtime: the contract's checks, drops counted, the summary.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "wdp-node-py"))
+from wdp_node import Malformed, Runtime, tensor  # noqa: E402
 
-def decode(value, metadata):
-    """The contract: a flat Arrow array plus its shape."""
-    shape = metadata.get("shape")
-    if shape is None:
-        raise ValueError("message has no `shape` parameter")
-    values = np.asarray(value.to_numpy(zero_copy_only=False), dtype=np.float32)
-    return values.reshape(shape)
+DIMS = ("tx", "rx", "subcarrier", "complex")
 
 
 def main():
     every = int(os.environ.get("REPORT_EVERY", "100"))
+    if every < 1:
+        raise ValueError(f"REPORT_EVERY must be at least 1, not {every}")
     node = Node()
+    rt = Runtime("csi-stats", max_drop_reports=20)
     per_link = {}
     for event in node:
-        if event["type"] != "INPUT" or event["id"] != "csi":
+        if event["type"] != "INPUT":
+            continue
+        if event["id"] != "csi":
+            rt.unknown(event["id"])
             continue
         meta = event["metadata"]
         try:
-            csi = decode(event["value"], meta)
-        except ValueError as e:
-            print(f"csi-stats: dropping message: {e}", file=sys.stderr)
+            csi = tensor(event["value"], meta, np.float32, dims=DIMS)
+            if csi.shape[-1] != 2:
+                raise Malformed("shape", f"{list(csi.shape)}, want [tx, rx, subcarrier, 2]")
+        except Malformed as e:
+            rt.drop("csi", e)
             continue
-        if csi.ndim != 4 or csi.shape[-1] != 2:
-            print(f"csi-stats: dropping message of shape {csi.shape}", file=sys.stderr)
-            continue
+        rt.handled()
         link = f"{meta.get('room', '')}/{meta.get('link', '')}"
         acc = per_link.setdefault(link, {"n": 0, "amp": 0.0, "rssi": []})
         amplitude = np.hypot(csi[..., 0], csi[..., 1]).mean(axis=-1)
+        if acc["n"] and acc["amp"].shape != amplitude.shape:
+            # A radio reconfigured (antennas changed): its average starts again.
+            rt.announce(f"{link}: antennas {list(acc['amp'].shape)} -> {list(amplitude.shape)}, "
+                        f"{acc['n']} packets of the old layout not reported")
+            acc = per_link[link] = {"n": 0, "amp": 0.0, "rssi": []}
         acc["amp"] = acc["amp"] + amplitude if acc["n"] else amplitude
         acc["n"] += 1
         if "rssi_dbm" in meta:
@@ -71,7 +82,12 @@ def main():
                 },
             )
             per_link[link] = {"n": 0, "amp": 0.0, "rssi": []}
+    rt.finish()
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ValueError as e:
+        print(f"csi-stats: error: {e}", file=sys.stderr, flush=True)
+        sys.exit(1)

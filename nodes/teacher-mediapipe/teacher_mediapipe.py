@@ -21,7 +21,9 @@ Configuration (env)
                     lags; labels should describe their own frame)
   TEACHER           name recorded with the labels (default "mediapipe")
 
-At the end it logs frames labelled and the time per frame (mean, p50, p95).
+At the end it logs frames labelled and the time per frame (mean, p50, p95). A frame breaking the
+contract (type, shape, dims, encoding, no t_ns or seq) is dropped, named in one line and counted
+in the summary, as in the Rust nodes (nodes/wdp-node-py).
 """
 import os
 import sys
@@ -30,6 +32,10 @@ import time
 import numpy as np
 import pyarrow as pa
 from dora import Node
+
+# The Python side of the node runtime: the contract's checks, drops counted, the summary.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "wdp-node-py"))
+from wdp_node import Malformed, Runtime, meta_int, tensor  # noqa: E402
 
 PREFIX = "teacher-mediapipe:"
 # COCO-17 from BlazePose's 33 landmarks: nose, eyes, ears, shoulders, elbows, wrists, hips,
@@ -55,27 +61,26 @@ def env_bool(name, default=False):
 
 
 def decode_frame(value, meta):
-    """The frame as RGB u8 [H, W, 3]."""
+    """The frame as RGB u8 [H, W, 3], or Malformed naming what is wrong with it."""
     encoding = str(meta.get("encoding", "rgb8")).lower()
-    flat = value.to_numpy(zero_copy_only=False)
     if encoding in ("jpeg", "jpg", "png"):
         import cv2
 
-        bgr = cv2.imdecode(np.asarray(flat, dtype=np.uint8), cv2.IMREAD_COLOR)
+        data = tensor(value, {"shape": [len(value)]}, np.uint8)
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
         if bgr is None:
-            raise ValueError(f"cannot decode a {encoding} frame")
+            raise Malformed("values", f"cannot decode a {encoding} frame")
         return np.ascontiguousarray(bgr[..., ::-1])
-    if "shape" in meta:
-        shape = [int(s) for s in meta["shape"]]
-    else:
-        shape = [int(meta["height"]), int(meta["width"]), 3]
-    image = np.asarray(flat, dtype=np.uint8).reshape(shape)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"frame of shape {list(image.shape)}, want [H, W, 3]")
+    if encoding not in ("rgb8", "bgr8"):
+        raise Malformed("encoding", f"{encoding!r} (want rgb8, bgr8, jpeg or png)")
+    if "shape" not in meta and "height" in meta and "width" in meta:
+        # Cameras of the hub give width and height instead of the contract's shape.
+        meta = dict(meta, shape=[meta_int(meta, "height"), meta_int(meta, "width"), 3])
+    image = tensor(value, meta, np.uint8, dims=("height", "width", "channel"))
+    if image.shape[2] != 3:
+        raise Malformed("shape", f"{list(image.shape)}, want [H, W, 3]")
     if encoding == "bgr8":
         image = image[..., ::-1]
-    elif encoding != "rgb8":
-        raise ValueError(f"frame encoding {encoding!r} (want rgb8, bgr8, jpeg or png)")
     return np.ascontiguousarray(image)
 
 
@@ -166,20 +171,24 @@ def main():
     teacher = Teacher()
     name = os.environ.get("TEACHER", "mediapipe")
     node = Node()
+    rt = Runtime("teacher-mediapipe", max_drop_reports=20)
     times = []
     people = 0
-    errors = 0
     log(f"BlazePose full (mediapipe {MEDIAPIPE_VERSION}), {teacher.mode} mode")
     for event in node:
-        if event["type"] != "INPUT" or event["id"] != "frame":
+        if event["type"] != "INPUT":
+            continue
+        if event["id"] != "frame":
+            rt.unknown(event["id"])
             continue
         meta = event["metadata"]
         try:
             rgb = decode_frame(event["value"], meta)
-        except (ValueError, KeyError) as e:
-            errors += 1
-            log(f"skipping frame seq {meta.get('seq')}: {e}")
+            t_ns, seq = meta_int(meta, "t_ns"), meta_int(meta, "seq")
+        except Malformed as e:
+            rt.drop("frame", e)
             continue
+        rt.handled()
         h, w = rgb.shape[:2]
         started = time.perf_counter()
         kp, scores, boxes, masks = teacher.label(rgb)
@@ -187,8 +196,8 @@ def main():
         p = kp.shape[0]
         people += p
         out_meta = {
-            "t_ns": int(meta.get("t_ns", 0)),
-            "seq": int(meta.get("seq", 0)),
+            "t_ns": t_ns,
+            "seq": seq,
             "room": str(meta.get("room", "default")),
             "link": str(meta.get("link", "camera0")),
             "teacher": name,
@@ -205,11 +214,12 @@ def main():
         node.send_output("labels", labels_array(kp, scores, boxes, masks), out_meta)
     if times:
         ms = np.array(times) * 1000
-        log(f"{len(times)} frames labelled ({people} people found, {errors} frames skipped): "
+        log(f"{len(times)} frames labelled ({people} people found, {rt.dropped()} frames dropped): "
             f"{ms.mean():.1f} ms/frame mean, p50 {np.percentile(ms, 50):.1f}, "
             f"p95 {np.percentile(ms, 95):.1f}")
     else:
-        log(f"no frame labelled ({errors} frames skipped)")
+        log(f"no frame labelled ({rt.dropped()} frames dropped)")
+    rt.finish()
 
 
 if __name__ == "__main__":

@@ -4,40 +4,67 @@ The rows themselves are written by dataset.DatasetWriter.
 """
 import json
 import os
+import sys
 
 import numpy as np
 import pyarrow as pa
 
+# The Python side of the node runtime: the tensor contract's checks.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "wdp-node-py"))
+from wdp_node import Malformed, tensor  # noqa: E402
+
+CSI_DIMS = ("tx", "rx", "subcarrier", "complex")
+FRAME_DIMS = ("height", "width", "channel")
+
 
 def decode_labels(value, meta):
-    """The labels contract: one row with keypoints [P,17,3], boxes [P,5], masks [P,h,w]."""
-    row = value.to_pylist()[0] if isinstance(value, pa.StructArray) else None
-    if row is None:
-        raise ValueError("labels must be a one-row StructArray (see teacher-mediapipe/README.md)")
-    shape = lambda key, default: [int(v) for v in meta.get(key, default)]  # noqa: E731
-    p = int(meta.get("n_people", len(row["keypoints"]) // 51))
-    kp = np.asarray(row["keypoints"], dtype=np.float32).reshape(shape("keypoints_shape",
-                                                                      [p, 17, 3]))
-    boxes = np.asarray(row["boxes"], dtype=np.float32).reshape(shape("boxes_shape", [p, 5]))
-    masks = np.asarray(row["masks"], dtype=np.uint8).reshape(shape("masks_shape", [p, 0, 0]))
+    """The labels contract: one row with keypoints [P,17,3], boxes [P,5], masks [P,h,w]; or
+    Malformed naming the column at fault."""
+    if not isinstance(value, pa.StructArray) or len(value) != 1:
+        raise Malformed("data type", "labels must be a one-row StructArray (see "
+                        "teacher-mediapipe/README.md)")
+    row = value.to_pylist()[0]
+    for key in ("keypoints", "boxes", "masks"):
+        if row.get(key) is None:
+            raise Malformed(key, "missing")
+    try:
+        p = int(meta.get("n_people", len(row["keypoints"]) // 51))
+        shape = lambda key, default: [int(v) for v in meta.get(key, default)]  # noqa: E731
+        kp = np.asarray(row["keypoints"], dtype=np.float32).reshape(shape("keypoints_shape",
+                                                                          [p, 17, 3]))
+        boxes = np.asarray(row["boxes"], dtype=np.float32).reshape(shape("boxes_shape", [p, 5]))
+        masks = np.asarray(row["masks"], dtype=np.uint8).reshape(shape("masks_shape", [p, 0, 0]))
+    except (TypeError, ValueError) as e:
+        raise Malformed("shape", f"labels: {e}") from None
     if not (kp.shape[0] == boxes.shape[0] == masks.shape[0] == p) or kp.shape[1:] != (17, 3):
-        raise ValueError(f"inconsistent labels: keypoints {kp.shape}, boxes {boxes.shape}, "
-                         f"masks {masks.shape}, n_people {p}")
+        raise Malformed("shape", f"inconsistent labels: keypoints {kp.shape}, boxes "
+                        f"{boxes.shape}, masks {masks.shape}, n_people {p}")
+    if not (np.isfinite(kp).all() and np.isfinite(boxes).all()):
+        raise Malformed("values", "keypoints or boxes with NaN or infinity")
     return kp, boxes, masks
 
 
 def decode_rgb(value, meta):
     """A camera frame as contiguous RGB [H, W, 3] (a `bgr8` frame's channels reversed)."""
-    shape = [int(s) for s in meta.get("shape", [meta["height"], meta["width"], 3])]
-    rgb = np.asarray(value.to_numpy(zero_copy_only=False), dtype=np.uint8).reshape(shape)
-    if str(meta.get("encoding", "rgb8")).lower() == "bgr8":
+    encoding = str(meta.get("encoding", "rgb8")).lower()
+    if encoding not in ("rgb8", "bgr8"):
+        raise Malformed("encoding", f"{encoding!r} (want rgb8 or bgr8)")
+    if "shape" not in meta and "height" in meta and "width" in meta:
+        meta = dict(meta, shape=[meta["height"], meta["width"], 3])
+    rgb = tensor(value, meta, np.uint8, dims=FRAME_DIMS)
+    if rgb.shape[2] != 3:
+        raise Malformed("shape", f"{list(rgb.shape)}, want [H, W, 3]")
+    if encoding == "bgr8":
         rgb = rgb[..., ::-1]
     return np.ascontiguousarray(rgb)
 
 
-def decode_packet(value, shape):
-    """A CSI packet's values as float32 of its [tx, rx, subcarrier, 2] shape."""
-    return np.asarray(value.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(shape)
+def decode_packet(value, meta):
+    """A CSI packet as float32 [tx, rx, subcarrier, 2], finite."""
+    csi = tensor(value, meta, np.float32, dims=CSI_DIMS)
+    if csi.shape[-1] != 2:
+        raise Malformed("shape", f"{list(csi.shape)}, want [tx, rx, subcarrier, 2]")
+    return csi
 
 
 def dataset_metadata(packet_shape, radio_meta, room, rate_hz, fps, image_wh, teacher):

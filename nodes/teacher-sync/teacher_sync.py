@@ -55,8 +55,9 @@ from dora import Node
 from clocksync import ClockMap
 from dataset import DatasetWriter
 from pairing import Pairing
-from records import (dataset_metadata, decode_labels, decode_packet, decode_rgb, recording_info,
-                     write_sync_logs)
+from records import (Malformed, dataset_metadata, decode_labels, decode_packet, decode_rgb,
+                     recording_info, write_sync_logs)
+from wdp_node import Runtime, meta_int  # on the path through records
 
 PREFIX = "teacher-sync:"
 DATA_INPUTS = ("csi", "frame", "labels")
@@ -153,19 +154,18 @@ class Recorder:
         return self.room_override or str(self.radio_meta.get("room", "default"))
 
     # -- inputs -----------------------------------------------------------------------------
+    # Each checks its message whole (Malformed) before it changes anything.
     def on_csi(self, value, meta, now):
-        shape = [int(s) for s in meta.get("shape", [])]
-        if len(shape) != 4 or shape[-1] != 2:
-            self.radio_skipped += 1
-            return
+        packet = decode_packet(value, meta)
+        t = meta_int(meta, "t_ns")
+        shape = list(packet.shape)
         if self.packet_shape is None:
             self.packet_shape = shape
             self.radio_meta = meta
         elif shape != self.packet_shape:
             # The dataset's CSI shape is fixed by the first packet.
-            self.radio_skipped += 1
-            return
-        t = int(meta["t_ns"])
+            raise Malformed("shape", f"{shape}, but this recording's packets are "
+                            f"{self.packet_shape}")
         self.radio_count += 1
         if self.radio_last is not None and t > self.radio_last:
             self.radio_intervals.append(t - self.radio_last)
@@ -177,10 +177,11 @@ class Recorder:
         if self.truth is not None:
             self.truth.observe_radio(t, now)
         # Late packets are sorted in; HISTORY_S of radio time is kept.
-        self.pairing.push_packet(t, decode_packet(value, shape), now)
+        self.pairing.push_packet(t, packet, now)
 
     def on_frame(self, value, meta, now):
-        seq, t = int(meta["seq"]), int(meta["t_ns"])
+        seq, t = meta_int(meta, "seq"), meta_int(meta, "t_ns")
+        rgb = decode_rgb(value, meta)
         self.camera_frames += 1
         if self.last_frame_t is not None and t > self.last_frame_t:
             self.camera_intervals.append(t - self.last_frame_t)
@@ -191,16 +192,12 @@ class Recorder:
         e = self.pairing.entry(seq, t, now)
         e.arrival_ns, e.has_frame = now, True
         if not self.labels_only:
-            e.rgb = decode_rgb(value, meta)
+            e.rgb = rgb
 
     def on_labels(self, value, meta, now):
-        seq, t = int(meta["seq"]), int(meta["t_ns"])
+        seq, t = meta_int(meta, "seq"), meta_int(meta, "t_ns")
+        labels = decode_labels(value, meta)
         self.label_msgs += 1
-        try:
-            labels = decode_labels(value, meta)
-        except (ValueError, KeyError) as err:
-            log(f"labels of frame {seq} unreadable: {err}")
-            return
         if not self.frames_wired:
             self.clock.observe_camera(t, now)
             if self.observations is not None:
@@ -302,6 +299,7 @@ def frames_input_wired(node):
 
 def main():
     node = Node()
+    rt = Runtime("teacher-sync", max_drop_reports=20)
     rec = Recorder(frames_input_wired(node))
     log(f"recording into {rec.out_dir}: window {rec.window}, tolerance "
         f"{rec.tolerance_ns / 1e6:g} ms, clock {rec.clock.mode}"
@@ -317,12 +315,17 @@ def main():
         kind = event["type"]
         if kind == "INPUT":
             eid = event["id"]
-            if eid == "csi":
-                rec.on_csi(event["value"], event["metadata"], now)
-            elif eid == "frame":
-                rec.on_frame(event["value"], event["metadata"], now)
-            elif eid == "labels":
-                rec.on_labels(event["value"], event["metadata"], now)
+            handle = {"csi": rec.on_csi, "frame": rec.on_frame, "labels": rec.on_labels}.get(eid)
+            if handle is None:
+                rt.unknown(eid)
+            else:
+                try:
+                    handle(event["value"], event["metadata"], now)
+                    rt.handled()
+                except Malformed as e:
+                    rt.drop(eid, e)
+                    if eid == "csi":
+                        rec.radio_skipped += 1
         elif kind == "INPUT_CLOSED":
             eid = event["id"]
             open_inputs.discard(eid)
@@ -359,6 +362,7 @@ def main():
         f"{s['dropped_by_reason']}, late {s['late']} (frames {s['late_frames']}, packets "
         f"{s['late_packets']}); clock {json.dumps(s['clock'])}; error ms {s['error_ms']}"
         + (f"; map error vs truth ms {s['map_error_ms']}" if "map_error_ms" in s else ""))
+    rt.finish()
 
 
 if __name__ == "__main__":

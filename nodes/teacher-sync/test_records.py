@@ -10,8 +10,8 @@ import unittest
 import numpy as np
 import pyarrow as pa
 
-from records import (dataset_metadata, decode_labels, decode_packet, decode_rgb, recording_info,
-                     write_sync_logs)
+from records import (Malformed, dataset_metadata, decode_labels, decode_packet, decode_rgb,
+                     recording_info, write_sync_logs)
 
 
 def labels_value(kp, boxes, masks):
@@ -48,6 +48,9 @@ class DecodeTest(unittest.TestCase):
             decode_labels(labels_value(kp, boxes, np.zeros(3)), {"masks_shape": [1, 2, 2]})
         with self.assertRaisesRegex(ValueError, "one-row StructArray"):
             decode_labels(pa.array([1.0]), {})
+        kp[0, 3, 0] = np.nan
+        with self.assertRaisesRegex(Malformed, "NaN"):
+            decode_labels(labels_value(kp, boxes, np.zeros((1, 2, 2))), {"masks_shape": [1, 2, 2]})
 
     def test_a_bgr_frame_becomes_rgb(self):
         pixels = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
@@ -59,8 +62,26 @@ class DecodeTest(unittest.TestCase):
         self.assertTrue(bgr.flags["C_CONTIGUOUS"])
 
     def test_a_packet_takes_its_shape(self):
-        p = decode_packet(pa.array(np.arange(16, dtype=np.float64)), [1, 2, 4, 2])
+        meta = {"shape": [1, 2, 4, 2], "dims": "tx,rx,subcarrier,complex"}
+        p = decode_packet(pa.array(np.arange(16, dtype=np.float32)), meta)
         self.assertEqual((p.shape, p.dtype, float(p[0, 1, 3, 1])), ((1, 2, 4, 2), np.float32, 15))
+
+    def test_a_packet_breaking_the_contract_names_the_field(self):
+        good = np.arange(16, dtype=np.float32)
+        meta = {"shape": [1, 2, 4, 2], "dims": "tx,rx,subcarrier,complex"}
+        cases = [
+            (pa.array(good.astype(np.float64)), meta, "data type"),
+            (pa.array(good[:8]), meta, "shape"),
+            (pa.array(good), {"dims": meta["dims"]}, "shape"),
+            (pa.array(good), dict(meta, shape=[2, 4, 2]), "shape"),
+            (pa.array(good), dict(meta, dims="a,b,c,d"), "dims"),
+            (pa.array(np.where(good == 3, np.inf, good).astype(np.float32)), meta, "values"),
+            (pa.array([1.0] * 15 + [None], pa.float32()), meta, "values"),
+        ]
+        for value, m, field in cases:
+            with self.assertRaises(Malformed) as caught:
+                decode_packet(value, m)
+            self.assertEqual(caught.exception.field, field, str(caught.exception))
 
 
 class RecordingTest(unittest.TestCase):
