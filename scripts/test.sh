@@ -23,9 +23,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --release --workspace --all-targets -- -D warnings
 
-echo "== dataflows validate"
+echo "== dataflows validate (wiring and the ports' types, strict)"
 for flow in dataflows/*.yml; do
-    dora validate "$flow" > /dev/null || { echo "invalid dataflow: $flow" >&2; exit 1; }
+    dora validate --strict-types "$flow" > /dev/null || { echo "invalid dataflow: $flow" >&2; exit 1; }
 done
 
 echo "== cargo test (unit, property, reference, end-to-end)"

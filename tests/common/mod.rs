@@ -153,6 +153,8 @@ pub fn dora_run(dataflow: &Path, log: &Path) -> Command {
         .arg("run")
         .arg(dataflow)
         .env("PATH", path)
+        // Every send is checked against its port's declared type (tests/dataflow_types.rs).
+        .env("DORA_RUNTIME_TYPE_CHECK", "error")
         .stdin(Stdio::null())
         .stdout(file.try_clone().expect("log"))
         .stderr(file);

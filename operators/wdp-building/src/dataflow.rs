@@ -111,6 +111,21 @@ fn input(s: &mut String, id: &str, source: &str, size: usize, backpressure: bool
     );
 }
 
+/// The pose ports every room's model and tracker send, each the stream of its name.
+const POSE: [(&str, &str); 2] = [("keypoints", "keypoints"), ("boxes", "boxes")];
+
+/// `output_types:` or `input_types:` (`key`) of `ports`, each (port id, the stream it carries),
+/// typed as the contract says (`wdp_tensor::streams`).
+fn types(s: &mut String, key: &str, ports: &[(&str, &str)]) {
+    let _ = writeln!(s, "    {key}:");
+    for (port, stream) in ports {
+        let urn = wdp_tensor::streams::dora_type(stream).unwrap_or_else(|| {
+            unreachable!("the generator wires only the contract's streams, not `{stream}`")
+        });
+        let _ = writeln!(s, "      {port}: {urn}");
+    }
+}
+
 /// The dataflow YAML of a plan checked by [`DataflowPlan::validate`].
 pub fn dataflow_yaml(p: &DataflowPlan) -> String {
     let mut s = String::new();
@@ -166,8 +181,13 @@ pub fn dataflow_yaml(p: &DataflowPlan) -> String {
         deploy(&mut s, host, p.working_dir);
         let _ = writeln!(
             s,
-            "    path: {}\n    outputs:\n      - csi\n    env:\n      MODE: sim\n      SCENE: {}\n      ROOM: {}\n      PACING: recorded\n",
-            bin("csi-source"),
+            "    path: {}\n    outputs:\n      - csi",
+            bin("csi-source")
+        );
+        types(&mut s, "output_types", &[("csi", "csi")]);
+        let _ = writeln!(
+            s,
+            "    env:\n      MODE: sim\n      SCENE: {}\n      ROOM: {}\n      PACING: recorded\n",
             q(scene),
             q(r)
         );
@@ -175,9 +195,12 @@ pub fn dataflow_yaml(p: &DataflowPlan) -> String {
         deploy(&mut s, pre_at, p.working_dir);
         let _ = writeln!(s, "    path: {}\n    inputs:", bin("csi-preprocess"));
         input(&mut s, "csi", &format!("{r}-source/csi"), 100_000, true);
+        types(&mut s, "input_types", &[("csi", "csi")]);
+        let _ = writeln!(s, "    outputs:\n      - window");
+        types(&mut s, "output_types", &[("window", "window")]);
         let _ = writeln!(
             s,
-            "    outputs:\n      - window\n    env:\n      WDP_PREPROCESS_CONFIG: {}\n",
+            "    env:\n      WDP_PREPROCESS_CONFIG: {}\n",
             model_file("weights/lite-floor.preprocess.yaml")
         );
         let _ = writeln!(s, "  - id: {r}-model");
@@ -190,9 +213,12 @@ pub fn dataflow_yaml(p: &DataflowPlan) -> String {
             1000,
             true,
         );
+        types(&mut s, "input_types", &[("window", "window")]);
+        let _ = writeln!(s, "    outputs:\n      - keypoints\n      - boxes");
+        types(&mut s, "output_types", &POSE);
         let _ = writeln!(
             s,
-            "    outputs:\n      - keypoints\n      - boxes\n    env:\n      PRESET: {}\n      CHECKPOINT: {}\n      THREADS: \"1\"\n      SCENE: {}\n",
+            "    env:\n      PRESET: {}\n      CHECKPOINT: {}\n      THREADS: \"1\"\n      SCENE: {}\n",
             model_file("presets/lite-floor.yaml"),
             model_file("weights/lite-floor.safetensors"),
             q(scene)
@@ -203,7 +229,10 @@ pub fn dataflow_yaml(p: &DataflowPlan) -> String {
         for port in ["keypoints", "boxes"] {
             input(&mut s, port, &format!("{r}-model/{port}"), 1000, true);
         }
-        let _ = writeln!(s, "    outputs:\n      - keypoints\n      - boxes\n");
+        types(&mut s, "input_types", &POSE);
+        let _ = writeln!(s, "    outputs:\n      - keypoints\n      - boxes");
+        types(&mut s, "output_types", &POSE);
+        let _ = writeln!(s);
     }
     let _ = writeln!(s, "  - id: room-fusion");
     deploy(&mut s, placed.then_some(p.compute), p.working_dir);
@@ -219,9 +248,22 @@ pub fn dataflow_yaml(p: &DataflowPlan) -> String {
             );
         }
     }
+    let _ = writeln!(s, "      tick: dora/timer/millis/500");
+    let fused: Vec<(String, &str)> = names
+        .iter()
+        .flat_map(|r| POSE.map(|(port, stream)| (format!("{r}_{port}"), stream)))
+        .collect();
+    let fused: Vec<(&str, &str)> = fused.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+    types(&mut s, "input_types", &fused);
+    let _ = writeln!(s, "    outputs:\n      - building_state\n      - events");
+    types(
+        &mut s,
+        "output_types",
+        &[("building_state", "building_state"), ("events", "events")],
+    );
     let _ = writeln!(
         s,
-        "      tick: dora/timer/millis/500\n    outputs:\n      - building_state\n      - events\n    env:\n      OUT_FILE: {}\n      # The building description ({}), inline so that it is the same on every machine.\n      BUILDING: |",
+        "    env:\n      OUT_FILE: {}\n      # The building description ({}), inline so that it is the same on every machine.\n      BUILDING: |",
         q(p.state_file),
         p.description
     );

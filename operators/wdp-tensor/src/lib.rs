@@ -21,6 +21,7 @@
 pub mod dora;
 mod element;
 mod meta;
+pub mod streams;
 
 pub use element::Element;
 pub use meta::{
