@@ -333,21 +333,34 @@ async fn publish_loop(config: MqttConfig, options: MqttOptions, shared: Arc<Shar
         let stopping = shared.stop.load(Ordering::SeqCst);
         let link = *link_rx.borrow_and_update();
         if link.connected {
-            if link.epoch != epoch_served {
-                // A new session (first connection or after the broker came back): the broker
-                // may have lost its retained messages, so availability and every discovery
-                // config again.
+            // A new session (first connection or after the broker came back): the broker may
+            // have lost its retained messages, so availability and every discovery config
+            // again. A publish the client's full queue refuses is tried again next round, so
+            // that no room is taken as announced while its configs are missing.
+            if link.epoch != epoch_served
+                && client
+                    .try_publish(&availability, QoS::AtLeastOnce, true, "online")
+                    .is_ok()
+            {
                 epoch_served = link.epoch;
                 announced.clear();
-                let _ = client.try_publish(&availability, QoS::AtLeastOnce, true, "online");
             }
             let rooms = shared.outbox().rooms();
             for room in rooms {
                 if announced.contains(&room) {
                     continue;
                 }
-                for (topic, payload) in config.topics.discovery(&room) {
-                    let _ = client.try_publish(topic, QoS::AtLeastOnce, true, payload);
+                let sent = config
+                    .topics
+                    .discovery(&room)
+                    .into_iter()
+                    .all(|(topic, payload)| {
+                        client
+                            .try_publish(topic, QoS::AtLeastOnce, true, payload)
+                            .is_ok()
+                    });
+                if !sent {
+                    break;
                 }
                 announced.push(room);
             }
