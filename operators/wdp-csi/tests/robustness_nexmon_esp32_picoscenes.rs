@@ -599,3 +599,69 @@ fn picoscenes_csi_segment_versions_1_3_4() {
         }
     }
 }
+
+/// Lines of an ESP-IDF 5 firmware (Espressif's esp-csi `csi_recv`): its own header, a quoted
+/// comma-separated buffer, `first_word` marking the first two pairs invalid, buffers of 128
+/// and 384 bytes, a line cut by the serial port and one of an unknown layout before the header.
+#[test]
+fn esp32_esp_idf_5_lines_are_read_by_their_header() {
+    let buffer = |k: usize, pairs: usize| -> Vec<i32> {
+        (0..2 * pairs)
+            .map(|i| ((i * 7 + k) % 61) as i32 - 30)
+            .collect()
+    };
+    let line = |k: usize, pairs: usize, first_word: u8| {
+        let values: Vec<String> = buffer(k, pairs).iter().map(i32::to_string).collect();
+        format!(
+            "CSI_DATA,{k},1a:00:00:00:00:01,-4{k},11,-97,3,12,11,{},47,0,{},{first_word},\"[{}]\"",
+            1_000_000 + 10_000 * k,
+            2 * pairs,
+            values.join(",")
+        )
+    };
+    let text = [
+        "I (345) csi_recv: ================ CSI RECV ================".to_owned(),
+        // Before the header, the line's columns are not the tool's: skipped.
+        line(9, 64, 0),
+        "type,seq,mac,rssi,rate,noise_floor,fft_gain,agc_gain,channel,local_timestamp,sig_len,rx_state,len,first_word,data".to_owned(),
+        line(0, 64, 0),
+        line(1, 64, 1),
+        line(2, 192, 0),
+        line(3, 64, 0)[..150].to_owned(),
+        line(4, 64, 0),
+    ]
+    .join("\n");
+    assert!(esp32::sniff(text.as_bytes()));
+    let (frames, stats) = read(CaptureFormat::Esp32, text.as_bytes()).unwrap();
+    assert_eq!(frames.len(), 4, "{stats:?}");
+    assert_eq!(stats.skipped.get("bad field count"), Some(&1), "{stats:?}");
+    assert_eq!(
+        stats.skipped.get("truncated csi list"),
+        Some(&1),
+        "{stats:?}"
+    );
+    for (frame, k) in frames.iter().zip([0usize, 1, 2, 4]) {
+        assert_eq!(frame.csi.len(), 64, "frame {k}: the L-LTF's 64 pairs");
+        assert_eq!(frame.timestamp_ns, (1_000_000 + 10_000 * k as i64) * 1000);
+        assert_eq!(frame.rssi_dbm, Some(-(40.0 + k as f32)));
+        assert_eq!(
+            frame.meta.get("seq"),
+            Some(&wdp_csi::MetaValue::Int(k as i64))
+        );
+        let b = buffer(k, 64);
+        for (p, z) in frame.csi.iter().enumerate() {
+            // (imaginary, real) pairs; the first two zero where first_word says invalid.
+            let want = if k == 1 && p < 2 {
+                (0.0, 0.0)
+            } else {
+                (b[2 * p + 1] as f32, b[2 * p] as f32)
+            };
+            assert_eq!((z.re, z.im), want, "frame {k}, pair {p}");
+        }
+    }
+    assert_eq!(
+        frames[2].meta.get("csi_pairs"),
+        Some(&wdp_csi::MetaValue::Int(192))
+    );
+    assert_eq!(frames[0].meta.get("csi_pairs"), None);
+}

@@ -1,11 +1,23 @@
 //! ESP32-CSI-Tool: one `CSI_DATA,...,[v0 v1 ...]` CSV line per received packet, printed over a
 //! serial port between the firmware's log lines.
 //!
-//! Fields (in the tool's order, or in the order of a `type,role,mac,...` header line when the
-//! file has one): `type role mac rssi rate sig_mode mcs bandwidth smoothing not_sounding
+//! Fields (in the tool's order, or in the order of a `type,...` header line when the file has
+//! one): `type role mac rssi rate sig_mode mcs bandwidth smoothing not_sounding
 //! aggregation stbc fec_coding sgi noise_floor ampdu_cnt channel secondary_channel
 //! local_timestamp ant sig_len rx_state real_time_set real_timestamp len`, then the CSI buffer
 //! as a bracketed list of int8 values.
+//!
+//! Newer firmwares built on ESP-IDF 5 (Espressif's esp-csi `csi_recv`) print their own header,
+//! `type,seq,mac,rssi,rate,noise_floor,fft_gain,agc_gain,channel,local_timestamp,sig_len,
+//! rx_state,len,first_word,data`, and the buffer as a quoted, comma-separated list
+//! (`"[12,-3,...]"`): read by the header's names (unknown columns are skipped, `data` names the
+//! list). Their `first_word` says the buffer's first four bytes (two pairs) are invalid, as the
+//! hardware sometimes makes them: those two pairs are then zero, not the garbage printed. A
+//! buffer longer than 64 pairs (`len` 256 or 384: the HT-LTF, or an HT40 / STBC layout, after
+//! the L-LTF) gives its first 64 pairs, the L-LTF every packet carries whatever its format, so
+//! that every frame of a capture has the same subcarriers; `csi_pairs` in the metadata keeps
+//! the count printed. Without a header, a line whose field count is not the tool's is skipped
+//! ("bad field count"): its columns cannot be known.
 //!
 //! The buffer is a run of `(imaginary, real)` int8 pairs, one per subcarrier, as Espressif
 //! documents it and as csiread pairs them. The frame holds every printed pair, `[1, 1, pairs]`.
@@ -43,7 +55,7 @@ enum Kind {
 }
 
 /// The tool's fields, in the order it prints them.
-const FIELDS: [(&str, Kind); 25] = [
+const FIELDS: [(&str, Kind); 29] = [
     ("type", Kind::Text),
     ("role", Kind::Text),
     ("mac", Kind::Text),
@@ -69,7 +81,27 @@ const FIELDS: [(&str, Kind); 25] = [
     ("real_time_set", Kind::Int),
     ("real_timestamp", Kind::Float),
     ("len", Kind::Int),
+    // ESP-IDF 5 firmwares (esp-csi).
+    ("seq", Kind::Int),
+    ("fft_gain", Kind::Int),
+    ("agc_gain", Kind::Int),
+    ("first_word", Kind::Int),
 ];
+
+/// The tool's own columns: [`FIELDS`] up to `len`.
+const TOOL_COLUMNS: usize = 25;
+
+/// The L-LTF's pairs: what a buffer longer than that is cut to.
+const LLTF_PAIRS: usize = 64;
+
+/// True for a header line: `type,` then column names (no CSI list), one of them `mac`.
+fn is_header(line: &[u8]) -> bool {
+    line.starts_with(b"type,")
+        && !line.contains(&b'[')
+        && line
+            .split(|&b| b == b',')
+            .any(|name| trim_bytes(name) == b"mac")
+}
 
 /// True when the text starts with `CSI_DATA` lines or the tool's CSV header (possibly after
 /// some firmware log lines).
@@ -81,7 +113,7 @@ pub fn sniff(head: &[u8]) -> bool {
     let mut csi_lines = 0;
     for line in head.split(|&b| b == b'\n') {
         let line = trim_bytes(line);
-        if line.starts_with(b"type,role,mac,") {
+        if is_header(line) {
             return true;
         }
         if line.starts_with(b"CSI_DATA,") {
@@ -110,14 +142,15 @@ fn trim_bytes(b: &[u8]) -> &[u8] {
 type Columns = Vec<Option<usize>>;
 
 fn default_columns() -> Columns {
-    (0..FIELDS.len()).map(Some).collect()
+    (0..TOOL_COLUMNS).map(Some).collect()
 }
 
-/// Reads the column names of a header line; the trailing `CSI_DATA` column names the list.
+/// Reads the column names of a header line; the trailing `CSI_DATA` (or `csi`, `data`)
+/// column names the list.
 fn header_columns(line: &str) -> Columns {
     line.split(',')
         .map(str::trim)
-        .filter(|name| *name != "CSI_DATA" && *name != "csi" && !name.is_empty())
+        .filter(|name| !matches!(*name, "CSI_DATA" | "csi" | "data" | ""))
         .map(|name| FIELDS.iter().position(|(n, _)| *n == name))
         .collect()
 }
@@ -198,24 +231,39 @@ fn parse_with(line: &str, columns: &Columns) -> Result<CsiFrame, RecordError> {
             format!("{} values (need a positive even count)", values.len()),
         ));
     }
-    let csi: Vec<Complex32> = values
-        .chunks_exact(2)
-        .map(|p| Complex32::new(f32::from(p[1]), f32::from(p[0])))
-        .collect();
     let int = |key: &str| match meta.get(key) {
         Some(MetaValue::Int(v)) => Some(*v),
         _ => None,
     };
+    let mut csi: Vec<Complex32> = values
+        .chunks_exact(2)
+        .map(|p| Complex32::new(f32::from(p[1]), f32::from(p[0])))
+        .collect();
+    if int("first_word") == Some(1) {
+        for z in csi.iter_mut().take(2) {
+            *z = Complex32::new(0.0, 0.0);
+        }
+    }
+    let printed = csi.len();
+    csi.truncate(LLTF_PAIRS);
     let subcarriers = subcarrier_indices(csi.len(), int("secondary_channel").unwrap_or(0));
+    let (timestamp_ns, rssi_dbm, noise_dbm) = (
+        int("local_timestamp").map_or(0, |us| us.saturating_mul(1_000)),
+        int("rssi").map(|v| v as f32),
+        int("noise_floor").map(|v| v as f32),
+    );
+    if printed > LLTF_PAIRS {
+        meta.insert("csi_pairs", MetaValue::Int(printed as i64));
+    }
     Ok(CsiFrame {
         format: CaptureFormat::Esp32,
         n_tx: 1,
         n_rx: 1,
         subcarriers,
         csi,
-        timestamp_ns: int("local_timestamp").map_or(0, |us| us.saturating_mul(1_000)),
-        rssi_dbm: int("rssi").map(|v| v as f32),
-        noise_dbm: int("noise_floor").map(|v| v as f32),
+        timestamp_ns,
+        rssi_dbm,
+        noise_dbm,
         meta,
     })
 }
@@ -304,7 +352,7 @@ impl<R: Read> Esp32Reader<R> {
             if line.is_empty() {
                 continue;
             }
-            if line.starts_with(b"type,role,mac,") {
+            if is_header(line) {
                 self.columns = header_columns(&String::from_utf8_lossy(line));
                 self.stats.ignored += 1;
                 continue;
