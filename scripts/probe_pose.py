@@ -16,7 +16,9 @@ naming the activity perfectly would give). `--clean` turns every impairment and 
 `--places N` puts the person at N places (the readouts then must find the pose wherever they
 are); `--new-body` tests on another person (1.62 m, another body) doing the same, and
 `--train-bodies N` trains on N people of 1.60-1.90 m (does more variety let a readout find the
-pose of a body it never saw?). `--mlp` adds a small MLP readout. Errors: median over test frames of the mean keypoint distance, pixels (the person is
+pose of a body it never saw?). `--mlp` adds a small MLP readout. `--body-points N` samples each
+body's surface with N scattering points instead of the scene default (128): the fewer, the more
+a body's response is a speckle pattern of its own draw rather than of its shape. Errors: median over test frames of the mean keypoint distance, pixels (the person is
 about 100-140 px tall in the 320x240 camera).
 """
 import argparse
@@ -40,13 +42,15 @@ CLEAN = ("impairments: {snr_db: null, cfo_std_hz: 0.0, random_phase: false, sto_
          "agc_step_db: 0.0, agc_step_probability: 0.0, packet_loss: 0.0, jitter_std_us: 0.0}\n")
 
 
-def scene(motion, place, clean, body=(1.75, 7)):
+def scene(motion, place, clean, body=(1.75, 7), body_points=None):
     with open(os.path.join(ROOT, "operators/wdp-sim/presets/lab.yaml")) as f:
         lab = f.read()
     head, _, tail = lab.partition("people:")
     tail = tail[tail.index("camera:"):]
     m = MOTIONS[motion].replace("X", str(place[0])).replace("Y", str(place[1]))
     people = f"people:\n  - {{height_m: {body[0]}, body_seed: {body[1]}, motion: {m}}}\n"
+    if body_points:
+        head = head.replace("radio:\n", f"radio:\n  body_points_per_person: {body_points}\n", 1)
     return head + people + tail + (CLEAN if clean else "")
 
 
@@ -115,6 +119,10 @@ def main():
     ap.add_argument("--new-body", action="store_true", help="test on another person")
     ap.add_argument("--train-bodies", type=int, default=1)
     ap.add_argument("--mlp", action="store_true")
+    ap.add_argument("--mlp-epochs", type=int, default=60,
+                    help="passes over the training frames (keep epochs x frames near 1.2 M: ~8 for 64 bodies)")
+    ap.add_argument("--body-points", type=int, default=None,
+                    help="scattering points per body (the scene's default: 128)")
     ap.add_argument("--newest", type=int, default=5, help="packets averaged into a frame's features")
     args = ap.parse_args()
     work = args.work or tempfile.mkdtemp(prefix="probe-pose-")
@@ -130,7 +138,7 @@ def main():
             for split, seed, body in bodies:
                 path = os.path.join(work, f"{motion}-{p}-{body[1]}.yaml")
                 with open(path, "w") as f:
-                    f.write(scene(motion, PLACES[p], args.clean, body))
+                    f.write(scene(motion, PLACES[p], args.clean, body, args.body_points))
                 out = os.path.join(work, f"{motion}-{p}-{split}-{body[1]}")
                 if not os.path.exists(os.path.join(out, "dataset.json")):
                     subprocess.run([wdp, "simulate", "--scene", path, "--seed", str(seed), "--duration-s",
@@ -157,8 +165,8 @@ def main():
     rows.append(("5 nearest neighbours", err(knn(a, ya, b), yb)))
     rows.append(("5 nearest neighbours, shuffled pairs", err(knn(a, shuffled, b), yb)))
     if args.mlp:
-        rows.append(("MLP", err(mlp(a, ya, b), yb)))
-        rows.append(("MLP, shuffled pairs", err(mlp(a, shuffled, b), yb)))
+        rows.append(("MLP", err(mlp(a, ya, b, args.mlp_epochs), yb)))
+        rows.append(("MLP, shuffled pairs", err(mlp(a, shuffled, b, args.mlp_epochs), yb)))
     print(f"{len(ya)} training / {len(yb)} test frames, {args.places} place(s), "
           f"{'clean' if args.clean else 'default impairments'}"
           f"{', tested on another body' if args.new_body else ''}; work folder {work}")
