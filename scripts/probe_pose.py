@@ -72,7 +72,8 @@ def read(seq_dir, newest):
             f = np.concatenate([rel.real.ravel(), rel.imag.ravel(), np.abs(z).ravel()])
             xs.append(f)
             kps.append(np.array(k[r]).reshape(17, 3)[:, :2].ravel())
-    return np.array(xs), np.array(kps)
+    # float32: 100+ bodies of features would not fit in memory as float64
+    return np.array(xs, dtype=np.float32), np.array(kps, dtype=np.float32)
 
 
 def ridge(a, y, b, lam):
@@ -81,9 +82,14 @@ def ridge(a, y, b, lam):
     return b @ w + m
 
 
-def knn(a, y, b, k=5):
-    d = (b ** 2).sum(1)[:, None] - 2 * b @ a.T + (a ** 2).sum(1)[None]
-    return y[np.argsort(d, 1)[:, :k]].mean(1)
+def knn(a, y, b, k=5, block=256):
+    a2 = (a ** 2).sum(1)[None]
+    out = []
+    for i in range(0, len(b), block):  # a block of test frames at a time: bounded memory
+        bb = b[i:i + block]
+        d = (bb ** 2).sum(1)[:, None] - 2 * bb @ a.T + a2
+        out.append(y[np.argpartition(d, k, 1)[:, :k]].mean(1))
+    return np.concatenate(out)
 
 
 def mlp(a, y, b, epochs=60, seed=0):
