@@ -8,9 +8,10 @@
 
 mod common;
 
+use common::{python, teacher_python};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use wdp_node::testing::{bad_tensor_events, malformed_tensor_events, tensor_event};
 use wdp_node::Counts;
@@ -27,16 +28,6 @@ impl PyRun {
     fn on(&self, id: &str) -> Vec<&Value> {
         self.outputs.iter().filter(|o| o["id"] == id).collect()
     }
-}
-
-fn python(venv: &str) -> PathBuf {
-    let python = common::root().join(venv).join("bin/python");
-    assert!(
-        python.is_file(),
-        "{} missing: run scripts/setup.sh",
-        python.display()
-    );
-    python
 }
 
 /// Runs the Python node `script` as `name` on `events`; its summary line gives the counts.
@@ -167,7 +158,7 @@ fn csi_stats_drops_and_counts_every_malformed_message() {
     ));
     events.extend([good(0.2, 3, 5.0), good(0.21, 4, 7.0)]);
     let run = run_python(
-        &python(".venv"),
+        &python(),
         "nodes/csi-stats-py/csi_stats.py",
         "csi-stats",
         events,
@@ -245,7 +236,7 @@ fn teacher_mediapipe_drops_and_counts_every_malformed_frame() {
     events.push(tensor_event(0.3, "frame", &yuv, &grey));
     events.push(tensor_event(0.4, "frame", &frame_meta(4), &grey));
     let run = run_python(
-        &python(".venv-teacher"),
+        &teacher_python(),
         "nodes/teacher-mediapipe/teacher_mediapipe.py",
         "teacher-mediapipe",
         events,
@@ -386,7 +377,7 @@ fn teacher_sync_drops_and_counts_malformed_packets_frames_and_labels() {
         ("TOLERANCE_MS", "50"),
     ];
     let run = run_python(
-        &python(".venv"),
+        &python(),
         "nodes/teacher-sync/teacher_sync.py",
         "teacher-sync",
         events,

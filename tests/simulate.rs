@@ -3,14 +3,8 @@
 
 mod common;
 
-use std::path::PathBuf;
+use common::python;
 use std::process::Command;
-
-fn python() -> PathBuf {
-    std::env::var("WDP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| common::root().join(".venv/bin/python"))
-}
 
 #[test]
 fn dataset_reads_back_in_python_with_pyarrow_alone() {

@@ -19,6 +19,7 @@
 
 mod common;
 
+use common::{python, teacher_python};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,24 +46,6 @@ const REFERENCE: [(usize, &str, [f64; 2], f64); 5] = [
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The teacher venv's Python (mediapipe, OpenCV, scikit-image).
-fn teacher_python() -> PathBuf {
-    let python = common::root().join(".venv-teacher/bin/python");
-    assert!(
-        python.is_file(),
-        "{} missing: run scripts/setup.sh",
-        python.display()
-    );
-    python
-}
-
-/// The main venv's Python.
-fn python() -> PathBuf {
-    std::env::var("WDP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| common::root().join(".venv/bin/python"))
 }
 
 /// Makes the test video; returns its path and which frames are mirrored.

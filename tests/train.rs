@@ -238,7 +238,7 @@ fn live_training_from_a_camera_teacher_labelling_the_simulated_camera() {
     let teacher: serde_yaml::Value = serde_yaml::from_str(&format!(
         "{{id: teacher, path: {:?}, inputs: {{frame: {{source: csi-source/frame, queue_size: 1000, queue_policy: backpressure}}}}, outputs: [labels], env: {{PYTHON: {:?}, MODE: video}}}}",
         common::root().join("nodes/teacher-mediapipe/teacher-mediapipe"),
-        common::root().join(".venv-teacher/bin/python"),
+        common::teacher_python(),
     ))
     .expect("node");
     nodes.push(teacher);

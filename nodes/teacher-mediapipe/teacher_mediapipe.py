@@ -35,7 +35,7 @@ from dora import Node
 
 # The Python side of the node runtime: the contract's checks, drops counted, the summary.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "wdp-node-py"))
-from wdp_node import Malformed, Runtime, meta_int, tensor  # noqa: E402
+from wdp_node import Malformed, Runtime, frame, meta_int, tensor  # noqa: E402
 
 PREFIX = "teacher-mediapipe:"
 # COCO-17 from BlazePose's 33 landmarks: nose, eyes, ears, shoulders, elbows, wrists, hips,
@@ -71,17 +71,7 @@ def decode_frame(value, meta):
         if bgr is None:
             raise Malformed("values", f"cannot decode a {encoding} frame")
         return np.ascontiguousarray(bgr[..., ::-1])
-    if encoding not in ("rgb8", "bgr8"):
-        raise Malformed("encoding", f"{encoding!r} (want rgb8, bgr8, jpeg or png)")
-    if "shape" not in meta and "height" in meta and "width" in meta:
-        # Cameras of the hub give width and height instead of the contract's shape.
-        meta = dict(meta, shape=[meta_int(meta, "height"), meta_int(meta, "width"), 3])
-    image = tensor(value, meta, np.uint8, dims=("height", "width", "channel"))
-    if image.shape[2] != 3:
-        raise Malformed("shape", f"{list(image.shape)}, want [H, W, 3]")
-    if encoding == "bgr8":
-        image = image[..., ::-1]
-    return np.ascontiguousarray(image)
+    return frame(value, meta)
 
 
 class Teacher:

@@ -11,10 +11,9 @@ import pyarrow as pa
 
 # The Python side of the node runtime: the tensor contract's checks.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "wdp-node-py"))
-from wdp_node import Malformed, tensor  # noqa: E402
+from wdp_node import Malformed, frame, tensor  # noqa: E402
 
 CSI_DIMS = ("tx", "rx", "subcarrier", "complex")
-FRAME_DIMS = ("height", "width", "channel")
 
 
 def decode_labels(value, meta):
@@ -46,17 +45,7 @@ def decode_labels(value, meta):
 
 def decode_rgb(value, meta):
     """A camera frame as contiguous RGB [H, W, 3] (a `bgr8` frame's channels reversed)."""
-    encoding = str(meta.get("encoding", "rgb8")).lower()
-    if encoding not in ("rgb8", "bgr8"):
-        raise Malformed("encoding", f"{encoding!r} (want rgb8 or bgr8)")
-    if "shape" not in meta and "height" in meta and "width" in meta:
-        meta = dict(meta, shape=[meta["height"], meta["width"], 3])
-    rgb = tensor(value, meta, np.uint8, dims=FRAME_DIMS)
-    if rgb.shape[2] != 3:
-        raise Malformed("shape", f"{list(rgb.shape)}, want [H, W, 3]")
-    if encoding == "bgr8":
-        rgb = rgb[..., ::-1]
-    return np.ascontiguousarray(rgb)
+    return frame(value, meta)
 
 
 def decode_packet(value, meta):

@@ -96,6 +96,26 @@ def tensor(value, meta, dtype, dims=None, finite=True):
     return array
 
 
+FRAME_DIMS = ("height", "width", "channel")
+
+
+def frame(value, meta):
+    """A raw camera frame (the `frame` contract: UInt8 [H, W, 3], `encoding` rgb8 or bgr8, or
+    `width` and `height` in place of `shape` as the hub's cameras send them) as contiguous RGB,
+    or Malformed."""
+    encoding = str(meta.get("encoding", "rgb8")).lower()
+    if encoding not in ("rgb8", "bgr8"):
+        raise Malformed("encoding", f"{encoding!r} (a raw frame is rgb8 or bgr8)")
+    if "shape" not in meta and "height" in meta and "width" in meta:
+        meta = dict(meta, shape=[meta_int(meta, "height"), meta_int(meta, "width"), 3])
+    rgb = tensor(value, meta, np.uint8, dims=FRAME_DIMS)
+    if rgb.shape[2] != 3:
+        raise Malformed("shape", f"{list(rgb.shape)}, want [H, W, 3]")
+    if encoding == "bgr8":
+        rgb = rgb[..., ::-1]
+    return np.ascontiguousarray(rgb)
+
+
 def meta_int(meta, key):
     """An integer metadata value (`t_ns`, `seq`, ...), or Malformed naming the key."""
     if key not in meta:

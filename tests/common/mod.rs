@@ -7,6 +7,24 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The main venv's Python (`WDP_PYTHON`, else `.venv`).
+pub fn python() -> PathBuf {
+    std::env::var("WDP_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join(".venv/bin/python"))
+}
+
+/// The teacher venv's Python (mediapipe, OpenCV, scikit-image, numpy < 2).
+pub fn teacher_python() -> PathBuf {
+    let python = root().join(".venv-teacher/bin/python");
+    assert!(
+        python.is_file(),
+        "{} missing: run scripts/setup.sh",
+        python.display()
+    );
+    python
+}
+
 /// The project root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -116,9 +116,10 @@ const POSE: [(&str, &str); 2] = [("keypoints", "keypoints"), ("boxes", "boxes")]
 
 /// `output_types:` or `input_types:` (`key`) of `ports`, each (port id, the stream it carries),
 /// typed as the contract says (`wdp_tensor::streams`).
-fn types(s: &mut String, key: &str, ports: &[(&str, &str)]) {
+fn types<P: AsRef<str>>(s: &mut String, key: &str, ports: &[(P, &str)]) {
     let _ = writeln!(s, "    {key}:");
     for (port, stream) in ports {
+        let port = port.as_ref();
         let urn = wdp_tensor::streams::dora_type(stream).unwrap_or_else(|| {
             unreachable!("the generator wires only the contract's streams, not `{stream}`")
         });
@@ -253,7 +254,6 @@ pub fn dataflow_yaml(p: &DataflowPlan) -> String {
         .iter()
         .flat_map(|r| POSE.map(|(port, stream)| (format!("{r}_{port}"), stream)))
         .collect();
-    let fused: Vec<(&str, &str)> = fused.iter().map(|(p, s)| (p.as_str(), *s)).collect();
     types(&mut s, "input_types", &fused);
     let _ = writeln!(s, "    outputs:\n      - building_state\n      - events");
     types(

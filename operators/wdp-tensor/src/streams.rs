@@ -6,28 +6,29 @@
 //! a send whose Arrow type is not its output's. `labels`, a struct, is the project's own type
 //! (`dataflows/types/wdp/v1.yml`).
 
-/// Every stream id of the contract with its Arrow element type (`Struct` for `labels`).
+/// Every stream id of the contract with the dora type its ports carry: a standard element type
+/// (the stream id is added as a parameter), or the project's own type for a struct.
 pub const STREAMS: &[(&str, &str)] = &[
-    ("csi", "Float32"),
-    ("window", "Float32"),
-    ("spectrogram", "Float32"),
-    ("stats", "Float32"),
-    ("features", "Float32"),
-    ("radio_map", "Float32"),
-    ("spatial", "Float32"),
-    ("locator", "Float32"),
-    ("count", "Float32"),
-    ("floor", "Float32"),
-    ("keypoints", "Float32"),
-    ("boxes", "Float32"),
-    ("parts", "UInt8"),
-    ("uv", "Float32"),
-    ("frame", "UInt8"),
-    ("loss", "Float32"),
-    ("labels", "Struct"),
-    ("room_state", "String"),
-    ("building_state", "String"),
-    ("events", "String"),
+    ("csi", "std/core/v1/Float32"),
+    ("window", "std/core/v1/Float32"),
+    ("spectrogram", "std/core/v1/Float32"),
+    ("stats", "std/core/v1/Float32"),
+    ("features", "std/core/v1/Float32"),
+    ("radio_map", "std/core/v1/Float32"),
+    ("spatial", "std/core/v1/Float32"),
+    ("locator", "std/core/v1/Float32"),
+    ("count", "std/core/v1/Float32"),
+    ("floor", "std/core/v1/Float32"),
+    ("keypoints", "std/core/v1/Float32"),
+    ("boxes", "std/core/v1/Float32"),
+    ("parts", "std/core/v1/UInt8"),
+    ("uv", "std/core/v1/Float32"),
+    ("frame", "std/core/v1/UInt8"),
+    ("loss", "std/core/v1/Float32"),
+    ("labels", "wdp/v1/Labels"),
+    ("room_state", "std/core/v1/String"),
+    ("building_state", "std/core/v1/String"),
+    ("events", "std/core/v1/String"),
 ];
 
 /// The dora type URN a port carrying `stream` is declared with, or `None` for a stream the
@@ -42,9 +43,10 @@ pub const STREAMS: &[(&str, &str)] = &[
 /// assert_eq!(wdp_tensor::streams::dora_type("pictures"), None);
 /// ```
 pub fn dora_type(stream: &str) -> Option<String> {
-    let (_, element) = STREAMS.iter().find(|(id, _)| *id == stream)?;
-    Some(match *element {
-        "Struct" => "wdp/v1/Labels".to_owned(),
-        element => format!("std/core/v1/{element}[stream={stream}]"),
+    let (_, urn) = STREAMS.iter().find(|(id, _)| *id == stream)?;
+    Some(if urn.starts_with("std/") {
+        format!("{urn}[stream={stream}]")
+    } else {
+        (*urn).to_owned()
     })
 }
