@@ -54,7 +54,6 @@ mod outbox;
 #[cfg(test)]
 mod tests;
 
-use arrow_array::{Array, StringArray};
 use client::{MqttConfig, Publisher, Tls};
 use dora_node_api::DoraNode;
 use eyre::{eyre, Result};
@@ -152,40 +151,19 @@ struct MqttSink {
     publisher: Publisher,
 }
 
-/// The one UTF-8 element of a JSON message.
-fn text(input: &Input) -> Result<String, HandlerError> {
-    let array = input.data.as_array();
-    let strings = array
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or_else(|| {
-            HandlerError::bad(
-                "data type",
-                format!("expected Utf8 (one JSON object), got {}", array.data_type()),
-            )
-        })?;
-    if strings.len() != 1 || strings.is_null(0) {
-        return Err(HandlerError::bad(
-            "shape",
-            format!("expected one string, got {} values", strings.len()),
-        ));
-    }
-    Ok(strings.value(0).to_owned())
-}
-
 impl Handler for MqttSink {
     fn accepts(&self, id: &str) -> bool {
         matches!(id, "room_state" | "events")
     }
 
     fn on_input(&mut self, _ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
-        let text = text(&input)?;
+        let text = input.text()?;
         let bad = |e: ha::BadMessage| HandlerError::bad(e.field, e.reason);
         if input.id == "room_state" {
-            let (room, payload) = ha::state_payload(&text).map_err(bad)?;
+            let (room, payload) = ha::state_payload(text).map_err(bad)?;
             self.publisher.state(&room, payload);
         } else {
-            let (room, payload) = ha::event_payload(&text).map_err(bad)?;
+            let (room, payload) = ha::event_payload(text).map_err(bad)?;
             self.publisher.event(&room, payload);
         }
         Ok(())

@@ -5,20 +5,10 @@
 
 use super::MqttSink;
 use crate::client::{MqttConfig, Publisher};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::{Duration, Instant};
-use wdp_node::testing::{run_test, tensor_event};
+use wdp_node::testing::{run_test, tensor_event, text_event};
 use wdp_tensor::TensorMeta;
-
-fn utf8_event(t_s: f64, id: &str, text: &str) -> Value {
-    json!({
-        "time_offset_secs": t_s,
-        "type": "Input",
-        "id": id,
-        "data": [text],
-        "data_type": "Utf8",
-    })
-}
 
 fn state(k: u32) -> String {
     json!({"room": "lab", "t_ns": k, "presence": true, "presence_confidence": 0.9,
@@ -42,26 +32,26 @@ fn no_broker_never_blocks_and_drops_oldest_states() {
     let mut events = Vec::new();
     for k in 0..20u32 {
         let t = f64::from(k) * 0.001;
-        events.push(utf8_event(t, "room_state", &state(k)));
+        events.push(text_event(t, "room_state", &state(k)));
         if k % 5 == 4 {
             let e = json!({"room": "lab", "t_ns": k, "event": "entered"}).to_string();
-            events.push(utf8_event(t + 0.0001, "events", &e));
+            events.push(text_event(t + 0.0001, "events", &e));
         }
     }
-    events.push(utf8_event(0.03, "room_state", "{not json"));
-    events.push(utf8_event(
+    events.push(text_event(0.03, "room_state", "{not json"));
+    events.push(text_event(
         0.031,
         "room_state",
         r#"{"room":"lab","t_ns":1}"#,
     ));
-    events.push(utf8_event(
+    events.push(text_event(
         0.032,
         "events",
         r#"{"room":"lab","t_ns":1,"event":"x"}"#,
     ));
     let meta = TensorMeta::new(&[2], ["x"]);
     events.push(tensor_event(0.033, "room_state", &meta, &[1.0f32, 2.0]));
-    events.push(utf8_event(0.034, "poses", &state(0)));
+    events.push(text_event(0.034, "poses", &state(0)));
     let mut handler = MqttSink {
         publisher: Publisher::start(config).expect("publisher"),
     };

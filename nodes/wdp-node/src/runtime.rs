@@ -1,6 +1,7 @@
 //! The event loop every node runs: inputs to a [`Handler`], unknown ids skipped, bad messages
 //! dropped and counted, figures reported at stop.
 
+use arrow_array::Array;
 use dora_node_api::{DoraArray, DoraNode, Event, EventStream, Metadata, StopCause, TryRecvError};
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -40,6 +41,28 @@ impl Input {
         Ok(wdp_tensor::dora::from_parameters(
             &self.metadata.parameters,
         )?)
+    }
+
+    /// The one UTF-8 string of a JSON message (`room_state`, `events`, `building_state`): an
+    /// Arrow `Utf8` array of length one (docs/CONTRACT.md, "JSON messages").
+    pub fn text(&self) -> Result<&str, HandlerError> {
+        let array = self.data.as_array();
+        let strings = array
+            .as_any()
+            .downcast_ref::<arrow_array::StringArray>()
+            .ok_or_else(|| {
+                HandlerError::bad(
+                    "data type",
+                    format!("expected Utf8 (one JSON object), got {}", array.data_type()),
+                )
+            })?;
+        if strings.len() != 1 || strings.is_null(0) {
+            return Err(HandlerError::bad(
+                "shape",
+                format!("expected one string, got {} values", strings.len()),
+            ));
+        }
+        Ok(strings.value(0))
     }
 
     /// The message as the pose output `output` (`keypoints`, `boxes`, `parts`, `uv`), its

@@ -156,6 +156,18 @@ pub fn tensor_event<T: Element + Into<f64>>(
     event(t_s, id, meta, data_type::<T>(), values)
 }
 
+/// An input event at `t_s` seconds carrying one UTF-8 string, as the JSON messages travel
+/// (`room_state`, `events`: docs/CONTRACT.md, "JSON messages").
+pub fn text_event(t_s: f64, id: &str, text: &str) -> Value {
+    json!({
+        "time_offset_secs": t_s,
+        "type": "Input",
+        "id": id,
+        "data": [text],
+        "data_type": "Utf8",
+    })
+}
+
 /// The Arrow data type of `T`.
 fn data_type<T: Element>() -> DataType {
     <T::Arrow as arrow_array::ArrowPrimitiveType>::DATA_TYPE

@@ -2,7 +2,6 @@
 //! the board's view published to the [`Server`] after every change.
 
 use crate::{Board, Server};
-use arrow_array::{Array, StringArray};
 use eyre::{eyre, Result};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -118,28 +117,13 @@ impl WebView {
     }
 
     fn on_room_state(&mut self, input: &Input) -> Result<(), HandlerError> {
-        let array = input.data.as_array();
-        let text = array
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| {
-                HandlerError::bad(
-                    "type",
-                    format!("{:?}, expected one UTF-8 string", array.data_type()),
-                )
-            })?;
-        if text.len() != 1 || text.is_null(0) {
-            return Err(HandlerError::bad(
-                "length",
-                format!("{} strings, expected one", text.len()),
-            ));
-        }
+        let text = input.text()?;
         let meta_room = match input.metadata.parameters.get("room") {
             Some(dora_node_api::Parameter::String(r)) => r.clone(),
             _ => String::new(),
         };
         self.board
-            .room_state(text.value(0), &meta_room)
+            .room_state(text, &meta_room)
             .map_err(|e| HandlerError::bad("json", e))?;
         Ok(())
     }

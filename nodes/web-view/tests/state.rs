@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 use wdp_node::testing::{
     assert_malformed_dropped, malformed_pose_events, malformed_tensor_events, pose_events,
-    run_test, tensor_event,
+    run_test, tensor_event, text_event,
 };
 use wdp_pose::{AssemblerConfig, Person, PoseAssembler, PoseFrame};
 use wdp_tensor::ndarray::{Array3, Array4};
@@ -194,16 +194,6 @@ fn room_states_are_kept_per_room_and_bad_ones_refused() {
     assert!(!view.rooms.contains_key("x"));
 }
 
-fn utf8_event(t_s: f64, id: &str, text: &str) -> Value {
-    json!({
-        "time_offset_secs": t_s,
-        "type": "Input",
-        "id": id,
-        "data": [text],
-        "data_type": "Utf8",
-    })
-}
-
 #[test]
 fn the_handler_takes_frames_truth_and_states_and_drops_bad_messages() {
     let mut events = Vec::new();
@@ -216,7 +206,7 @@ fn the_handler_takes_frames_truth_and_states_and_drops_bad_messages() {
     let mut truth_boxes = truth_boxes;
     truth_boxes["id"] = json!("truth");
     events.push(truth_boxes);
-    events.push(utf8_event(
+    events.push(text_event(
         0.21,
         "room_state",
         r#"{"room": "lab", "presence": true, "tracks": []}"#,
@@ -227,7 +217,7 @@ fn the_handler_takes_frames_truth_and_states_and_drops_bad_messages() {
         .with_seq(9)
         .with_room("lab");
     events.push(tensor_event(0.22, "keypoints", &bad_meta, &[1.0f32; 10]));
-    events.push(utf8_event(0.23, "room_state", "{oops"));
+    events.push(text_event(0.23, "room_state", "{oops"));
     let num_meta = TensorMeta::new(&[1], ["x"]);
     events.push(tensor_event(0.24, "room_state", &num_meta, &[1.0f32]));
     events.push(tensor_event(0.25, "camera", &num_meta, &[1.0f32]));
@@ -270,7 +260,7 @@ fn the_handler_takes_frames_truth_and_states_and_drops_bad_messages() {
         assert_malformed_dropped(c, id, [0; 4]);
     }
     assert_eq!(c.bad.get("room_state/json"), Some(&1), "{c:?}");
-    assert_eq!(c.bad.get("room_state/type"), Some(&1), "{c:?}");
+    assert_eq!(c.bad.get("room_state/data type"), Some(&1), "{c:?}");
     assert_eq!(c.unknown.get("camera"), Some(&1), "{c:?}");
     let view = handler.board().view();
     assert_eq!(view.frames, 4);
