@@ -373,5 +373,14 @@ mod tests {
             serde_json::to_string(&e).unwrap(),
             r#"{"room":"lab","t_ns":5,"event":"left"}"#
         );
+        // Readers parse both back, ignoring fields they do not know.
+        let state = room.state();
+        let mut v = serde_json::to_value(&state).unwrap();
+        v["added_later"] = serde_json::json!(1);
+        assert_eq!(serde_json::from_value::<RoomState>(v).unwrap(), state);
+        let back: RoomEvent =
+            serde_json::from_str(r#"{"room":"lab","t_ns":5,"event":"left"}"#).unwrap();
+        assert_eq!(back, e);
+        assert!(serde_json::from_str::<RoomState>(r#"{"room":"lab"}"#).is_err());
     }
 }

@@ -79,8 +79,9 @@ pub enum Source {
     None,
 }
 
-/// The state of a room at one moment (the `room_state` message).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The state of a room at one moment (the `room_state` message; readers of the JSON parse it
+/// back with serde and ignore fields they do not know).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoomState {
     /// The room's name.
     pub room: String,
@@ -119,7 +120,7 @@ pub enum EventKind {
 }
 
 /// An event of a room (the `events` message).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoomEvent {
     /// The room's name.
     pub room: String,

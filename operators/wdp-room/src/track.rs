@@ -4,11 +4,11 @@
 
 use crate::config::TrackerConfig;
 use crate::hold::ns;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// A tracked person as reported.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackState {
     /// Stable id of the track (never reused within a room).
     pub id: u64,
