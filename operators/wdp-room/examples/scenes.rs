@@ -185,8 +185,8 @@ fn signal_pass(name: &str, segments: &[Segment], config: &SenseConfig) -> Res<()
     if std::env::var_os("SCENES_TRACE").is_some() {
         for s in &states {
             eprintln!(
-                "{} motion={} presence={} score={:?} level={:?} breathing={:?}",
-                s.t_s, s.motion, s.presence, s.score, s.level, s.breathing
+                "{} motion={} presence={} score={:?} level={:?} empty_ratio={:?} breathing={:?}",
+                s.t_s, s.motion, s.presence, s.score, s.level, s.empty_ratio, s.breathing
             );
         }
     }

@@ -34,7 +34,10 @@
 //!    the installer leaving does not leave the detector deaf.
 //! 4. **Hysteresis and holds**: motion starts at `enter_ratio` x level and stops after
 //!    `motion_hold_s` seconds below `exit_ratio` x level. Presence starts with motion and
-//!    lasts while seconds keep reaching `presence_ratio` x level, then `presence_hold_s` more.
+//!    lasts while seconds keep reaching `presence_ratio` x level, then `presence_hold_s` more,
+//!    unless the room looks empty again sooner: [`empty`] compares each second's amplitude
+//!    profile with the empty room's (measured during calibration), and `empty.release_s`
+//!    seconds that match it end the presence.
 //!
 //! # How the thresholds were chosen
 //!
@@ -59,11 +62,12 @@
 
 pub mod breathing;
 mod config;
+pub mod empty;
 pub mod feature;
 mod sensor;
 
 pub use breathing::{BreathingConfig, BreathingEstimate, BreathingEstimator};
-pub use config::{BaselineConfig, ConfigError, Feature, SenseConfig};
+pub use config::{BaselineConfig, ConfigError, EmptyConfig, Feature, SenseConfig};
 pub use sensor::{BaselineState, SecondState, SenseSummary, Sensor};
 
 use std::path::Path;

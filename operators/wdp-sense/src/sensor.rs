@@ -2,6 +2,7 @@
 
 use crate::breathing::{BreathingEstimate, BreathingEstimator};
 use crate::config::{Feature, SenseConfig};
+use crate::empty::EmptyRoom;
 use crate::feature::{link_features, MovingVariance};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -43,6 +44,10 @@ pub struct SecondState {
     pub exit_threshold: Option<f64>,
     /// Score that keeps presence alive.
     pub presence_threshold: Option<f64>,
+    /// How far the static channel is from the empty room's, in units of the calibration's
+    /// own spread (about 1 for the empty room; null while calibrating or without a common
+    /// link). `empty.release_s` seconds at or below `empty.release_ratio` end a held presence.
+    pub empty_ratio: Option<f64>,
     /// The baseline detector of the same second.
     pub baseline: BaselineState,
     /// Breathing rate in breaths per minute: reported only after a whole breathing window
@@ -146,6 +151,10 @@ pub struct Sensor {
     seconds_since_evidence: u32,
     /// Consecutive seconds after calibration without motion.
     still_seconds: u32,
+    /// The empty room's fingerprint and the running second's profiles.
+    empty: EmptyRoom,
+    /// Consecutive seconds without motion that looked like the empty room.
+    empty_seconds: u32,
     breathing: Option<BreathingEstimator>,
     /// The estimates of the last consecutive still seconds (newest last).
     recent_breaths: std::collections::VecDeque<BreathingEstimate>,
@@ -166,6 +175,8 @@ impl Sensor {
         };
         Ok(Self {
             still_seconds: 0,
+            empty: EmptyRoom::default(),
+            empty_seconds: 0,
             breathing,
             recent_breaths: std::collections::VecDeque::new(),
             config,
@@ -243,6 +254,9 @@ impl Sensor {
             }
         }
         let (score, baseline) = self.measure(frame);
+        if self.config.empty.enabled {
+            self.empty.push(frame);
+        }
         if let Some(b) = self.breathing.as_mut() {
             b.push(frame);
         }
@@ -315,8 +329,10 @@ impl Sensor {
         };
         self.summary.seconds += 1;
         self.summary.baseline_motion_seconds += u64::from(baseline.motion);
+        let profiles = self.empty.close_second();
         let Some(level) = self.level else {
             self.calibration.extend_from_slice(&bin.scores);
+            self.empty.calibrate(profiles);
             // Calibration lasts its seconds, and until some packet had a score.
             if bin.index + 1 >= u64::from(self.config.calibration_s) {
                 if let Some(m) = median(&mut self.calibration) {
@@ -324,6 +340,7 @@ impl Sensor {
                     self.level = Some(level);
                     self.summary.calibrated_level = Some(level);
                     self.calibration = Vec::new();
+                    self.empty.finish_calibration();
                 }
             }
             return SecondState {
@@ -340,6 +357,7 @@ impl Sensor {
                 enter_threshold: None,
                 exit_threshold: None,
                 presence_threshold: None,
+                empty_ratio: None,
                 baseline,
                 breathing_bpm: None,
                 breathing: None,
@@ -351,6 +369,8 @@ impl Sensor {
             level * c.exit_ratio,
             level * c.presence_ratio,
         );
+        let empty_ratio = self.empty.ratio(&profiles, c.empty.min_links);
+        let looks_empty = empty_ratio.is_some_and(|r| r <= c.empty.release_ratio);
         if let Some(s) = score {
             if self.motion {
                 self.seconds_below = if s < exit { self.seconds_below + 1 } else { 0 };
@@ -374,9 +394,19 @@ impl Sensor {
                 self.seconds_since_evidence = 0;
             } else if self.presence {
                 self.seconds_since_evidence += 1;
-                if self.seconds_since_evidence >= c.presence_hold_s {
+                self.empty_seconds = if looks_empty {
+                    self.empty_seconds + 1
+                } else {
+                    0
+                };
+                if self.seconds_since_evidence >= c.presence_hold_s
+                    || (c.empty.enabled && self.empty_seconds >= c.empty.release_s)
+                {
                     self.presence = false;
                 }
+            }
+            if self.presence && self.seconds_since_evidence == 0 {
+                self.empty_seconds = 0;
             }
             if !self.presence && !self.motion {
                 // Follow the empty room: fast down (a disturbed calibration), slow up.
@@ -388,6 +418,8 @@ impl Sensor {
                 };
                 let next = (level.ln() + rate * (s.ln() - level.ln())).exp();
                 self.level = Some(next.max(c.min_level));
+                self.empty.follow(&profiles, c.empty.follow_rate);
+                self.empty_seconds = 0;
             }
         }
         let motion_confidence = score.map(|s| logistic_confidence(s, enter, exit));
@@ -426,6 +458,7 @@ impl Sensor {
             enter_threshold: Some(enter),
             exit_threshold: Some(exit),
             presence_threshold: Some(keep),
+            empty_ratio,
             baseline,
             breathing_bpm,
             breathing,
@@ -559,6 +592,82 @@ mod tests {
         let c = states[15].confidence.unwrap();
         assert!(c > 0.9, "{c}");
         assert_eq!(s.summary().seconds, 40);
+    }
+
+    /// 100 packets/s on `n_rx` links from `from_s` to `to_s`: each link a fixed multipath shape
+    /// with 0.5% of noise, plus a person's path of strength `body` when one is in the room,
+    /// swinging when `moving`.
+    fn room(
+        s: &mut Sensor,
+        n_rx: usize,
+        from_s: u32,
+        to_s: u32,
+        body: f32,
+        moving: bool,
+    ) -> Vec<SecondState> {
+        let mut out = Vec::new();
+        for i in from_s * 100..to_s * 100 {
+            let t = i as f32 / 100.0;
+            let swing = if moving {
+                2.0 * t + (6.0 * t).sin()
+            } else {
+                0.0
+            };
+            let csi = (0..n_rx * 30)
+                .map(|j| {
+                    let (r, k) = ((j / 30) as f32, (j % 30) as f32);
+                    let noise = ((i as usize * 7919 + j * 104_729) % 1009) as f32 / 1009.0 - 0.5;
+                    let a = 1.0
+                        + 0.3 * (0.3 * k + r).sin()
+                        + body * (0.7 * k + 1.3 * r + swing).cos()
+                        + 0.01 * noise;
+                    Complex32::new(a, 0.0)
+                })
+                .collect();
+            let f = CsiFrame {
+                format: CaptureFormat::Simulated,
+                n_tx: 1,
+                n_rx,
+                subcarriers: (0..30).collect(),
+                csi,
+                timestamp_ns: i as i64 * 10_000_000,
+                rssi_dbm: None,
+                noise_dbm: None,
+                meta: Default::default(),
+            };
+            out.extend(s.push(&f));
+        }
+        out
+    }
+
+    #[test]
+    fn a_room_back_to_its_empty_fingerprint_ends_presence_before_the_hold() {
+        for n_rx in [3, 1] {
+            let mut s = Sensor::new(SenseConfig::default()).unwrap();
+            let mut states = room(&mut s, n_rx, 0, 10, 0.0, false);
+            states.extend(room(&mut s, n_rx, 10, 20, 0.2, true));
+            // Still for 30 s: motion stops, the person is still there.
+            states.extend(room(&mut s, n_rx, 20, 50, 0.2, false));
+            states.extend(room(&mut s, n_rx, 50, 75, 0.0, false));
+            states.extend(s.finish());
+            let presence: Vec<bool> = states.iter().map(|st| st.presence).collect();
+            assert!(
+                presence[11..50].iter().all(|&p| p),
+                "{n_rx} links: {presence:?}"
+            );
+            assert!(states[25..50].iter().all(|st| !st.motion), "{n_rx} links");
+            if n_rx == 3 {
+                // The still person is far from the empty room; the empty room is back near 1.
+                assert!(states[30].empty_ratio.unwrap() > 10.0, "{:?}", states[30]);
+                assert!(states[60].empty_ratio.unwrap() < 3.0, "{:?}", states[60]);
+                let left = (50..75).find(|&i| !presence[i]).unwrap();
+                assert!(left <= 50 + 7, "presence ended at {left}");
+            } else {
+                // One link: no fingerprint, the hold decides (60 s after the last evidence).
+                assert!(states[60].empty_ratio.is_none());
+                assert!(presence[50..75].iter().all(|&p| p), "{presence:?}");
+            }
+        }
     }
 
     #[test]
