@@ -1,6 +1,9 @@
 //! `dataflows/home.yml` with real components: a mosquitto broker started here, the real dora
 //! CLI running the dataflow (simulator, preprocessing, the model, temporal, room-state,
-//! mqtt-sink), and an MQTT subscriber. Checks the retained discovery configs of the room's
+//! mqtt-sink, zenoh-publisher), an MQTT subscriber, and a Python zenoh subscriber
+//! (`scripts/zenoh_listen.py` on eclipse-zenoh) that receives the states and the poses (JSON
+//! and Arrow IPC) from the Rust publisher, then asks its queryable for the newest samples and
+//! its liveliness token. Checks the retained discovery configs of the room's
 //! entities, the state payloads, an `entered` event, availability `online`; then kills the
 //! broker in the middle of the run, starts it again on the same port (without persistence: it
 //! forgot every retained message), and checks that availability, discovery and states flow
@@ -22,6 +25,10 @@ use std::time::{Duration, Instant};
 const PREFIX: &str = "wdp-test";
 const ROOM: &str = "living-room";
 const ROOM_ID: &str = "living-room";
+/// zenoh keys of the test: `<ZENOH_BASE>/<room>/...`.
+const ZENOH_BASE: &str = "wdp-test/zenoh";
+/// The ROS 2 messages' keys: `<ROS2_BASE>/living_room/...`.
+const ROS2_BASE: &str = "ros2/wdp_test";
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -272,7 +279,7 @@ fn entered(messages: &[Received]) -> bool {
 }
 
 /// home.yml with node paths made absolute and the broker and the run's length overridden.
-fn prepare(dir: &Path, port: u16) -> PathBuf {
+fn prepare(dir: &Path, port: u16, zenoh_port: u16) -> PathBuf {
     let flows = root().join("dataflows");
     let text = std::fs::read_to_string(flows.join("home.yml")).unwrap();
     let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
@@ -283,6 +290,14 @@ fn prepare(dir: &Path, port: u16) -> PathBuf {
         ("mqtt-sink", "TOPIC_PREFIX", PREFIX.to_owned()),
         ("mqtt-sink", "MQTT_CLIENT_ID", "wdp-home-test".to_owned()),
         ("mqtt-sink", "RECONNECT_MAX_S", "2".to_owned()),
+        ("zenoh-publisher", "KEY_PREFIX", "wdp-test".to_owned()),
+        ("zenoh-publisher", "SITE", "zenoh".to_owned()),
+        ("zenoh-publisher", "ROS2_PREFIX", ROS2_BASE.to_owned()),
+        (
+            "zenoh-publisher",
+            "ZENOH_LISTEN",
+            format!("tcp/127.0.0.1:{zenoh_port}"),
+        ),
     ];
     for node in doc["nodes"].as_sequence_mut().unwrap() {
         let id = node["id"].as_str().unwrap().to_owned();
@@ -326,8 +341,181 @@ fn dora() -> PathBuf {
     dora
 }
 
+/// `scripts/zenoh_listen.py` (eclipse-zenoh) as a child; its JSON lines are collected. Started
+/// again when it exits, so it may start before the node listens.
+struct ZenohListener {
+    args: Vec<String>,
+    log: PathBuf,
+    child: Mutex<Option<Child>>,
+    got: Arc<Mutex<Vec<Value>>>,
+}
+
+impl ZenohListener {
+    fn new(zenoh_port: u16, extra: &[&str], log: PathBuf) -> Self {
+        let mut args = vec![
+            root()
+                .join("scripts/zenoh_listen.py")
+                .to_string_lossy()
+                .into_owned(),
+            "--connect".to_owned(),
+            format!("tcp/127.0.0.1:{zenoh_port}"),
+            "--key".to_owned(),
+            format!("{ZENOH_BASE}/**"),
+            "--key".to_owned(),
+            format!("{ROS2_BASE}/**"),
+        ];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let listener = Self {
+            args,
+            log,
+            child: Mutex::default(),
+            got: Arc::default(),
+        };
+        listener.start();
+        listener
+    }
+
+    fn start(&self) {
+        use std::io::BufRead;
+        let python = dora().parent().unwrap().join("python");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let mut child = Command::new(python)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("the zenoh listener starts");
+        let stdout = child.stdout.take().unwrap();
+        let got = self.got.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("zenoh listener: not JSON ({e}): {line}"));
+                got.lock().unwrap().push(v);
+            }
+        });
+        *self.child.lock().unwrap() = Some(child);
+    }
+
+    /// The lines so far; starts the listener again if it ended (`again`).
+    fn lines(&self, again: bool) -> Vec<Value> {
+        if again && self.ended() {
+            self.start();
+        }
+        self.got.lock().unwrap().clone()
+    }
+
+    fn ended(&self) -> bool {
+        self.child
+            .lock()
+            .unwrap()
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_some())
+    }
+}
+
+impl Drop for ZenohListener {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.lock().unwrap().as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The payloads received on `<ZENOH_BASE>/<room>/<suffix>`.
+fn zenoh_on(lines: &[Value], suffix: &str) -> Vec<Value> {
+    let key = format!("{ZENOH_BASE}/{ROOM_ID}/{suffix}");
+    lines
+        .iter()
+        .filter(|l| l["key"] == key.as_str() && l["kind"] == "put")
+        .map(|l| {
+            assert!(l.get("error").is_none(), "{l}");
+            l["payload"].clone()
+        })
+        .collect()
+}
+
+/// The ROS 2 messages (decoded by rosbags in the listener) on `<ROS2_BASE>/living_room/<suffix>`.
+fn ros2_on(lines: &[Value], suffix: &str) -> Vec<Value> {
+    let key = format!("{ROS2_BASE}/living_room/{suffix}");
+    lines
+        .iter()
+        .filter(|l| l["key"] == key.as_str())
+        .map(|l| {
+            assert!(l.get("error").is_none(), "{l}");
+            assert_eq!(l["encoding"], "application/cdr", "{l}");
+            l["payload"].clone()
+        })
+        .collect()
+}
+
+/// A state, a JSON pose frame and an Arrow pose frame of the room, each as the contract says,
+/// and the state and people as ROS 2 messages.
+fn zenoh_ok(lines: &[Value]) -> bool {
+    let states = zenoh_on(lines, "state");
+    for s in &states {
+        assert_eq!(s["room"], ROOM, "{s}");
+        assert_eq!(s["frame_id"], "living_room", "{s}");
+        assert!(s["presence"].is_boolean() && s["tracks"].is_array(), "{s}");
+    }
+    let poses = zenoh_on(lines, "pose");
+    for p in &poses {
+        assert_eq!(p["room"], ROOM, "{p}");
+        assert_eq!(p["image_wh"], serde_json::json!([128, 96]), "{p}");
+        for person in p["people"].as_array().unwrap() {
+            assert_eq!(person["keypoints"].as_array().unwrap().len(), 17, "{p}");
+            if let Some(xy) = person.get("floor_m") {
+                assert_eq!(xy.as_array().unwrap().len(), 2, "{p}");
+            }
+        }
+    }
+    let arrows = zenoh_on(lines, "pose/arrow");
+    for a in &arrows {
+        assert_eq!(a["metadata"]["room"], ROOM, "{a}");
+        assert_eq!(a["metadata"]["frame_id"], "living_room", "{a}");
+        for row in a["rows"].as_array().unwrap() {
+            assert_eq!(row["keypoints"].as_array().unwrap().len(), 17, "{a}");
+            assert_eq!(row["box"].as_array().unwrap().len(), 4, "{a}");
+        }
+    }
+    // The same frames in both encodings, and people in some of them.
+    let seq_of_json: Vec<String> = poses.iter().map(|p| p["seq"].to_string()).collect();
+    let both = arrows
+        .iter()
+        .any(|a| seq_of_json.contains(&a["metadata"]["seq"].as_str().unwrap_or("").to_owned()));
+    let ros_states = ros2_on(lines, "state");
+    for s in &ros_states {
+        assert_eq!(s["type"], "std_msgs/msg/String", "{s}");
+        assert_eq!(s["data"]["room"], ROOM, "{s}");
+    }
+    let ros_people = ros2_on(lines, "people");
+    for p in &ros_people {
+        assert_eq!(p["type"], "geometry_msgs/msg/PoseArray", "{p}");
+        assert_eq!(p["frame_id"], "living_room", "{p}");
+        for q in p["orientations"].as_array().unwrap() {
+            assert_eq!(q, &serde_json::json!([0.0, 0.0, 0.0, 1.0]), "{p}");
+        }
+    }
+    !states.is_empty()
+        && !ros_states.is_empty()
+        && !ros_people.is_empty()
+        && both
+        && poses
+            .iter()
+            .any(|p| !p["people"].as_array().unwrap().is_empty())
+}
+
 #[test]
-fn home_dataflow_publishes_to_home_assistant_and_survives_a_broker_restart() {
+fn home_dataflow_publishes_to_home_assistant_and_zenoh_and_survives_a_broker_restart() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let broker_log = dir.path().join("mosquitto.log");
@@ -335,7 +523,10 @@ fn home_dataflow_publishes_to_home_assistant_and_survives_a_broker_restart() {
     let filters = ["homeassistant/#", "wdp-test/#"];
     let live = Subscriber::start("test-live", port, &filters);
 
-    let flow = prepare(dir.path(), port);
+    let zenoh_port = free_port();
+    let flow = prepare(dir.path(), port, zenoh_port);
+    let zenoh = ZenohListener::new(zenoh_port, &[], dir.path().join("zenoh.log"));
+    let zenoh_log = || std::fs::read_to_string(dir.path().join("zenoh.log")).unwrap_or_default();
     let log_path = dir.path().join("dora.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let venv_bin = dora().parent().unwrap().to_path_buf();
@@ -361,10 +552,12 @@ fn home_dataflow_publishes_to_home_assistant_and_survives_a_broker_restart() {
         }
     };
 
-    // Before the restart: online, every discovery config, states from both sources.
+    // Before the restart: online, every discovery config, states from both sources; on
+    // zenoh, states and pose frames in both encodings.
     let deadline = Duration::from_secs(400);
     wait_for(
-        "online, the discovery configs, a state from poses and signal, and `entered`",
+        "online, the discovery configs, a state from poses and signal, `entered`, and the \
+         zenoh states and poses",
         deadline,
         || {
             running(&mut dora_run);
@@ -373,8 +566,35 @@ fn home_dataflow_publishes_to_home_assistant_and_survives_a_broker_restart() {
                 && discovery_ok(&got, false)
                 && states(&got).iter().any(|s| s["source"] == "both")
                 && entered(&got)
+                && zenoh_ok(&zenoh.lines(true))
         },
-        || format!("{:?}\n{}", live.since(0).last(), dora_log()),
+        || {
+            format!(
+                "{:?}\nzenoh: {:?}\n{}\n{}",
+                live.since(0).last(),
+                zenoh.lines(false).last(),
+                zenoh_log(),
+                dora_log()
+            )
+        },
+    );
+    // A robot that comes later asks the publisher's queryable for the newest samples, and
+    // sees its liveliness token.
+    let asked = ZenohListener::new(zenoh_port, &["--get"], dir.path().join("zenoh.log"));
+    wait_for(
+        "the answers to a zenoh query",
+        Duration::from_secs(60),
+        || asked.ended(),
+        zenoh_log,
+    );
+    let answers = asked.lines(false);
+    assert_eq!(zenoh_on(&answers, "state").len(), 1, "{answers:?}");
+    assert_eq!(zenoh_on(&answers, "pose/arrow").len(), 1, "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .any(|a| a["liveliness"] == format!("{ZENOH_BASE}/publisher").as_str()),
+        "{answers:?}"
     );
     // A client that comes later gets the configs and availability as retained messages.
     let late = Subscriber::start("test-late", port, &filters);
