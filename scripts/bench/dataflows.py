@@ -12,9 +12,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def load(flow: str) -> dict:
     """dataflows/`flow` as a dict, its relative paths made absolute."""
     src = os.path.join(ROOT, "dataflows", flow)
-    base = os.path.dirname(src)
     with open(src) as f:
         doc = yaml.safe_load(f)
+    return absolute(doc, os.path.dirname(src))
+
+
+def absolute(doc: dict, base: str) -> dict:
+    """`doc` with its node paths and `../` values in `env:` taken from `base` (the folder the
+    dataflow's relative paths mean)."""
     for node in doc["nodes"]:
         if str(node.get("path", "")).startswith("."):
             node["path"] = os.path.normpath(os.path.join(base, node["path"]))

@@ -27,8 +27,10 @@ import time
 
 import yaml
 
+import dataflows
 import procs
-from dataflows import ROOT
+
+ROOT = dataflows.ROOT
 
 DORA = os.path.join(ROOT, ".venv", "bin", "dora")
 WDP = os.path.join(ROOT, "target", "release", "wdp")
@@ -42,14 +44,9 @@ def building(rooms: int, seconds: float, work: str) -> str:
     with open(raw) as f:
         doc = yaml.safe_load(f)
     # The generator writes paths relative to the project's dataflows folder.
-    base = os.path.join(ROOT, "dataflows")
+    dataflows.absolute(doc, os.path.join(ROOT, "dataflows"))
     for node in doc["nodes"]:
-        if str(node.get("path", "")).startswith("."):
-            node["path"] = os.path.normpath(os.path.join(base, node["path"]))
-        env = node.setdefault("env", {})
-        for k, v in list(env.items()):
-            if isinstance(v, str) and v.startswith("../"):
-                env[k] = os.path.normpath(os.path.join(base, v))
+        env = node["env"]
         if env.get("MODE") == "sim":
             env["DURATION_S"] = str(seconds)
         if node["id"] == "room-fusion":
