@@ -14,6 +14,7 @@ newest sample of every key, and the liveliness tokens alive under the key are pr
 """
 
 import argparse
+import functools
 import json
 import queue
 import sys
@@ -34,11 +35,17 @@ def session(connect):
     return zenoh.open(conf)
 
 
-def ros2(key, payload):
-    """A ROS 2 message as the node writes it, read back by an independent CDR reader."""
+@functools.cache
+def typestore():
+    """rosbags' ROS 2 message definitions (built once: it parses every message type)."""
     from rosbags.typesys import Stores, get_typestore
 
-    store = get_typestore(Stores.ROS2_HUMBLE)
+    return get_typestore(Stores.ROS2_HUMBLE)
+
+
+def ros2(key, payload):
+    """A ROS 2 message as the node writes it, read back by an independent CDR reader."""
+    store = typestore()
     if key.endswith("/people"):
         m = store.deserialize_cdr(payload, "geometry_msgs/msg/PoseArray")
         return {

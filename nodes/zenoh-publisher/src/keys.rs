@@ -81,23 +81,10 @@ pub fn chunk(room: &str) -> String {
         .collect()
 }
 
-/// The name of the room's frame (the `frame_id` of its positions): `prefix` and the room as
-/// ROS names its frames (lower case, letters, digits and `_`), `default` when empty.
+/// The name of the room's frame (the `frame_id` of its positions): `prefix` and the room as a
+/// ROS name token in lower case, as ROS names its frames.
 pub fn frame_id(prefix: &str, room: &str) -> String {
-    let name: String = if room.is_empty() {
-        "default".to_owned()
-    } else {
-        room.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect()
-    };
-    format!("{prefix}{name}")
+    format!("{prefix}{}", crate::ros2::token(room).to_ascii_lowercase())
 }
 
 #[cfg(test)]

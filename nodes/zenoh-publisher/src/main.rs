@@ -174,59 +174,35 @@ struct ZenohPublisher {
     counts: Counts,
 }
 
-impl ZenohPublisher {
-    fn publisher(&mut self) -> Result<&mut Publisher, HandlerError> {
-        self.publisher
-            .as_mut()
-            .ok_or_else(|| HandlerError::fatal(eyre!("the zenoh session is closed")))
-    }
+/// The open session (`None` once closed at stop).
+fn open(publisher: &mut Option<Publisher>) -> Result<&mut Publisher, HandlerError> {
+    publisher
+        .as_mut()
+        .ok_or_else(|| HandlerError::fatal(eyre!("the zenoh session is closed")))
+}
 
+impl ZenohPublisher {
     fn on_state(&mut self, text: &str) -> Result<(), HandlerError> {
-        let prefix = self.config.frame_prefix.clone();
-        let (value, state) = payload::state(text, &prefix)?;
-        let keys = self.config.keys.clone();
-        let people: Vec<(String, Vec<u8>)> = state
-            .tracks
-            .iter()
-            .map(|t| {
-                (
-                    keys.person(&state.room, t.id),
-                    payload::person(&state, t, &prefix).to_string().into_bytes(),
-                )
-            })
-            .collect();
-        let now: BTreeSet<u64> = state.tracks.iter().map(|t| t.id).collect();
-        let before = self.tracks.insert(state.room.clone(), now.clone());
-        let ended: Vec<u64> = before
-            .unwrap_or_default()
-            .difference(&now)
-            .copied()
-            .collect();
-        let ros = self.config.ros2_prefix.clone();
-        let publisher = self.publisher()?;
-        publisher.put(
-            &keys.state(&state.room),
-            value.to_string().into_bytes(),
-            Encoding::APPLICATION_JSON,
-        );
-        let n_people = people.len() as u64;
-        for (key, bytes) in people {
-            publisher.put(&key, bytes, Encoding::APPLICATION_JSON);
-        }
-        for id in &ended {
-            publisher.delete(&keys.person(&state.room, *id));
-        }
-        if let Some(ros) = ros {
+        let Config {
+            keys,
+            frame_prefix: prefix,
+            ros2_prefix,
+            ..
+        } = &self.config;
+        let (value, state) = payload::state(text, prefix)?;
+        let publisher = open(&mut self.publisher)?;
+        let json = value.to_string();
+        if let Some(ros) = ros2_prefix {
             let topic = format!("{ros}/{}", ros2::token(&state.room));
             let xy: Vec<[f64; 2]> = state
                 .tracks
                 .iter()
                 .map(|t| [f64::from(t.x_m), f64::from(t.y_m)])
                 .collect();
-            let frame = keys::frame_id(&prefix, &state.room);
+            let frame = crate::keys::frame_id(prefix, &state.room);
             publisher.put(
                 &format!("{topic}/state"),
-                ros2::string(&value.to_string()),
+                ros2::string(&json),
                 Encoding::APPLICATION_CDR,
             );
             publisher.put(
@@ -235,35 +211,59 @@ impl ZenohPublisher {
                 Encoding::APPLICATION_CDR,
             );
         }
+        publisher.put(
+            &keys.state(&state.room),
+            json.into_bytes(),
+            Encoding::APPLICATION_JSON,
+        );
+        for t in &state.tracks {
+            publisher.put(
+                &keys.person(&state.room, t.id),
+                payload::person(&state, t, prefix).to_string().into_bytes(),
+                Encoding::APPLICATION_JSON,
+            );
+        }
+        let now: BTreeSet<u64> = state.tracks.iter().map(|t| t.id).collect();
+        let before = self.tracks.insert(state.room.clone(), now);
+        let now = &self.tracks[&state.room];
+        let mut ended = 0;
+        for id in before.unwrap_or_default().difference(now) {
+            publisher.delete(&keys.person(&state.room, *id));
+            ended += 1;
+        }
         self.counts.states += 1;
-        self.counts.people += n_people;
-        self.counts.tracks_ended += ended.len() as u64;
+        self.counts.people += state.tracks.len() as u64;
+        self.counts.tracks_ended += ended;
         Ok(())
     }
 
     fn on_frame(&mut self, frame: &PoseFrame) -> Result<(), HandlerError> {
-        let prefix = self.config.frame_prefix.clone();
-        let keys = self.config.keys.clone();
-        let (json, arrow) = (self.config.json, self.config.arrow);
-        let arrow_bytes = if arrow {
-            Some(payload::pose_arrow(frame, &prefix).map_err(|e| HandlerError::Failed(e.into()))?)
+        let Config {
+            keys,
+            frame_prefix: prefix,
+            json,
+            arrow,
+            ros2_prefix,
+            ..
+        } = &self.config;
+        let room = &frame.meta.room;
+        let arrow_bytes = if *arrow {
+            Some(payload::pose_arrow(frame, prefix).map_err(|e| HandlerError::Failed(e.into()))?)
         } else {
             None
         };
-        let room = &frame.meta.room;
-        let ros_topic = self
-            .config
-            .ros2_prefix
-            .as_ref()
-            .map(|ros| format!("{ros}/{}/pose", ros2::token(room)));
-        let json_bytes = (json || ros_topic.is_some()).then(|| payload::pose_json(frame, &prefix));
-        let publisher = self.publisher()?;
-        if let (Some(topic), Some(bytes)) = (&ros_topic, &json_bytes) {
-            let text = String::from_utf8_lossy(bytes);
-            publisher.put(topic, ros2::string(&text), Encoding::APPLICATION_CDR);
+        let text = (*json || ros2_prefix.is_some()).then(|| payload::pose_json(frame, prefix));
+        let publisher = open(&mut self.publisher)?;
+        if let (Some(ros), Some(text)) = (ros2_prefix, &text) {
+            let topic = format!("{ros}/{}/pose", ros2::token(room));
+            publisher.put(&topic, ros2::string(text), Encoding::APPLICATION_CDR);
         }
-        if let (true, Some(bytes)) = (json, json_bytes) {
-            publisher.put(&keys.pose(room), bytes, Encoding::APPLICATION_JSON);
+        if let (true, Some(text)) = (*json, text) {
+            publisher.put(
+                &keys.pose(room),
+                text.into_bytes(),
+                Encoding::APPLICATION_JSON,
+            );
         }
         if let Some(bytes) = arrow_bytes {
             publisher.put(
@@ -273,6 +273,22 @@ impl ZenohPublisher {
             );
         }
         self.counts.poses += 1;
+        Ok(())
+    }
+
+    fn on_event(&mut self, text: &str) -> Result<(), HandlerError> {
+        let room = payload::event(text)?;
+        let publisher = open(&mut self.publisher)?;
+        publisher.put(
+            &self.config.keys.event(&room),
+            text.as_bytes().to_vec(),
+            Encoding::APPLICATION_JSON,
+        );
+        if let Some(ros) = &self.config.ros2_prefix {
+            let topic = format!("{ros}/{}/event", ros2::token(&room));
+            publisher.put(&topic, ros2::string(text), Encoding::APPLICATION_CDR);
+        }
+        self.counts.events += 1;
         Ok(())
     }
 }
@@ -285,23 +301,7 @@ impl Handler for ZenohPublisher {
     fn on_input(&mut self, _ctx: &mut Context, input: Input) -> Result<(), HandlerError> {
         match input.id.as_str() {
             "room_state" => self.on_state(input.text()?),
-            "events" => {
-                let text = input.text()?;
-                let room = payload::event(text)?;
-                let key = self.config.keys.event(&room);
-                let ros_topic = self
-                    .config
-                    .ros2_prefix
-                    .as_ref()
-                    .map(|ros| format!("{ros}/{}/event", ros2::token(&room)));
-                let publisher = self.publisher()?;
-                publisher.put(&key, text.as_bytes().to_vec(), Encoding::APPLICATION_JSON);
-                if let Some(topic) = ros_topic {
-                    publisher.put(&topic, ros2::string(text), Encoding::APPLICATION_CDR);
-                }
-                self.counts.events += 1;
-                Ok(())
-            }
+            "events" => self.on_event(input.text()?),
             id => {
                 self.assembler.push(input.pose(id)?)?;
                 while let Some(frame) = self.assembler.pop() {

@@ -5,6 +5,7 @@ use arrow_array::builder::{FixedSizeListBuilder, Float32Builder, Int64Builder};
 use arrow_array::{ArrayRef, Float32Array, RecordBatch};
 use arrow_ipc::writer::StreamWriter;
 use arrow_schema::{DataType, Field, Schema};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,9 +19,10 @@ pub const ARROW_STREAM: &str = "application/vnd.apache.arrow.stream";
 /// A `room_state` message checked against the contract (wdp-room's `RoomState`), with
 /// `frame_id` added: the state to publish and its parsed form.
 pub fn state(text: &str, frame_prefix: &str) -> Result<(Value, RoomState), HandlerError> {
-    let parsed: RoomState = serde_json::from_str(text).map_err(|e| HandlerError::bad("json", e))?;
-    // The text as received, so fields this node does not know still reach the robots.
+    // The text as received is what goes out, so fields this node does not know still reach
+    // the robots; the contract is checked on the same parse.
     let mut value: Value = serde_json::from_str(text).map_err(|e| HandlerError::bad("json", e))?;
+    let parsed = RoomState::deserialize(&value).map_err(|e| HandlerError::bad("json", e))?;
     value["frame_id"] = json!(crate::keys::frame_id(frame_prefix, &parsed.room));
     Ok((value, parsed))
 }
@@ -46,11 +48,11 @@ pub fn event(text: &str) -> Result<String, HandlerError> {
 
 /// A pose frame as JSON: the JSON-lines record pose-sink writes (`t_ns`, `seq`, `room`,
 /// `image_wh`, `people` with `track_id`, `bbox`, 17 `keypoints`, `floor_m`), plus `frame_id`.
-pub fn pose_json(frame: &PoseFrame, frame_prefix: &str) -> Vec<u8> {
+pub fn pose_json(frame: &PoseFrame, frame_prefix: &str) -> String {
     let mut value = serde_json::to_value(wdp_pose::jsonl::FrameRecord::from(frame))
         .unwrap_or_else(|_| json!({}));
     value["frame_id"] = json!(crate::keys::frame_id(frame_prefix, &frame.meta.room));
-    value.to_string().into_bytes()
+    value.to_string()
 }
 
 /// A pose frame as one Arrow IPC stream of one record batch, a row per person:
@@ -223,7 +225,7 @@ mod tests {
 
     #[test]
     fn poses_as_json_carry_the_frame() {
-        let v: Value = serde_json::from_slice(&pose_json(&frame(), "wdp_")).unwrap();
+        let v: Value = serde_json::from_str(&pose_json(&frame(), "wdp_")).unwrap();
         assert_eq!(v["frame_id"], "wdp_living_room");
         assert_eq!(v["seq"], 7);
         assert_eq!(v["people"][0]["floor_m"], json!([1.5, 2.25]));

@@ -14,6 +14,7 @@
 //! never to start one: a room whose static channel drifted (a door, furniture moved) only falls
 //! back to the hold.
 
+use crate::feature::LinkFeatures;
 use std::collections::HashMap;
 use wdp_csi::CsiFrame;
 
@@ -41,34 +42,26 @@ pub struct EmptyRoom {
 const MIN_SPREAD: f64 = 1e-9;
 
 impl EmptyRoom {
-    /// Adds a packet to the running second.
-    pub fn push(&mut self, frame: &CsiFrame) {
-        let n_sub = frame.n_subcarriers();
-        if !frame.is_consistent() || n_sub == 0 {
-            return;
-        }
-        for tx in 0..frame.n_tx {
-            for rx in 0..frame.n_rx {
-                let start = (tx * frame.n_rx + rx) * n_sub;
-                let amps: Vec<f64> = frame.csi[start..start + n_sub]
-                    .iter()
-                    .map(|c| f64::from(c.norm()))
-                    .map(|a| if a.is_finite() { a } else { 0.0 })
-                    .collect();
-                let used = amps.iter().filter(|&&a| a > 0.0).count();
-                if used < crate::feature::MIN_SUBCARRIERS {
-                    continue;
+    /// Adds a packet to the running second: each link of `features` (the packet's
+    /// [`link_features`](crate::feature::link_features), whose mean amplitude it divides by).
+    pub fn push(&mut self, frame: &CsiFrame, features: &[LinkFeatures]) {
+        for f in features {
+            let start = (f.tx * frame.n_rx + f.rx) * f.n_subcarriers;
+            let (sum, n) = self
+                .current
+                .entry((f.tx, f.rx, f.n_subcarriers))
+                .or_insert_with(|| (vec![0.0; f.n_subcarriers], 0));
+            for (s, c) in sum
+                .iter_mut()
+                .zip(&frame.csi[start..start + f.n_subcarriers])
+            {
+                let a = f64::from(c.norm());
+                // Null tones and non-finite values count as zero, as the mean left them out.
+                if a.is_finite() {
+                    *s += a / f.mean_amplitude;
                 }
-                let mean = amps.iter().sum::<f64>() / used as f64;
-                let (sum, n) = self
-                    .current
-                    .entry((tx, rx, n_sub))
-                    .or_insert_with(|| (vec![0.0; n_sub], 0));
-                for (s, a) in sum.iter_mut().zip(&amps) {
-                    *s += a / mean;
-                }
-                *n += 1;
             }
+            *n += 1;
         }
     }
 
@@ -189,7 +182,8 @@ mod tests {
         for packet in from..from + 20 {
             // The gain changes from packet to packet: the profile must not see it.
             let gain = if packet % 3 == 0 { 1.0 } else { 4.0 };
-            room.push(&frame(|k| profile(packet, k), gain));
+            let f = frame(|k| profile(packet, k), gain);
+            room.push(&f, &crate::feature::link_features(&f));
         }
         room.close_second()
     }

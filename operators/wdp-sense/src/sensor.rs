@@ -3,7 +3,7 @@
 use crate::breathing::{BreathingEstimate, BreathingEstimator};
 use crate::config::{Feature, SenseConfig};
 use crate::empty::EmptyRoom;
-use crate::feature::{link_features, MovingVariance};
+use crate::feature::{link_features, LinkFeatures, MovingVariance};
 use serde::Serialize;
 use std::collections::HashMap;
 use wdp_csi::CsiFrame;
@@ -253,9 +253,10 @@ impl Sensor {
                 }
             }
         }
-        let (score, baseline) = self.measure(frame);
+        let features = link_features(frame);
+        let (score, baseline) = self.measure(frame.timestamp_ns, &features);
         if self.config.empty.enabled {
-            self.empty.push(frame);
+            self.empty.push(frame, &features);
         }
         if let Some(b) = self.breathing.as_mut() {
             b.push(frame);
@@ -274,9 +275,9 @@ impl Sensor {
         Some(self.close(b))
     }
 
-    /// Updates the links' windows with one frame; its motion and baseline scores.
-    fn measure(&mut self, frame: &CsiFrame) -> (Option<f64>, Option<f64>) {
-        let features = link_features(frame);
+    /// Updates the links' windows with one frame's link features; its motion and baseline
+    /// scores.
+    fn measure(&mut self, t_ns: i64, features: &[LinkFeatures]) -> (Option<f64>, Option<f64>) {
         if features.is_empty() {
             self.summary.unusable_packets += 1;
             return (None, None);
@@ -299,9 +300,8 @@ impl Sensor {
                 Feature::Turbulence => f.turbulence,
                 Feature::MeanAmplitude => f.mean_amplitude,
             };
-            link.feature.push(frame.timestamp_ns, value);
-            link.mean_amplitude
-                .push(frame.timestamp_ns, f.mean_amplitude);
+            link.feature.push(t_ns, value);
+            link.mean_amplitude.push(t_ns, f.mean_amplitude);
             if link.feature.len() >= self.config.min_window_packets {
                 if let Some(v) = link.feature.variance() {
                     sum += v;
@@ -419,7 +419,6 @@ impl Sensor {
                 let next = (level.ln() + rate * (s.ln() - level.ln())).exp();
                 self.level = Some(next.max(c.min_level));
                 self.empty.follow(&profiles, c.empty.follow_rate);
-                self.empty_seconds = 0;
             }
         }
         let motion_confidence = score.map(|s| logistic_confidence(s, enter, exit));
